@@ -1,0 +1,76 @@
+/* pgweir: client connections. */
+#ifndef PGWEIR_CLIENT_H
+#define PGWEIR_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "pgweir/io.h"
+#include "pgweir/pgweir.h"
+
+/* A client's state; it also decides which list the client is on. */
+enum client_state {
+	CL_LOGIN,	/* startup and authentication (pw->login_clients) */
+	CL_WELCOME,	/* authenticated, waiting for server parameters */
+	CL_IDLE,	/* logged in, not linked */
+	CL_WAITING,	/* has a request, waiting for a server (FIFO) */
+	CL_ACTIVE,	/* linked to a server */
+	CL_CLOSED,	/* closed; the reaper frees it */
+};
+
+/* A peer's address in compact form (logs, SHOW CLIENTS). */
+struct peer_addr {
+	sa_family_t family;		/* AF_INET, AF_INET6 or AF_UNIX */
+	uint16_t port;			/* host order */
+	union {
+		uint8_t v4[4];
+		uint8_t v6[16];
+	} ip;
+};
+
+struct client {
+	struct io io;			/* socket and buffers; owned */
+	uint64_t id;			/* unique, for logs and KILL_CLIENT */
+	enum client_state state;	/* only client_set_state() writes it */
+	struct pgweir *pw;
+	struct pool *pool;		/* NULL until the startup packet */
+	struct server *link;		/* linked server (pool_link) */
+	TAILQ_ENTRY(client) entry;	/* in the list of its state */
+	struct peer_addr addr;		/* remote end */
+	struct varset *vars;		/* its parameter values; a reference */
+	uint32_t slot;			/* cancel key pid; slot in pw->slots */
+	uint32_t cancel_key;		/* random cancel key secret */
+	uint32_t pkt_remain;		/* bytes of a message still to forward */
+	int64_t connect_time;		/* wall clock usec */
+	int64_t request_time;		/* monotonic usec of the last request */
+	int64_t wait_start;		/* monotonic usec when it began waiting */
+	uint64_t wait_seq;		/* order in the wait queue */
+	struct event timer;		/* login / wait deadline */
+	bool counted;			/* counted in pw->n_clients */
+	bool logged_in;			/* counted in db/user client counts */
+	bool read_paused;		/* backpressure from the server side */
+};
+
+struct client *client_accept(struct pgweir *pw, int fd,
+    const struct sockaddr *sa, socklen_t salen);
+void client_set_state(struct client *client, enum client_state state);
+void client_close(struct client *client, const char *reason);
+void client_close_error(struct client *client, const char *sqlstate,
+    const char *message);
+void client_send_error(struct client *client, const char *sqlstate,
+    const char *message);
+void client_finish_login(struct client *client);
+void client_free(struct client *client);
+void client_log(const struct client *client, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void client_resume_read(struct client *client);
+int client_flush(struct client *client);
+struct client *client_find_by_key(struct pgweir *pw, uint32_t pid,
+    uint32_t key);
+const char *client_state_name(enum client_state state);
+int peer_addr_format(const struct peer_addr *a, char *buf, size_t len);
+void peer_addr_set(struct peer_addr *a, const struct sockaddr *sa);
+
+#endif

@@ -1,0 +1,15 @@
+/* pgweir: listening sockets. */
+#ifndef PGWEIR_LISTENER_H
+#define PGWEIR_LISTENER_H
+
+#include <stdbool.h>
+
+struct pgweir;
+
+int listener_open_all(struct pgweir *pw);
+void listener_close_all(struct pgweir *pw);
+void listener_close_tcp(struct pgweir *pw);
+void listener_pause_all(struct pgweir *pw, bool paused);
+int listener_count(const struct pgweir *pw);
+
+#endif

@@ -1,0 +1,86 @@
+/* pgweir: the runtime context every module receives. */
+#ifndef PGWEIR_PGWEIR_H
+#define PGWEIR_PGWEIR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event_struct.h>
+
+#include "pgweir/varcache.h"
+
+/* glibc's sys/queue.h lacks the _SAFE iterator (BSDs have it). */
+#ifndef TAILQ_FOREACH_SAFE
+#define TAILQ_FOREACH_SAFE(var, head, field, tvar)                      \
+	for ((var) = TAILQ_FIRST((head));                               \
+	    (var) && ((tvar) = TAILQ_NEXT((var), field), 1);            \
+	    (var) = (tvar))
+#endif
+
+struct client;
+struct server;
+struct pool;
+struct database;
+struct user;
+struct config;
+struct listener;
+struct authfile;
+
+TAILQ_HEAD(client_list, client);
+TAILQ_HEAD(server_list, server);
+TAILQ_HEAD(pool_list, pool);
+TAILQ_HEAD(database_list, database);
+TAILQ_HEAD(user_list, user);
+
+/* How the process is shutting down, if it is. */
+enum shutdown_mode {
+	SHUTDOWN_NONE,
+	SHUTDOWN_WAIT_CLIENTS,	/* SIGTERM: exit when the last client left */
+	SHUTDOWN_WAIT_SERVERS,	/* SIGINT: exit when every server is free */
+	SHUTDOWN_NOW,
+};
+
+/*
+ * All mutable runtime state.  Nothing else is global (except the log),
+ * so several of these could run side by side, one per worker.
+ */
+struct pgweir {
+	struct event_base *base;	/* owned */
+	struct evdns_base *dns;		/* owned; host name lookups */
+	struct config *cfg;		/* current config; a reference */
+	char *config_path;		/* file named on the command line */
+	struct authfile *auth;		/* users of auth_file, or NULL */
+	struct var_registry vars;	/* tracked parameter names and sets */
+
+	struct database_list databases;	/* runtime databases */
+	struct user_list users;		/* runtime users (login names) */
+	struct pool_list pools;		/* all pools */
+	struct client_list login_clients; /* clients before they have a pool */
+	struct client_list dead_clients;  /* closed, freed by the reaper */
+	struct server_list dead_servers;
+	struct event reap_ev;		/* runs the reaper after callbacks */
+	bool reap_scheduled;
+
+	struct client **slots;		/* cancel key pid -> client */
+	uint32_t n_slots;
+	uint32_t *free_slots;		/* stack of unused slot numbers */
+	uint32_t n_free_slots;
+
+	struct listener *listeners;	/* owned, a list */
+	struct event accept_retry_ev;	/* re-enables accept after EMFILE */
+	int n_clients;			/* client connections (not admin) */
+	int n_servers;			/* server connections */
+	uint64_t next_id;		/* connection ids, from 1 */
+
+	enum shutdown_mode shutdown;
+	struct event janitor_ev;	/* periodic upkeep */
+	struct event *signal_evs[8];
+	int exit_code;
+};
+
+int64_t pgweir_now_usec(struct pgweir *pw);
+int64_t pgweir_mono_usec(void);
+void pgweir_schedule_reap(struct pgweir *pw);
+
+#endif

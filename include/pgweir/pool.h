@@ -1,0 +1,106 @@
+/* pgweir: databases, users, pools, and linking clients to servers. */
+#ifndef PGWEIR_POOL_H
+#define PGWEIR_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "pgweir/pgweir.h"
+
+struct db_conf;
+struct varset;
+
+/* A database clients can ask for: a [databases] entry or a "*" copy. */
+struct database {
+	TAILQ_ENTRY(database) entry;
+	char *name;			/* owned */
+	struct db_conf *conf;		/* into cfg, or owned if auto */
+	struct config *cfg;		/* reference held while conf is used */
+	bool auto_db;			/* made from the "*" entry; conf owned */
+	bool removed;			/* gone from the config at reload */
+	bool paused;			/* PAUSE: no new server work */
+	bool disabled;			/* DISABLE: no new clients */
+	int n_clients;			/* logged-in clients */
+	int n_servers;			/* server connections */
+	/* cached DNS answer for conf->host */
+	struct sockaddr_storage dns_addr;
+	socklen_t dns_addrlen;		/* 0: nothing cached */
+	int64_t dns_expires;		/* monotonic usec */
+	bool dns_pending;		/* a lookup is running */
+	int64_t last_used;		/* monotonic usec, for autodb_idle */
+};
+
+/* A login user name with its connection counts. */
+struct user {
+	TAILQ_ENTRY(user) entry;
+	char *name;			/* owned */
+	int n_clients;
+	int n_servers;
+};
+
+/* One ParameterStatus of a server's login, replayed to clients. */
+struct welcome_param {
+	char *name;			/* owned */
+	char *value;			/* owned */
+};
+
+/*
+ * One pool per (database, user).  Each client and server is on exactly
+ * one of the pool's lists, chosen by its state (client_set_state and
+ * server_set_state keep that true).
+ */
+struct pool {
+	TAILQ_ENTRY(pool) entry;
+	struct pgweir *pw;
+	struct database *db;
+	struct user *user;		/* login user */
+	char *server_user;		/* user for server logins; owned */
+
+	struct client_list welcome_clients; /* logged in, awaiting params */
+	struct client_list idle_clients;    /* logged in, not linked */
+	struct client_list waiting_clients; /* want a server, FIFO */
+	struct client_list active_clients;  /* linked */
+	int n_welcome, n_idle_clients, n_waiting, n_active_clients;
+
+	struct server_list connecting_servers; /* connect + login */
+	struct server_list idle_servers;       /* ready, most recent first */
+	struct server_list active_servers;     /* linked */
+	struct server_list tested_servers;     /* cleanup / reset running */
+	int n_connecting, n_idle_servers, n_active_servers, n_tested;
+
+	struct welcome_param *welcome;	/* a server login's params; owned */
+	int n_welcome_params;
+	struct varset *defaults;	/* tracked values of a fresh server */
+
+	char *last_error_sqlstate;	/* last connect/login failure; owned */
+	char *last_error_message;
+	int64_t last_error_time;	/* monotonic usec; 0: none */
+	uint64_t last_waiter_seq;
+};
+
+struct database *pool_find_database(struct pgweir *pw, const char *name);
+struct user *pool_find_user(struct pgweir *pw, const char *name,
+    bool create);
+struct pool *pool_find(struct pgweir *pw, struct database *db,
+    struct user *user, bool create);
+void pool_free(struct pool *pool);
+int pool_mode_of(const struct pool *pool);
+int pool_size_of(const struct pool *pool);
+
+void pool_client_login(struct pool *pool, struct client *client);
+bool pool_acquire(struct pool *pool, struct client *client);
+void pool_link(struct client *client, struct server *server);
+void pool_unlink(struct client *client, struct server *server);
+void pool_release(struct server *server);
+void pool_server_ready(struct server *server);
+void pool_server_failed(struct pool *pool, const char *sqlstate,
+    const char *message);
+void pool_server_gone(struct pool *pool);
+void pool_dispatch(struct pool *pool);
+int pool_total_servers(const struct pool *pool);
+void pool_reload(struct pgweir *pw, struct config *newcfg);
+void pool_janitor(struct pgweir *pw);
+
+#endif

@@ -1,0 +1,126 @@
+/* pgweir: server (backend) connections. */
+#ifndef PGWEIR_SERVER_H
+#define PGWEIR_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "pgweir/client.h"
+#include "pgweir/io.h"
+#include "pgweir/pgweir.h"
+
+struct evdns_getaddrinfo_request;
+struct welcome_param;
+
+/* A server's state; it also decides which pool list it is on. */
+enum server_state {
+	SV_CONNECTING,	/* DNS, TCP connect, login */
+	SV_IDLE,	/* ready for a client */
+	SV_ACTIVE,	/* linked to a client */
+	SV_TESTED,	/* no client; cleanup or reset query running */
+	SV_CLOSED,	/* closed; the reaper frees it */
+};
+
+/* Requests the server still owes an answer to, oldest first. */
+#define RQ_CAP 256
+
+/* Entries of the request queue (client message types, plus our own). */
+enum {
+	RQ_INTERNAL = 'i',	/* a query pgweir sent; answers swallowed */
+	RQ_COPY_END = 'c',	/* CopyDone/CopyFail, until matched */
+};
+
+struct request_queue {
+	uint8_t type[RQ_CAP];	/* message type per outstanding request */
+	uint16_t head;
+	uint16_t count;
+};
+
+struct server {
+	struct io io;			/* socket and buffers; owned */
+	uint64_t id;
+	enum server_state state;	/* only server_set_state() writes it */
+	struct pgweir *pw;
+	struct pool *pool;
+	struct client *link;		/* linked client (pool_link) */
+	TAILQ_ENTRY(server) entry;	/* in the pool list of its state */
+	struct sockaddr_storage remote;	/* where it connected (for cancels) */
+	socklen_t remote_len;
+	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
+	struct varset *vars;		/* parameter values it runs with */
+	struct request_queue rq;	/* outstanding requests */
+	struct welcome_param *login_params; /* ParameterStatus at login */
+	int n_login_params;
+	uint32_t backend_pid;		/* from BackendKeyData */
+	uint32_t backend_key;
+	uint32_t pkt_remain;		/* bytes of a message still to pass */
+	bool pkt_forward;		/* ...and whether they go to the client */
+	char tx_status;			/* from the last ReadyForQuery */
+	bool logged_in;			/* login finished */
+	bool copy_in;			/* in COPY FROM STDIN, per our view */
+	bool copy_both;			/* in COPY BOTH (replication) */
+	bool unsynced;			/* extended messages since last Sync */
+	bool discard_until_sync;	/* error in extended mode: skipping */
+	bool internal_failed;		/* a query of ours failed */
+	bool reset_pending;		/* run server_reset_query when settled */
+	bool cancel_sent;		/* a cancel went out during cleanup */
+	bool close_needed;		/* close instead of reuse (reload) */
+	bool read_paused;		/* backpressure from the client side */
+	bool auth_sent;			/* a password went out */
+	int64_t connect_time;		/* wall clock usec */
+	int64_t idle_since;		/* monotonic usec */
+	int64_t created;		/* monotonic usec */
+	struct event timer;		/* connect / cleanup deadline */
+};
+
+struct server *server_launch(struct pool *pool);
+void server_set_state(struct server *server, enum server_state state);
+void server_close(struct server *server, const char *reason);
+void server_free(struct server *server);
+void server_log(const struct server *server, int level, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+void server_settle(struct server *server);
+void server_resume_read(struct server *server);
+int server_flush(struct server *server);
+int server_send_internal(struct server *server, const char *sql);
+void server_cancel_backend(struct server *server);
+const char *server_state_name(enum server_state state);
+
+/* The request queue. */
+static inline bool
+rq_empty(const struct request_queue *rq)
+{
+	return rq->count == 0;
+}
+
+static inline bool
+rq_full(const struct request_queue *rq)
+{
+	return rq->count >= RQ_CAP - 4; /* room for our own Sync/queries */
+}
+
+static inline uint8_t
+rq_head(const struct request_queue *rq)
+{
+	return rq->count ? rq->type[rq->head] : 0;
+}
+
+static inline void
+rq_push(struct request_queue *rq, uint8_t type)
+{
+	rq->type[(rq->head + rq->count) % RQ_CAP] = type;
+	rq->count++;
+}
+
+static inline void
+rq_pop(struct request_queue *rq)
+{
+	if (rq->count) {
+		rq->head = (uint16_t)((rq->head + 1) % RQ_CAP);
+		rq->count--;
+	}
+}
+
+#endif

@@ -1,0 +1,11 @@
+/* pgweir: socket options for client and server connections. */
+#ifndef PGWEIR_SOCKOPT_H
+#define PGWEIR_SOCKOPT_H
+
+#include <sys/socket.h>
+
+struct config;
+
+void sockopt_tune(int fd, sa_family_t family, const struct config *cfg);
+
+#endif

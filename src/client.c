@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A client connection's life: accept, the startup phase (SSLRequest,
+ * GSSENCRequest, CancelRequest, StartupMessage), login, then relaying
+ * until it leaves, and close.
+ *
+ * A client is always on exactly one list (pw->login_clients before it has
+ * a pool, then its pool's list for its state); client_set_state() is the
+ * only writer of the state.  Errors a client causes close only that
+ * client, with an ErrorResponse that says what was wrong.  Each client has
+ * its own BackendKeyData: the pid is a slot number in pw->slots, so a
+ * CancelRequest finds its client in O(1), and the key is random.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <netinet/in.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "pgweir/authfile.h"
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/log.h"
+#include "pgweir/pool.h"
+#include "pgweir/proto.h"
+#include "pgweir/relay.h"
+#include "pgweir/server.h"
+#include "pgweir/sockopt.h"
+
+static void client_io_cb(struct io *io, short what, void *arg);
+
+static const char *const state_names[] = {
+	[CL_LOGIN] = "login",
+	[CL_WELCOME] = "welcome",
+	[CL_IDLE] = "idle",
+	[CL_WAITING] = "waiting",
+	[CL_ACTIVE] = "active",
+	[CL_CLOSED] = "closed",
+};
+
+/* Transitions client_set_state() accepts: allowed[from][to]. */
+static const bool allowed[6][6] = {
+	[CL_LOGIN] = { [CL_WELCOME] = true, [CL_IDLE] = true,
+		[CL_CLOSED] = true },
+	[CL_WELCOME] = { [CL_IDLE] = true, [CL_CLOSED] = true },
+	[CL_IDLE] = { [CL_WAITING] = true, [CL_ACTIVE] = true,
+		[CL_CLOSED] = true },
+	[CL_WAITING] = { [CL_ACTIVE] = true, [CL_IDLE] = true,
+		[CL_CLOSED] = true },
+	[CL_ACTIVE] = { [CL_IDLE] = true, [CL_CLOSED] = true },
+};
+
+/* The name of a state, for logs and SHOW CLIENTS. */
+const char *
+client_state_name(enum client_state state)
+{
+	return state_names[state];
+}
+
+/* Fill a compact address from a socket address. */
+void
+peer_addr_set(struct peer_addr *a, const struct sockaddr *sa)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+		memcpy(a->ip.v4, &in->sin_addr, 4);
+		a->port = ntohs(in->sin_port);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		memcpy(a->ip.v6, &in6->sin6_addr, 16);
+		a->port = ntohs(in6->sin6_port);
+	}
+}
+
+/* Print an address as "1.2.3.4:5", "[::1]:5" or "unix". */
+int
+peer_addr_format(const struct peer_addr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	switch (a->family) {
+	case AF_INET:
+		inet_ntop(AF_INET, a->ip.v4, ip, sizeof(ip));
+		return snprintf(buf, len, "%s:%u", ip, a->port);
+	case AF_INET6:
+		inet_ntop(AF_INET6, a->ip.v6, ip, sizeof(ip));
+		return snprintf(buf, len, "[%s]:%u", ip, a->port);
+	default:
+		return snprintf(buf, len, "unix");
+	}
+}
+
+/* Log a line prefixed with "C-id: db/user@addr". */
+void
+client_log(const struct client *client, int level, const char *fmt, ...)
+{
+	char prefix[320], addr[64];
+	va_list ap;
+
+	if (!log_enabled((enum log_level)level))
+		return;
+	peer_addr_format(&client->addr, addr, sizeof(addr));
+	if (client->pool)
+		snprintf(prefix, sizeof(prefix), "C-%llu: %s/%s@%s",
+		    (unsigned long long)client->id, client->pool->db->name,
+		    client->pool->user->name, addr);
+	else
+		snprintf(prefix, sizeof(prefix), "C-%llu: (nodb)/(nouser)@%s",
+		    (unsigned long long)client->id, addr);
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, prefix, fmt, ap);
+	va_end(ap);
+}
+
+/* The list and counter that hold clients in a state. */
+static struct client_list *
+list_of(struct client *client, enum client_state state, int **count)
+{
+	struct pool *pool = client->pool;
+	static int no_count;
+
+	*count = &no_count;
+	if (state == CL_CLOSED)
+		return NULL;
+	if (state == CL_LOGIN || pool == NULL)
+		return &client->pw->login_clients;
+	switch (state) {
+	case CL_WELCOME:
+		*count = &pool->n_welcome;
+		return &pool->welcome_clients;
+	case CL_IDLE:
+		*count = &pool->n_idle_clients;
+		return &pool->idle_clients;
+	case CL_WAITING:
+		*count = &pool->n_waiting;
+		return &pool->waiting_clients;
+	case CL_ACTIVE:
+		*count = &pool->n_active_clients;
+		return &pool->active_clients;
+	default:
+		return NULL;
+	}
+}
+
+/* Move a client to a new state and the list that goes with it. */
+void
+client_set_state(struct client *client, enum client_state state)
+{
+	struct client_list *from, *to;
+	int *nfrom, *nto;
+
+	if (client->state == state)
+		return;
+	if (!allowed[client->state][state]) {
+		client_log(client, LOG_LVL_ERROR, "invalid state change %s -> "
+		    "%s", state_names[client->state], state_names[state]);
+		abort();
+	}
+	client_log(client, LOG_LVL_NOISE, "%s -> %s",
+	    state_names[client->state], state_names[state]);
+	from = list_of(client, client->state, &nfrom);
+	if (client->state == CL_LOGIN)
+		from = &client->pw->login_clients;
+	if (from) {
+		TAILQ_REMOVE(from, client, entry);
+		(*nfrom)--;
+	}
+	to = list_of(client, state, &nto);
+	if (to) {
+		TAILQ_INSERT_TAIL(to, client, entry);
+		(*nto)++;
+	}
+	client->state = state;
+}
+
+/* Arm (usec > 0) or stop the client's deadline timer. */
+static void
+client_arm_timer(struct client *client, int64_t usec)
+{
+	struct timeval tv = { (time_t)(usec / 1000000),
+		(suseconds_t)(usec % 1000000) };
+
+	if (usec > 0)
+		evtimer_add(&client->timer, &tv);
+	else
+		evtimer_del(&client->timer);
+}
+
+/* The client's deadline passed. */
+static void
+client_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *client = arg;
+
+	(void)fd;
+	(void)what;
+	if (client->state == CL_LOGIN || client->state == CL_WELCOME)
+		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    client->state == CL_WELCOME ?
+		    "client_login_timeout (server down)" :
+		    "client_login_timeout");
+}
+
+/* Give the client a cancel-key slot; pid = slot number. */
+static int
+slot_acquire(struct pgweir *pw, struct client *client)
+{
+	uint32_t slot;
+
+	if (pw->n_free_slots > 0) {
+		slot = pw->free_slots[--pw->n_free_slots];
+	} else {
+		uint32_t n = pw->n_slots ? pw->n_slots * 2 : 1024;
+		struct client **s = realloc(pw->slots, n * sizeof(*s));
+		uint32_t *f;
+		if (s == NULL)
+			return -1;
+		pw->slots = s;
+		f = realloc(pw->free_slots, n * sizeof(*f));
+		if (f == NULL)
+			return -1;
+		pw->free_slots = f;
+		/* slot 0 is never used: pid 0 would look like "none" */
+		for (uint32_t i = n - 1; i >= pw->n_slots && i > 0; i--)
+			pw->free_slots[pw->n_free_slots++] = i;
+		if (pw->n_slots == 0)
+			s[0] = NULL;
+		for (uint32_t i = pw->n_slots; i < n; i++)
+			s[i] = NULL;
+		pw->n_slots = n;
+		slot = pw->free_slots[--pw->n_free_slots];
+	}
+	pw->slots[slot] = client;
+	client->slot = slot;
+	if (RAND_bytes((unsigned char *)&client->cancel_key,
+	    sizeof(client->cancel_key)) != 1)
+		return -1;
+	return 0;
+}
+
+/* Return the client's slot. */
+static void
+slot_release(struct pgweir *pw, struct client *client)
+{
+	if (client->slot == 0)
+		return;
+	pw->slots[client->slot] = NULL;
+	pw->free_slots[pw->n_free_slots++] = client->slot;
+	client->slot = 0;
+}
+
+/*
+ * The client that a CancelRequest names, or NULL.  The key is compared in
+ * constant time so that timing does not leak how much of a guess matched.
+ */
+struct client *
+client_find_by_key(struct pgweir *pw, uint32_t pid, uint32_t key)
+{
+	struct client *client;
+	uint32_t diff;
+
+	if (pid == 0 || pid >= pw->n_slots)
+		return NULL;
+	client = pw->slots[pid];
+	if (client == NULL)
+		return NULL;
+	diff = client->cancel_key ^ key;
+	return diff == 0 ? client : NULL;
+}
+
+/* Set up a freshly accepted connection (fd already non-blocking). */
+struct client *
+client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
+    socklen_t salen)
+{
+	struct client *client = calloc(1, sizeof(*client));
+
+	(void)salen;
+	if (client == NULL)
+		return NULL;
+	client->id = ++pw->next_id;
+	client->pw = pw;
+	client->state = CL_LOGIN;
+	peer_addr_set(&client->addr, sa);
+	client->connect_time = pgweir_now_usec(pw);
+	client->vars = varset_ref(pw->vars.empty);
+	sockopt_tune(fd, sa->sa_family, pw->cfg);
+	if (io_init(&client->io, pw->base, fd, client_io_cb, client) < 0 ||
+	    slot_acquire(pw, client) < 0) {
+		io_close(&client->io);
+		slot_release(pw, client);
+		varset_release(&pw->vars, client->vars);
+		free(client);
+		return NULL;
+	}
+	evtimer_assign(&client->timer, pw->base, client_timer_cb, client);
+	TAILQ_INSERT_TAIL(&pw->login_clients, client, entry);
+	client->counted = true;
+	pw->n_clients++;
+	client_arm_timer(client, pw->cfg->client_login_timeout);
+	client_log(client, LOG_LVL_DEBUG, "connection accepted");
+	return client;
+}
+
+/* Write pending output now; closes the client on a socket error. */
+int
+client_flush(struct client *client)
+{
+	if (io_flush(&client->io) < 0) {
+		client_close(client, "write to client failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Queue an ErrorResponse (severity ERROR) to the client. */
+void
+client_send_error(struct client *client, const char *sqlstate,
+    const char *message)
+{
+	if (client->pw->cfg->log_pooler_errors)
+		client_log(client, LOG_LVL_WARNING, "pooler error: %s",
+		    message);
+	proto_build_error(client->io.out, "ERROR", sqlstate, message, NULL);
+}
+
+/* Send a FATAL ErrorResponse and close the client. */
+void
+client_close_error(struct client *client, const char *sqlstate,
+    const char *message)
+{
+	if (client->state == CL_CLOSED)
+		return;
+	if (client->pw->cfg->log_pooler_errors)
+		client_log(client, LOG_LVL_WARNING, "pooler error: %s",
+		    message);
+	proto_build_error(client->io.out, "FATAL", sqlstate, message, NULL);
+	client_close(client, message);
+}
+
+/* Read again after backpressure eased, and process what is buffered. */
+void
+client_resume_read(struct client *client)
+{
+	if (!client->read_paused || client->state == CL_CLOSED)
+		return;
+	client->read_paused = false;
+	io_set_read(&client->io, true);
+	if (io_in_pending(&client->io) > 0 && client->state != CL_LOGIN &&
+	    client->state != CL_WELCOME)
+		relay_client(client);
+}
+
+/*
+ * Send the login reply: AuthenticationOk, the server's parameters with the
+ * client's own values where it set them, its BackendKeyData and
+ * ReadyForQuery; from now on its requests go to servers.
+ */
+void
+client_finish_login(struct client *client)
+{
+	struct pool *pool = client->pool;
+	struct pgweir *pw = client->pw;
+	struct evbuffer *out = client->io.out;
+	struct varset *merged;
+
+	merged = varset_merge(&pw->vars, client->vars, pool->defaults);
+	if (merged == NULL) {
+		client_close(client, "out of memory");
+		return;
+	}
+	varset_release(&pw->vars, client->vars);
+	client->vars = merged;
+
+	proto_build_auth(out, PQAUTH_OK, NULL, 0);
+	for (int i = 0; i < pool->n_welcome_params; i++) {
+		const struct welcome_param *p = &pool->welcome[i];
+		int idx = var_find(&pw->vars, p->name);
+		const char *value = p->value;
+		if (idx >= 0 && client->vars->vals[idx] != NULL)
+			value = client->vars->vals[idx];
+		proto_build_parameter_status(out, p->name, value);
+	}
+	proto_build_backend_key_data(out, client->slot, client->cancel_key);
+	proto_build_ready_for_query(out, 'I');
+	client_arm_timer(client, 0);
+	client_set_state(client, CL_IDLE);
+	if (pw->cfg->log_connections)
+		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s",
+		    pool->db->name, pool->user->name);
+	if (client_flush(client) < 0)
+		return;
+	if (io_in_pending(&client->io) > 0)
+		relay_client(client);
+}
+
+/* Accept the startup parameters: tracked ones are kept, ignored dropped. */
+static int
+client_take_params(struct client *client, const struct pq_startup *sp)
+{
+	struct pgweir *pw = client->pw;
+	char msg[160];
+
+	for (int i = 0; i < sp->n_params; i++) {
+		const char *name = sp->params[i].name;
+		struct varset *vs;
+		int idx;
+
+		if (config_list_contains(pw->cfg->ignore_startup_parameters,
+		    name))
+			continue;
+		idx = var_find(&pw->vars, name);
+		if (idx < 0) {
+			char esc[80];
+			log_escape(esc, sizeof(esc), name, strlen(name));
+			snprintf(msg, sizeof(msg), "unsupported startup "
+			    "parameter: %s", esc);
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    msg);
+			return -1;
+		}
+		vs = varset_with(&pw->vars, client->vars, idx,
+		    sp->params[i].value);
+		if (vs == NULL) {
+			client_close(client, "out of memory");
+			return -1;
+		}
+		varset_release(&pw->vars, client->vars);
+		client->vars = vs;
+	}
+	return 0;
+}
+
+/* The database and pool a StartupMessage asks for; authenticate. */
+static void
+client_on_StartupMessage(struct client *client, struct pq_startup *sp)
+{
+	struct pgweir *pw = client->pw;
+	struct database *db;
+	struct user *user;
+	struct pool *pool;
+	char msg[200], esc[80];
+
+	if ((sp->code & 0xffff) != 0 || sp->n_unknown_options > 0) {
+		/* we speak 3.0 and no protocol extensions */
+		proto_build_negotiate_protocol_version(client->io.out, 0,
+		    sp->unknown_options, sp->n_unknown_options);
+	}
+	if (sp->replication) {
+		client_close_error(client, SQLSTATE_FEATURE_NOT_SUPPORTED,
+		    "replication connections are not supported by pgweir");
+		return;
+	}
+	if (pw->shutdown != SHUTDOWN_NONE) {
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW,
+		    "pgweir is shutting down");
+		return;
+	}
+	if (pw->n_clients > pw->cfg->max_client_conn) {
+		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
+		    "no more connections allowed (max_client_conn)");
+		return;
+	}
+	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
+	db = pool_find_database(pw, sp->database);
+	if (db == NULL) {
+		snprintf(msg, sizeof(msg), "no such database: %s", esc);
+		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
+		return;
+	}
+	if (db->disabled) {
+		snprintf(msg, sizeof(msg), "database \"%s\" is disabled", esc);
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
+		return;
+	}
+	/* trust: the user must exist in auth_file when one is set */
+	if (pw->cfg->auth_type == AUTH_TRUST && pw->auth != NULL &&
+	    authfile_find(pw->auth, sp->user) == NULL) {
+		log_escape(esc, sizeof(esc), sp->user, strlen(sp->user));
+		snprintf(msg, sizeof(msg), "no such user: %s", esc);
+		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
+		    msg);
+		return;
+	}
+	if (client_take_params(client, sp) < 0)
+		return;
+	user = pool_find_user(pw, pw->cfg->auth_type == AUTH_ANY &&
+	    db->conf->user ? db->conf->user : sp->user, true);
+	pool = user ? pool_find(pw, db, user, true) : NULL;
+	if (pool == NULL) {
+		client_close(client, "out of memory");
+		return;
+	}
+	client->pool = pool;
+	client->logged_in = true;
+	db->n_clients++;
+	user->n_clients++;
+	pool_client_login(pool, client);
+}
+
+/* A CancelRequest: forward it for a running query, then hang up. */
+static void
+client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
+{
+	struct client *target = client_find_by_key(client->pw, sp->cancel_pid,
+	    sp->cancel_key);
+
+	if (target != NULL && target->link != NULL) {
+		client_log(target, LOG_LVL_LOG, "cancel request forwarded");
+		server_cancel_backend(target->link);
+	}
+	/* as PostgreSQL does: no answer, whatever happened */
+	client_close(client, "cancel request handled");
+}
+
+/*
+ * The startup phase: read one length-prefixed packet at a time.  An
+ * SSLRequest or GSSENCRequest is answered 'N' (no encryption here) and
+ * the client goes on in plaintext.
+ */
+static void
+client_handle_startup(struct client *client)
+{
+	struct evbuffer *in = client->io.in;
+
+	while (client->state == CL_LOGIN) {
+		char head[4], err[200];
+		char pkt[PQ_STARTUP_MAX];
+		struct pq_startup sp;
+		uint32_t len;
+
+		if (evbuffer_get_length(in) < 4)
+			return;
+		evbuffer_copyout(in, head, 4);
+		len = proto_get_u32(head);
+		if (len < 8 || len > PQ_STARTUP_MAX) {
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "invalid length of startup packet");
+			return;
+		}
+		if (evbuffer_get_length(in) < len)
+			return;
+		evbuffer_remove(in, pkt, len);
+		if (proto_parse_startup(pkt, len, &sp, err, sizeof(err)) < 0) {
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    err);
+			return;
+		}
+		switch (sp.code) {
+		case PQ_SSL_REQUEST:
+		case PQ_GSSENC_REQUEST:
+			evbuffer_add(client->io.out, "N", 1);
+			if (client_flush(client) < 0)
+				return;
+			continue;
+		case PQ_CANCEL_REQUEST:
+			client_on_CancelRequest(client, &sp);
+			return;
+		default:
+			client_on_StartupMessage(client, &sp);
+			/* pkt goes out of scope: nothing may keep pointers */
+			if (client->state != CL_CLOSED)
+				client_flush(client);
+			return;
+		}
+	}
+}
+
+/* All readiness of a client socket. */
+static void
+client_io_cb(struct io *io, short what, void *arg)
+{
+	struct client *client = arg;
+	ssize_t n;
+
+	if (client->state == CL_CLOSED)
+		return;
+	if (what & EV_WRITE) {
+		if (client_flush(client) < 0)
+			return;
+		if (client->link && client->link->read_paused &&
+		    io_out_pending(io) < RELAY_OUT_LOW)
+			server_resume_read(client->link);
+	}
+	if (!(what & EV_READ) || client->state == CL_CLOSED)
+		return;
+	n = io_read(io, RELAY_READ_SIZE);
+	if (n == IO_AGAIN)
+		return;
+	if (n <= 0) {
+		client_close(client, n == 0 ? "client closed the connection" :
+		    "read from client failed");
+		return;
+	}
+	switch (client->state) {
+	case CL_LOGIN:
+		client_handle_startup(client);
+		break;
+	case CL_WELCOME:
+		/* requests wait until the login reply is out */
+		if (io_in_pending(io) > RELAY_IN_UNLINKED_MAX) {
+			client->read_paused = true;
+			io_set_read(io, false);
+		}
+		break;
+	default:
+		relay_client(client);
+		break;
+	}
+}
+
+/*
+ * Close a client: let go of its server (which is cleaned and reused, not
+ * closed), leave its lists, and hand it to the reaper.  Output already
+ * queued (an ErrorResponse) is written once, best effort.
+ */
+void
+client_close(struct client *client, const char *reason)
+{
+	struct pgweir *pw = client->pw;
+	struct client_list *list;
+	int *count;
+
+	if (client->state == CL_CLOSED)
+		return;
+	if (pw->cfg->log_disconnections || client->state == CL_LOGIN)
+		client_log(client, client->logged_in ? LOG_LVL_LOG :
+		    LOG_LVL_DEBUG, "closing: %s", reason);
+	if (client->link != NULL) {
+		struct server *server = client->link;
+		if (server->state != SV_CLOSED) {
+			/* mark closed first so release leaves it alone */
+			list = list_of(client, client->state, &count);
+			TAILQ_REMOVE(list, client, entry);
+			(*count)--;
+			client->state = CL_CLOSED;
+			pool_release(server);
+		}
+		client->link = NULL;
+	}
+	if (client->state != CL_CLOSED) {
+		list = list_of(client, client->state, &count);
+		if (list) {
+			TAILQ_REMOVE(list, client, entry);
+			(*count)--;
+		}
+		client->state = CL_CLOSED;
+	}
+	evtimer_del(&client->timer);
+	if (io_is_open(&client->io)) {
+		io_flush(&client->io);
+		io_close(&client->io);
+	}
+	slot_release(pw, client);
+	if (client->counted) {
+		pw->n_clients--;
+		client->counted = false;
+	}
+	if (client->logged_in) {
+		client->pool->db->n_clients--;
+		client->pool->user->n_clients--;
+		client->logged_in = false;
+	}
+	TAILQ_INSERT_TAIL(&pw->dead_clients, client, entry);
+	pgweir_schedule_reap(pw);
+}
+
+/* Free a closed client (the reaper calls this). */
+void
+client_free(struct client *client)
+{
+	varset_release(&client->pw->vars, client->vars);
+	free(client);
+}

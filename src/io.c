@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * One connection's socket: a raw libevent event plus input and output
+ * evbuffers.
+ *
+ * This is the hot path's only contact with the kernel.  Reads go straight
+ * into space reserved in the input buffer (one read(2) per readiness, no
+ * FIONREAD and no copy); writes go out at once with writev(2) and EV_WRITE
+ * is armed only when the kernel pushes back.  The event's interest is only
+ * re-registered when it really changes, so linking and unlinking
+ * connections costs no epoll_ctl.  Callers: client.c, server.c, cancel
+ * forwarding.  TLS will plug in behind the same functions.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "pgweir/io.h"
+
+/* libevent's callback: hand readiness to the owner. */
+static void
+io_event_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct io *io = arg;
+
+	(void)fd;
+	io->cb(io, what, io->arg);
+}
+
+/* Register the interest the flags ask for, if it changed. */
+static void
+io_update(struct io *io)
+{
+	short wanted = (short)((io->want_read ? EV_READ : 0) |
+	    (io->want_write ? EV_WRITE : 0));
+	struct event_base *base;
+
+	if (wanted == io->armed || io->fd < 0)
+		return;
+	base = event_get_base(&io->ev);
+	event_del(&io->ev);
+	io->armed = wanted;
+	if (wanted == 0)
+		return;
+	event_assign(&io->ev, base, io->fd, (short)(wanted | EV_PERSIST),
+	    io_event_cb, io);
+	event_add(&io->ev, NULL);
+}
+
+/* Set up an io on a connected, non-blocking socket; read interest is on. */
+int
+io_init(struct io *io, struct event_base *base, int fd, io_cb cb, void *arg)
+{
+	memset(io, 0, sizeof(*io));
+	io->fd = fd;
+	io->cb = cb;
+	io->arg = arg;
+	io->in = evbuffer_new();
+	io->out = evbuffer_new();
+	if (io->in == NULL || io->out == NULL)
+		goto fail;
+	/* assign once so event_get_base() works; not added yet */
+	if (event_assign(&io->ev, base, fd, EV_READ | EV_PERSIST, io_event_cb,
+	    io) < 0)
+		goto fail;
+	io->want_read = true;
+	io_update(io);
+	return 0;
+fail:
+	if (io->in)
+		evbuffer_free(io->in);
+	if (io->out)
+		evbuffer_free(io->out);
+	io->in = io->out = NULL;
+	io->fd = -1;
+	return -1;
+}
+
+/* Stop all events, close the socket and free the buffers. */
+void
+io_close(struct io *io)
+{
+	if (io->fd >= 0) {
+		event_del(&io->ev);
+		close(io->fd);
+		io->fd = -1;
+	}
+	io->armed = 0;
+	if (io->in) {
+		evbuffer_free(io->in);
+		io->in = NULL;
+	}
+	if (io->out) {
+		evbuffer_free(io->out);
+		io->out = NULL;
+	}
+}
+
+/* Whether the socket is still open. */
+bool
+io_is_open(const struct io *io)
+{
+	return io->fd >= 0;
+}
+
+/*
+ * Read once, at most max bytes, into the input buffer.  Returns the number
+ * of bytes read, 0 at end of file, IO_AGAIN when nothing is there, or -1
+ * with errno set.
+ */
+ssize_t
+io_read(struct io *io, size_t max)
+{
+	struct evbuffer_iovec vec;
+	ssize_t n;
+
+	if (evbuffer_reserve_space(io->in, (ev_ssize_t)max, &vec, 1) != 1)
+		return -1;
+	if (vec.iov_len > max)
+		vec.iov_len = max;
+	do {
+		n = read(io->fd, vec.iov_base, vec.iov_len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		evbuffer_commit_space(io->in, NULL, 0);
+		return (errno == EAGAIN || errno == EWOULDBLOCK) ? IO_AGAIN :
+		    -1;
+	}
+	vec.iov_len = (size_t)n;
+	evbuffer_commit_space(io->in, &vec, 1);
+	return n;
+}
+
+/*
+ * Write the output buffer now.  What the kernel does not take stays
+ * buffered and EV_WRITE is armed; once everything is out it is disarmed.
+ * Returns 0, or -1 on a socket error (the caller closes the connection).
+ */
+int
+io_flush(struct io *io)
+{
+	while (evbuffer_get_length(io->out) > 0) {
+		int n = evbuffer_write(io->out, io->fd);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		if (n == 0)
+			break;
+	}
+	io_set_write(io, evbuffer_get_length(io->out) > 0);
+	return 0;
+}
+
+/* Turn read interest on or off (backpressure, pauses). */
+void
+io_set_read(struct io *io, bool on)
+{
+	if (io->want_read == on)
+		return;
+	io->want_read = on;
+	io_update(io);
+}
+
+/* Turn write interest on or off (pending output, connect in progress). */
+void
+io_set_write(struct io *io, bool on)
+{
+	if (io->want_write == on)
+		return;
+	io->want_write = on;
+	io_update(io);
+}
+
+/* Bytes waiting to be written. */
+size_t
+io_out_pending(const struct io *io)
+{
+	return io->out ? evbuffer_get_length(io->out) : 0;
+}
+
+/* Bytes read but not yet consumed. */
+size_t
+io_in_pending(const struct io *io)
+{
+	return io->in ? evbuffer_get_length(io->in) : 0;
+}

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Listening sockets: TCP on listen_addr (IPv4 and IPv6), the unix socket
+ * .s.PGSQL.<port> in unix_socket_dir, or sockets passed by systemd socket
+ * activation.  Accepting drains the backlog in one callback; when the
+ * process runs out of file descriptors (EMFILE/ENFILE), accepting pauses
+ * and a timer retries a moment later instead of spinning on a listener
+ * that stays readable.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <grp.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/listener.h"
+#include "pgweir/log.h"
+#include "pgweir/pgweir.h"
+#include "pgweir/sdnotify.h"
+
+/* Accepts per wakeup per listener, so one busy port cannot starve others. */
+#define ACCEPT_BATCH 64
+
+struct listener {
+	struct listener *next;
+	struct pgweir *pw;
+	int fd;			/* owned */
+	int family;
+	struct event ev;
+	char *path;		/* unix socket file to unlink at exit; owned */
+	bool paused;
+};
+
+static void listener_accept_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Retry accepting after running out of file descriptors. */
+static void
+accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("resuming accepting connections");
+	listener_pause_all(pw, false);
+}
+
+/* Stop or resume accepting on every listener. */
+void
+listener_pause_all(struct pgweir *pw, bool paused)
+{
+	for (struct listener *l = pw->listeners; l; l = l->next) {
+		if (l->paused == paused)
+			continue;
+		l->paused = paused;
+		if (paused)
+			event_del(&l->ev);
+		else
+			event_add(&l->ev, NULL);
+	}
+}
+
+/* Accept what is waiting on a listener. */
+static void
+listener_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct pgweir *pw = l->pw;
+
+	(void)what;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0) {
+			struct timeval tv = { 0, 500000 };
+			switch (errno) {
+			case EAGAIN:
+			case EINTR:
+			case ECONNABORTED:
+				return;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				log_warning("accept failed: %s; pausing "
+				    "accepting for 0.5 s", strerror(errno));
+				listener_pause_all(pw, true);
+				evtimer_add(&pw->accept_retry_ev, &tv);
+				return;
+			default:
+				log_warning("accept failed: %s",
+				    strerror(errno));
+				return;
+			}
+		}
+		if (len == 0 || ss.ss_family == AF_UNSPEC)
+			ss.ss_family = AF_UNIX;
+		if (client_accept(pw, cfd, (struct sockaddr *)&ss, len) ==
+		    NULL) {
+			log_warning("could not set up a client connection");
+			close(cfd);
+		}
+	}
+}
+
+/* Add a listening socket to the list and the loop. */
+static int
+listener_add(struct pgweir *pw, int fd, int family, const char *path)
+{
+	struct listener *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return -1;
+	l->pw = pw;
+	l->fd = fd;
+	l->family = family;
+	l->path = path ? strdup(path) : NULL;
+	event_assign(&l->ev, pw->base, fd, EV_READ | EV_PERSIST,
+	    listener_accept_cb, l);
+	event_add(&l->ev, NULL);
+	l->next = pw->listeners;
+	pw->listeners = l;
+	return 0;
+}
+
+/* Open one TCP listener on a resolved address. */
+static int
+listen_tcp(struct pgweir *pw, const struct addrinfo *ai)
+{
+	const struct config *cfg = pw->cfg;
+	char host[NI_MAXHOST] = "?";
+	int one = 1, fd;
+
+	getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0,
+	    NI_NUMERICHOST);
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (cfg->so_reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (cfg->tcp_defer_accept > 0) {
+		int secs = cfg->tcp_defer_accept;
+		setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+		    sizeof(secs));
+	}
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    listen(fd, cfg->listen_backlog) < 0)
+		goto fail;
+	log_info("listening on %s%s%s:%d", ai->ai_family == AF_INET6 ? "[" :
+	    "", host, ai->ai_family == AF_INET6 ? "]" : "", cfg->listen_port);
+	return listener_add(pw, fd, ai->ai_family, NULL);
+fail:
+	log_error("could not listen on %s:%d: %s", host, cfg->listen_port,
+	    strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* Open TCP listeners for each entry of listen_addr ("*" = all). */
+static int
+listen_tcp_all(struct pgweir *pw)
+{
+	const char *p = pw->cfg->listen_addr;
+	char port[8];
+
+	snprintf(port, sizeof(port), "%d", pw->cfg->listen_port);
+	while (*p) {
+		struct addrinfo hints, *res, *ai;
+		char host[256];
+		size_t len = 0;
+		int rc;
+
+		while (*p == ',' || *p == ' ')
+			p++;
+		while (*p && *p != ',' && *p != ' ' && len + 1 < sizeof(host))
+			host[len++] = *p++;
+		host[len] = '\0';
+		if (len == 0)
+			continue;
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_PASSIVE;
+		hints.ai_family = AF_UNSPEC;
+		/* at start-up a blocking lookup is fine: nothing runs yet */
+		rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port,
+		    &hints, &res);
+		if (rc != 0) {
+			log_error("listen_addr: cannot resolve \"%s\": %s",
+			    host, gai_strerror(rc));
+			return -1;
+		}
+		for (ai = res; ai; ai = ai->ai_next) {
+			if (listen_tcp(pw, ai) < 0) {
+				freeaddrinfo(res);
+				return -1;
+			}
+		}
+		freeaddrinfo(res);
+	}
+	return 0;
+}
+
+/*
+ * Open the unix socket.  A socket file left by a crashed process is
+ * removed; one that still answers belongs to a running pgweir (or
+ * PostgreSQL) and is an error rather than something to steal.
+ */
+static int
+listen_unix(struct pgweir *pw)
+{
+	const struct config *cfg = pw->cfg;
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path),
+	    "%s/.s.PGSQL.%d", cfg->unix_socket_dir, cfg->listen_port) >=
+	    sizeof(sun.sun_path)) {
+		log_error("unix_socket_dir: path too long");
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ==
+	    0) {
+		log_error("%s is in use by a running server", sun.sun_path);
+		close(fd);
+		return -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	unlink(sun.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(sun.sun_path, (mode_t)cfg->unix_socket_mode) < 0 ||
+	    listen(fd, cfg->listen_backlog) < 0) {
+		log_error("could not listen on %s: %s", sun.sun_path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (cfg->unix_socket_group[0] != '\0') {
+		struct group *gr = getgrnam(cfg->unix_socket_group);
+		if (gr == NULL || chown(sun.sun_path, (uid_t)-1, gr->gr_gid) <
+		    0)
+			log_warning("unix_socket_group: could not give %s to "
+			    "group \"%s\"", sun.sun_path,
+			    cfg->unix_socket_group);
+	}
+	log_info("listening on unix socket %s", sun.sun_path);
+	return listener_add(pw, fd, AF_UNIX, sun.sun_path);
+}
+
+/* Open every configured listener, or take systemd's. */
+int
+listener_open_all(struct pgweir *pw)
+{
+	int n = sdnotify_listen_fds();
+
+	evtimer_assign(&pw->accept_retry_ev, pw->base, accept_retry_cb, pw);
+	if (n > 0) {
+		for (int fd = 3; fd < 3 + n; fd++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+				continue;
+			evutil_make_socket_nonblocking(fd);
+			evutil_make_socket_closeonexec(fd);
+			if (listener_add(pw, fd, ss.ss_family, NULL) < 0)
+				return -1;
+		}
+		log_info("using %d socket(s) from systemd; listen_addr and "
+		    "unix_socket_dir are not used", n);
+		return 0;
+	}
+	if (pw->cfg->listen_addr[0] != '\0' && listen_tcp_all(pw) < 0)
+		return -1;
+	if (pw->cfg->unix_socket_dir[0] != '\0' && listen_unix(pw) < 0)
+		return -1;
+	if (pw->listeners == NULL) {
+		log_error("nothing to listen on: set listen_addr or "
+		    "unix_socket_dir");
+		return -1;
+	}
+	return 0;
+}
+
+/* Close the listeners matching a predicate. */
+static void
+close_matching(struct pgweir *pw, bool tcp_only)
+{
+	struct listener **lp = &pw->listeners;
+
+	while (*lp) {
+		struct listener *l = *lp;
+		if (tcp_only && l->family == AF_UNIX) {
+			lp = &l->next;
+			continue;
+		}
+		*lp = l->next;
+		event_del(&l->ev);
+		close(l->fd);
+		if (l->path)
+			unlink(l->path);
+		free(l->path);
+		free(l);
+	}
+}
+
+/* Close all listeners and remove the unix socket file. */
+void
+listener_close_all(struct pgweir *pw)
+{
+	close_matching(pw, false);
+	evtimer_del(&pw->accept_retry_ev);
+}
+
+/* Close the TCP listeners only (shutdown keeps the unix socket). */
+void
+listener_close_tcp(struct pgweir *pw)
+{
+	close_matching(pw, true);
+}
+
+/* Number of open listeners. */
+int
+listener_count(const struct pgweir *pw)
+{
+	int n = 0;
+
+	for (const struct listener *l = pw->listeners; l; l = l->next)
+		n++;
+	return n;
+}

@@ -1,0 +1,630 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * pgweir's entry point: the command line, start-up (config, log,
+ * listeners, dropping root, daemonizing, pidfile), signals, reload,
+ * shutdown, the janitor and reaper timers, and the event loop.
+ *
+ * Signals: SIGHUP reloads; SIGTERM stops accepting and exits when the last
+ * client has left; SIGINT stops accepting, pauses and exits when every
+ * server is released; a second SIGTERM/SIGINT, or SIGQUIT, exits at once.
+ * systemd hears READY=1, RELOADING=1, STOPPING=1 and STATUS= lines.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgweir/authfile.h"
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/listener.h"
+#include "pgweir/log.h"
+#include "pgweir/pgweir.h"
+#include "pgweir/pool.h"
+#include "pgweir/sdnotify.h"
+#include "pgweir/server.h"
+
+/* Command line settings. */
+struct options {
+	bool daemon;
+	bool quiet;
+	int verbose;
+	const char *user;
+	const char *config;
+};
+
+/* Wall-clock time of this loop iteration, in microseconds. */
+int64_t
+pgweir_now_usec(struct pgweir *pw)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(pw->base, &tv);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* Monotonic time in microseconds, for deadlines and durations. */
+int64_t
+pgweir_mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Whether a shutdown in progress has nothing left to wait for. */
+static bool
+shutdown_complete(struct pgweir *pw)
+{
+	struct pool *pool;
+
+	switch (pw->shutdown) {
+	case SHUTDOWN_NONE:
+		return false;
+	case SHUTDOWN_NOW:
+		return true;
+	case SHUTDOWN_WAIT_CLIENTS:
+		return pw->n_clients == 0;
+	case SHUTDOWN_WAIT_SERVERS:
+		TAILQ_FOREACH(pool, &pw->pools, entry)
+			if (pool->n_active_servers > 0 || pool->n_tested > 0)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* Free closed connections once no callback can still be using them. */
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+	struct client *client;
+	struct server *server;
+
+	(void)fd;
+	(void)what;
+	pw->reap_scheduled = false;
+	while ((client = TAILQ_FIRST(&pw->dead_clients)) != NULL) {
+		TAILQ_REMOVE(&pw->dead_clients, client, entry);
+		client_free(client);
+	}
+	while ((server = TAILQ_FIRST(&pw->dead_servers)) != NULL) {
+		TAILQ_REMOVE(&pw->dead_servers, server, entry);
+		server_free(server);
+	}
+	if (shutdown_complete(pw))
+		event_base_loopbreak(pw->base);
+}
+
+/* Ask the reaper to run after the current callbacks. */
+void
+pgweir_schedule_reap(struct pgweir *pw)
+{
+	if (!pw->reap_scheduled) {
+		pw->reap_scheduled = true;
+		event_active(&pw->reap_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* Send systemd a STATUS line with a few live numbers. */
+static void
+notify_status(struct pgweir *pw)
+{
+	int pools = 0, waiting = 0;
+	struct pool *pool;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		pools++;
+		waiting += pool->n_waiting;
+	}
+	sdnotify("STATUS=clients: %d, waiting: %d, servers: %d, pools: %d",
+	    pw->n_clients, waiting, pw->n_servers, pools);
+}
+
+/* Periodic upkeep, once a second. */
+static void
+janitor_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+
+	(void)fd;
+	(void)what;
+	pool_janitor(pw);
+	notify_status(pw);
+	if (shutdown_complete(pw))
+		event_base_loopbreak(pw->base);
+}
+
+/* Apply the logging settings of a config and the command line. */
+static int
+apply_log_settings(const struct config *cfg, const struct options *opt)
+{
+	struct log_settings ls = {
+		.verbose = cfg->verbose > opt->verbose ? cfg->verbose :
+		    opt->verbose,
+		.quiet = opt->quiet || opt->daemon,
+		.logfile = cfg->logfile,
+		.syslog = cfg->syslog,
+		.syslog_ident = cfg->syslog_ident,
+		.syslog_facility = cfg->syslog_facility,
+	};
+
+	return log_configure(&ls);
+}
+
+/* Log options that changed but only take effect after a restart. */
+static void
+warn_restart_needed(const struct config *old, const struct config *cfg)
+{
+	for (size_t i = 0; i < config_n_options; i++) {
+		const struct config_option *o = &config_options[i];
+		char a[512], b[512];
+
+		if (o->flags & OPT_RELOAD)
+			continue;
+		config_format_option(old, o, a, sizeof(a));
+		config_format_option(cfg, o, b, sizeof(b));
+		if (strcmp(a, b) != 0)
+			log_warning("%s changed; the new value takes effect "
+			    "after a restart", o->name);
+	}
+}
+
+static struct options cmdline;
+
+/*
+ * Reload: parse the file (and auth_file) into new objects, and only if all
+ * of it is good, swap them in.  A bad file changes nothing.
+ */
+static int
+reload(struct pgweir *pw)
+{
+	struct config_error err;
+	struct config *cfg;
+	struct authfile *auth = NULL;
+	const char *path = pw->cfg->conffile[0] ? pw->cfg->conffile :
+	    pw->config_path;
+	char aerr[512];
+
+	log_info("reloading configuration from %s", path);
+	cfg = config_load(path, &err);
+	if (cfg == NULL) {
+		log_error("reload failed, keeping the running configuration: "
+		    "%s", err.msg);
+		return -1;
+	}
+	if (cfg->auth_file[0] != '\0') {
+		auth = authfile_load(cfg->auth_file, aerr, sizeof(aerr));
+		if (auth == NULL) {
+			log_error("reload failed, keeping the running "
+			    "configuration: auth_file: %s", aerr);
+			config_unref(cfg);
+			return -1;
+		}
+	}
+	if (apply_log_settings(cfg, &cmdline) < 0) {
+		log_error("reload failed, keeping the running configuration: "
+		    "cannot open logfile");
+		authfile_free(auth);
+		config_unref(cfg);
+		return -1;
+	}
+	warn_restart_needed(pw->cfg, cfg);
+	pool_reload(pw, cfg);
+	config_unref(pw->cfg);
+	pw->cfg = cfg;
+	authfile_free(pw->auth);
+	pw->auth = auth;
+	log_info("configuration reloaded");
+	return 0;
+}
+
+/* Start a graceful or immediate shutdown. */
+static void
+begin_shutdown(struct pgweir *pw, enum shutdown_mode mode)
+{
+	struct database *db;
+
+	if (pw->shutdown != SHUTDOWN_NONE || mode == SHUTDOWN_NOW) {
+		log_info("exiting now");
+		pw->shutdown = SHUTDOWN_NOW;
+		event_base_loopbreak(pw->base);
+		return;
+	}
+	pw->shutdown = mode;
+	sdnotify("STOPPING=1");
+	listener_close_tcp(pw);
+	if (mode == SHUTDOWN_WAIT_CLIENTS) {
+		log_info("shutting down: no new connections; exiting when the "
+		    "last client has left (%d now)", pw->n_clients);
+	} else {
+		log_info("shutting down: no new connections; exiting when "
+		    "every server is released");
+		TAILQ_FOREACH(db, &pw->databases, entry)
+			db->paused = true;
+	}
+	if (shutdown_complete(pw))
+		event_base_loopbreak(pw->base);
+}
+
+/* Signal handler (runs in the loop, not in signal context). */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGHUP:
+		sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld",
+		    (long long)pgweir_mono_usec());
+		reload(pw);
+		sdnotify("READY=1");
+		notify_status(pw);
+		break;
+	case SIGTERM:
+		begin_shutdown(pw, SHUTDOWN_WAIT_CLIENTS);
+		break;
+	case SIGINT:
+		begin_shutdown(pw, SHUTDOWN_WAIT_SERVERS);
+		break;
+	case SIGQUIT:
+		begin_shutdown(pw, SHUTDOWN_NOW);
+		break;
+	}
+}
+
+/* Print usage. */
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "pgweir %s: a PostgreSQL connection pooler\n\n"
+	    "usage: pgweir [options] pgweir.ini\n\n"
+	    "  -d, --daemon      run in the background (needs pidfile, and "
+	    "logfile or syslog)\n"
+	    "  -v, --verbose     more log output (repeat for even more)\n"
+	    "  -q, --quiet       no log output on stderr\n"
+	    "  -u, --user=USER   switch to USER when started as root\n"
+	    "  -V, --version     print the version and exit\n"
+	    "  -h, --help        print this help and exit\n"
+	    "      --write-config-docs     print docs/config.md and exit\n"
+	    "      --write-example-config  print etc/pgweir.ini and exit\n\n"
+	    "signals: HUP reload, TERM exit after the last client, INT exit "
+	    "after\nevery server is released, QUIT exit now\n",
+	    PACKAGE_VERSION);
+}
+
+/* Parse the command line; returns -1 to exit with failure, 1 to succeed. */
+static int
+parse_args(int argc, char **argv, struct options *opt)
+{
+	enum { OPT_DOCS = 256, OPT_EXAMPLE };
+	static const struct option long_opts[] = {
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "write-config-docs", no_argument, NULL, OPT_DOCS },
+		{ "write-example-config", no_argument, NULL, OPT_EXAMPLE },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "dvqu:Vh", long_opts, NULL)) !=
+	    -1) {
+		switch (c) {
+		case 'd':
+			opt->daemon = true;
+			break;
+		case 'v':
+			opt->verbose++;
+			break;
+		case 'q':
+			opt->quiet = true;
+			break;
+		case 'u':
+			opt->user = optarg;
+			break;
+		case 'V':
+			printf("pgweir %s\n", PACKAGE_VERSION);
+			return 1;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_DOCS:
+			return config_write_docs(stdout) < 0 ? -1 : 1;
+		case OPT_EXAMPLE:
+			return config_write_example(stdout) < 0 ? -1 : 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return -1;
+	}
+	opt->config = argv[optind];
+	return 0;
+}
+
+/* Switch to an unprivileged account (started as root). */
+static int
+drop_privileges(const char *user)
+{
+	struct passwd *pwd = getpwnam(user);
+
+	if (pwd == NULL) {
+		log_fatal("user \"%s\" does not exist", user);
+		return -1;
+	}
+	if (setgid(pwd->pw_gid) < 0 || initgroups(user, pwd->pw_gid) < 0 ||
+	    setuid(pwd->pw_uid) < 0) {
+		log_fatal("could not switch to user \"%s\": %s", user,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Go to the background: fork, new session, stdio to /dev/null. */
+static int
+daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (setsid() < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+	return 0;
+}
+
+/* Write the pid file, refusing when another live process holds it. */
+static int
+write_pidfile(const char *path)
+{
+	char buf[32];
+	FILE *fp = fopen(path, "r");
+
+	if (fp != NULL) {
+		long pid = 0;
+		if (fscanf(fp, "%ld", &pid) == 1 && pid > 0 &&
+		    pid != (long)getpid() && kill((pid_t)pid, 0) == 0) {
+			fclose(fp);
+			log_fatal("pidfile %s: pgweir is already running with "
+			    "pid %ld", path, pid);
+			return -1;
+		}
+		fclose(fp);
+	}
+	fp = fopen(path, "w");
+	if (fp == NULL) {
+		log_fatal("could not write pidfile %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	fputs(buf, fp);
+	fclose(fp);
+	return 0;
+}
+
+/* Set up signal events. */
+static int
+setup_signals(struct pgweir *pw)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		pw->signal_evs[i] = evsignal_new(pw->base, sigs[i], signal_cb,
+		    pw);
+		if (pw->signal_evs[i] == NULL ||
+		    evsignal_add(pw->signal_evs[i], NULL) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Free everything at exit (keeps sanitizer reports meaningful). */
+static void
+teardown(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct database *db;
+	struct user *user;
+
+	for (pool = TAILQ_FIRST(&pw->pools); pool;) {
+		struct pool *next = TAILQ_NEXT(pool, entry);
+		struct client *c;
+		struct server *s;
+		struct client_list *cl[] = { &pool->welcome_clients,
+			&pool->idle_clients, &pool->waiting_clients,
+			&pool->active_clients };
+		for (size_t i = 0; i < 4; i++)
+			while ((c = TAILQ_FIRST(cl[i])) != NULL)
+				client_close(c, "pgweir is exiting");
+		while ((s = TAILQ_FIRST(&pool->idle_servers)) ||
+		    (s = TAILQ_FIRST(&pool->connecting_servers)) ||
+		    (s = TAILQ_FIRST(&pool->tested_servers)) ||
+		    (s = TAILQ_FIRST(&pool->active_servers)))
+			server_close(s, "pgweir is exiting");
+		pool = next;
+	}
+	{
+		struct client *c;
+		while ((c = TAILQ_FIRST(&pw->login_clients)) != NULL)
+			client_close(c, "pgweir is exiting");
+	}
+	reap_cb(-1, 0, pw);
+	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
+		pool_free(pool);
+	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
+		TAILQ_REMOVE(&pw->databases, db, entry);
+		if (db->auto_db) {
+			dbconf_free(db->conf);
+			free(db->conf);
+		}
+		config_unref(db->cfg);
+		free(db->name);
+		free(db);
+	}
+	while ((user = TAILQ_FIRST(&pw->users)) != NULL) {
+		TAILQ_REMOVE(&pw->users, user, entry);
+		free(user->name);
+		free(user);
+	}
+	listener_close_all(pw);
+	for (size_t i = 0; i < sizeof(pw->signal_evs) /
+	    sizeof(pw->signal_evs[0]); i++)
+		if (pw->signal_evs[i])
+			event_free(pw->signal_evs[i]);
+	event_del(&pw->janitor_ev);
+	event_del(&pw->reap_ev);
+	if (pw->dns)
+		evdns_base_free(pw->dns, 0);
+	free(pw->slots);
+	free(pw->free_slots);
+	authfile_free(pw->auth);
+	varcache_fini(&pw->vars);
+	if (pw->cfg->pidfile[0] != '\0')
+		unlink(pw->cfg->pidfile);
+	config_unref(pw->cfg);
+	free(pw->config_path);
+	event_base_free(pw->base);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pgweir pw;
+	struct config_error err;
+	struct timeval second = { 1, 0 };
+	const char *user;
+	char aerr[512];
+	int rc;
+
+	memset(&pw, 0, sizeof(pw));
+	TAILQ_INIT(&pw.databases);
+	TAILQ_INIT(&pw.users);
+	TAILQ_INIT(&pw.pools);
+	TAILQ_INIT(&pw.login_clients);
+	TAILQ_INIT(&pw.dead_clients);
+	TAILQ_INIT(&pw.dead_servers);
+
+	rc = parse_args(argc, argv, &cmdline);
+	if (rc != 0)
+		return rc < 0 ? 1 : 0;
+	pw.cfg = config_load(cmdline.config, &err);
+	if (pw.cfg == NULL) {
+		fprintf(stderr, "pgweir: %s\n", err.msg);
+		return 1;
+	}
+	pw.config_path = strdup(cmdline.config);
+	if (apply_log_settings(pw.cfg, &cmdline) < 0)
+		return 1;
+	user = cmdline.user ? cmdline.user :
+	    (pw.cfg->user[0] ? pw.cfg->user : NULL);
+	if (geteuid() == 0 && user == NULL) {
+		log_fatal("pgweir should not run as root: name an account "
+		    "with -u or user= in the configuration");
+		return 1;
+	}
+	if (cmdline.daemon && (pw.cfg->pidfile[0] == '\0' ||
+	    (pw.cfg->logfile[0] == '\0' && !pw.cfg->syslog))) {
+		log_fatal("-d needs pidfile, and logfile or syslog, in the "
+		    "configuration");
+		return 1;
+	}
+	if (pw.cfg->auth_file[0] != '\0') {
+		pw.auth = authfile_load(pw.cfg->auth_file, aerr, sizeof(aerr));
+		if (pw.auth == NULL) {
+			log_fatal("auth_file: %s", aerr);
+			return 1;
+		}
+	}
+	if (varcache_init(&pw.vars, pw.cfg->track_extra_parameters) < 0) {
+		log_fatal("track_extra_parameters: too many parameters");
+		return 1;
+	}
+	pw.base = event_base_new();
+	if (pw.base == NULL) {
+		log_fatal("could not create the event loop");
+		return 1;
+	}
+	if (listener_open_all(&pw) < 0)
+		return 1;
+	if (geteuid() == 0 && drop_privileges(user) < 0)
+		return 1;
+	if (cmdline.daemon && daemonize() < 0) {
+		log_fatal("could not daemonize: %s", strerror(errno));
+		return 1;
+	}
+	if (pw.cfg->pidfile[0] != '\0' && write_pidfile(pw.cfg->pidfile) < 0)
+		return 1;
+	pw.dns = evdns_base_new(pw.base, 0);
+	if (pw.dns == NULL) {
+		log_fatal("could not set up host name lookups");
+		return 1;
+	}
+	if (pw.cfg->resolv_conf[0] != '\0' ?
+	    evdns_base_resolv_conf_parse(pw.dns, DNS_OPTIONS_ALL,
+	    pw.cfg->resolv_conf) != 0 :
+	    evdns_base_resolv_conf_parse(pw.dns, DNS_OPTIONS_ALL,
+	    "/etc/resolv.conf") != 0)
+		log_warning("could not read the resolver configuration; host "
+		    "names in [databases] may not resolve");
+	if (setup_signals(&pw) < 0) {
+		log_fatal("could not set up signal handling");
+		return 1;
+	}
+	event_assign(&pw.reap_ev, pw.base, -1, 0, reap_cb, &pw);
+	event_assign(&pw.janitor_ev, pw.base, -1, EV_PERSIST, janitor_cb,
+	    &pw);
+	event_add(&pw.janitor_ev, &second);
+
+	log_info("pgweir %s started, process %d", PACKAGE_VERSION,
+	    (int)getpid());
+	sdnotify("READY=1\nMAINPID=%d", (int)getpid());
+	notify_status(&pw);
+	event_base_dispatch(pw.base);
+	log_info("pgweir is exiting");
+	sdnotify("STOPPING=1");
+	teardown(&pw);
+	log_fini();
+	return pw.exit_code;
+}

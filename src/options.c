@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The options table: every key of the [pgweir] section (read as [pgbouncer]
+ * too), with its type, default, limits, reload behaviour and help text.
+ *
+ * This one table drives the defaults, the ini parser, validation, SHOW
+ * CONFIG, the generated docs/config.md and etc/pgweir.ini; a unit test fails
+ * when those files drift from it.  Keys and defaults follow PgBouncer where
+ * the meaning is the same, so that an existing pgbouncer.ini keeps working.
+ * Keys marked OPT_LATER are known but not acted on yet: setting one to a
+ * non-default value logs a warning naming it.
+ */
+#include "config.h"
+
+#include <stddef.h>
+
+#include "pgweir/config.h"
+
+#define OFF(field) offsetof(struct config, field)
+#define DAY (24LL * 3600)
+#define TMAX (365 * DAY)
+
+static const char *const pool_modes[] = { "session", "transaction",
+	"statement", NULL };
+static const char *const auth_types[] = { "any", "trust", "plain", "md5",
+	"scram-sha-256", "cert", "hba", NULL };
+static const char *const tls_modes[] = { "disable", "allow", "prefer",
+	"require", "verify-ca", "verify-full", NULL };
+
+#define R OPT_RELOAD
+#define S OPT_SENSITIVE
+#define L OPT_LATER
+
+const struct config_option config_options[] = {
+	/* process, listening, general */
+	{ "logfile", OPT_STRING, OFF(logfile), "", 0, 0, NULL, R,
+	  "File to append log lines to, in addition to stderr (unless -q or "
+	  "-d). Reopened on reload, so logrotate can move it away." },
+	{ "pidfile", OPT_STRING, OFF(pidfile), "", 0, 0, NULL, 0,
+	  "File to write the process id to. Required with -d." },
+	{ "listen_addr", OPT_STRING, OFF(listen_addr), "", 0, 0, NULL, 0,
+	  "Comma-separated TCP addresses to listen on; `*` means all IPv4 and "
+	  "IPv6 addresses. Empty: unix socket only." },
+	{ "listen_port", OPT_INT, OFF(listen_port), "6432", 1, 65535, NULL, 0,
+	  "TCP port, also used in the unix socket's name `.s.PGSQL.<port>`." },
+	{ "unix_socket_dir", OPT_STRING, OFF(unix_socket_dir), "/tmp", 0, 0,
+	  NULL, 0,
+	  "Directory of the listening unix socket, and where server "
+	  "connections look when a database has no host. Empty disables the "
+	  "unix socket." },
+	{ "unix_socket_mode", OPT_OCTAL, OFF(unix_socket_mode), "0777", 0,
+	  07777, NULL, 0, "File mode of the unix socket." },
+	{ "unix_socket_group", OPT_STRING, OFF(unix_socket_group), "", 0, 0,
+	  NULL, 0, "Group owning the unix socket." },
+	{ "user", OPT_STRING, OFF(user), "", 0, 0, NULL, 0,
+	  "Account to switch to when started as root (pgweir refuses to run "
+	  "as root otherwise)." },
+	{ "listen_backlog", OPT_INT, OFF(listen_backlog), "128", 1, 65535,
+	  NULL, 0, "Backlog passed to listen(2)." },
+	{ "so_reuseport", OPT_BOOL, OFF(so_reuseport), "0", 0, 1, NULL, 0,
+	  "Set SO_REUSEPORT on TCP listeners so several processes can share "
+	  "a port." },
+	{ "peer_id", OPT_INT, OFF(peer_id), "0", 0, 16383, NULL, L,
+	  "This process's id in a peering group (0: no peering)." },
+	{ "conffile", OPT_STRING, OFF(conffile), "", 0, 0, NULL, R,
+	  "Path of the configuration file; the next reload reads this file. "
+	  "Defaults to the file named on the command line." },
+	{ "service_name", OPT_STRING, OFF(service_name), "pgweir", 0, 0, NULL,
+	  L, "Windows service name; accepted for compatibility." },
+	{ "job_name", OPT_STRING, OFF(job_name), "pgweir", 0, 0, NULL, L,
+	  "Alias of service_name; accepted for compatibility." },
+	{ "stats_period", OPT_TIME, OFF(stats_period), "60", 1, DAY, NULL, R,
+	  "Period of the averages in SHOW STATS, of the stats log line and "
+	  "of the systemd STATUS line." },
+	{ "disable_pqexec", OPT_BOOL, OFF(disable_pqexec), "0", 0, 1, NULL, L,
+	  "Refuse the simple query protocol." },
+	{ "application_name_add_host", OPT_BOOL,
+	  OFF(application_name_add_host), "0", 0, 1, NULL, R | L,
+	  "Append the client's host and port to its application_name." },
+	{ "max_prepared_statements", OPT_INT, OFF(max_prepared_statements),
+	  "200", 0, 100000, NULL, R | L,
+	  "Protocol-level named prepared statements kept per server "
+	  "connection in transaction and statement mode (0 turns the "
+	  "feature off)." },
+	{ "scram_iterations", OPT_INT, OFF(scram_iterations), "4096", 1,
+	  10000000, NULL, R,
+	  "Iterations used when pgweir computes a SCRAM secret itself." },
+	{ "login_notify_message", OPT_STRING, OFF(login_notify_message), "",
+	  0, 0, NULL, R | L,
+	  "A NOTICE sent to each client after it logs in." },
+
+	/* pool sizing and limits */
+	{ "pool_mode", OPT_ENUM, OFF(pool_mode), "session", 0, 0, pool_modes,
+	  R, "When a server connection goes back to the pool: at client "
+	  "disconnect (session), at transaction end (transaction) or after "
+	  "each statement (statement)." },
+	{ "max_client_conn", OPT_INT, OFF(max_client_conn), "100", 1, 1000000,
+	  NULL, R,
+	  "Most client connections accepted at once (the admin console does "
+	  "not count)." },
+	{ "default_pool_size", OPT_INT, OFF(default_pool_size), "20", 0,
+	  100000, NULL, R,
+	  "Most server connections per (database, user) pool; 0 means no "
+	  "limit." },
+	{ "min_pool_size", OPT_INT, OFF(min_pool_size), "0", 0, 100000, NULL,
+	  R | L, "Server connections kept open per pool even when unused." },
+	{ "reserve_pool_size", OPT_INT, OFF(reserve_pool_size), "0", 0, 100000,
+	  NULL, R | L,
+	  "Extra server connections a pool may open once a client has "
+	  "waited reserve_pool_timeout." },
+	{ "reserve_pool_timeout", OPT_TIME, OFF(reserve_pool_timeout), "5", 0,
+	  TMAX, NULL, R | L, "Wait before the reserve pool is used." },
+	{ "max_db_connections", OPT_INT, OFF(max_db_connections), "0", 0,
+	  1000000, NULL, R | L,
+	  "Most server connections per database, all users together (0: no "
+	  "limit)." },
+	{ "max_db_client_connections", OPT_INT,
+	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R | L,
+	  "Most client connections per database (0: no limit)." },
+	{ "max_user_connections", OPT_INT, OFF(max_user_connections), "0", 0,
+	  1000000, NULL, R | L,
+	  "Most server connections per user, all databases together (0: no "
+	  "limit)." },
+	{ "max_user_client_connections", OPT_INT,
+	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R | L,
+	  "Most client connections per user (0: no limit)." },
+	{ "server_round_robin", OPT_BOOL, OFF(server_round_robin), "0", 0, 1,
+	  NULL, R | L,
+	  "Reuse idle server connections in turn instead of the most "
+	  "recently used first." },
+	{ "autodb_idle_timeout", OPT_TIME, OFF(autodb_idle_timeout), "3600", 0,
+	  TMAX, NULL, R | L,
+	  "Forget databases created from the `*` entry after this long "
+	  "unused." },
+	{ "pool_idle_timeout", OPT_TIME, OFF(pool_idle_timeout), "0", 0, TMAX,
+	  NULL, R | L,
+	  "Free a pool with no clients and no servers after this long (0: "
+	  "never)." },
+
+	/* startup parameters */
+	{ "track_extra_parameters", OPT_STRING, OFF(track_extra_parameters),
+	  "IntervalStyle", 0, 0, NULL, 0,
+	  "Comma-separated extra parameters that pgweir tracks per client "
+	  "and restores on each server it links the client to." },
+	{ "ignore_startup_parameters", OPT_STRING,
+	  OFF(ignore_startup_parameters), "", 0, 0, NULL, R,
+	  "Comma-separated startup parameters that clients may send and "
+	  "pgweir silently drops (for example extra_float_digits)." },
+
+	/* authentication and console access */
+	{ "auth_type", OPT_ENUM, OFF(auth_type), "md5", 0, 0, auth_types, R,
+	  "How clients authenticate: any, trust, plain, md5, scram-sha-256, "
+	  "cert or hba." },
+	{ "auth_file", OPT_STRING, OFF(auth_file), "", 0, 0, NULL, R,
+	  "File of `\"user\" \"secret\"` lines; re-read on reload." },
+	{ "auth_hba_file", OPT_STRING, OFF(auth_hba_file), "", 0, 0, NULL, R,
+	  "pg_hba.conf-style rules used with auth_type = hba." },
+	{ "auth_ident_file", OPT_STRING, OFF(auth_ident_file), "", 0, 0, NULL,
+	  R | L, "Ident map file for map= options of cert and peer rules." },
+	{ "auth_user", OPT_STRING, OFF(auth_user), "", 0, 0, NULL, R,
+	  "User that runs auth_query for users missing from auth_file." },
+	{ "auth_query", OPT_STRING, OFF(auth_query),
+	  "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE "
+	  "rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin",
+	  0, 0, NULL, R,
+	  "Query returning (name, secret) for the user name given as $1." },
+	{ "auth_dbname", OPT_STRING, OFF(auth_dbname), "", 0, 0, NULL, R,
+	  "Database in which auth_query runs (default: the one the client "
+	  "asked for)." },
+	{ "auth_ldap_options", OPT_STRING, OFF(auth_ldap_options), "", 0, 0,
+	  NULL, R | S | L, "LDAP options; pgweir has no LDAP support." },
+	{ "admin_users", OPT_STRING, OFF(admin_users), "", 0, 0, NULL, R,
+	  "Comma-separated users allowed every admin console command." },
+	{ "stats_users", OPT_STRING, OFF(stats_users), "", 0, 0, NULL, R,
+	  "Comma-separated users allowed the read-only admin console "
+	  "commands." },
+
+	/* logging */
+	{ "syslog", OPT_BOOL, OFF(syslog), "0", 0, 1, NULL, R,
+	  "Also log to syslog." },
+	{ "syslog_ident", OPT_STRING, OFF(syslog_ident), "pgweir", 0, 0, NULL,
+	  R, "Program name in syslog lines." },
+	{ "syslog_facility", OPT_STRING, OFF(syslog_facility), "daemon", 0, 0,
+	  NULL, R,
+	  "Syslog facility: auth, authpriv, daemon, user or local0-7." },
+	{ "log_connections", OPT_BOOL, OFF(log_connections), "1", 0, 1, NULL,
+	  R, "Log each successful login." },
+	{ "log_disconnections", OPT_BOOL, OFF(log_disconnections), "1", 0, 1,
+	  NULL, R, "Log each disconnection with its reason." },
+	{ "log_pooler_errors", OPT_BOOL, OFF(log_pooler_errors), "1", 0, 1,
+	  NULL, R, "Log the errors pgweir itself sends to clients." },
+	{ "log_stats", OPT_BOOL, OFF(log_stats), "1", 0, 1, NULL, R | L,
+	  "Log a line of statistics every stats_period." },
+	{ "verbose", OPT_INT, OFF(verbose), "0", 0, 3, NULL, R,
+	  "Log verbosity: 1 adds debug lines, 2 and more add noise (same as "
+	  "-v)." },
+
+	/* server connection hygiene and health */
+	{ "server_reset_query", OPT_STRING, OFF(server_reset_query),
+	  "DISCARD ALL", 0, 0, NULL, R,
+	  "Query run on a server connection when a session-mode client "
+	  "releases it. Empty: none." },
+	{ "server_reset_query_always", OPT_BOOL,
+	  OFF(server_reset_query_always), "0", 0, 1, NULL, R | L,
+	  "Also run server_reset_query in transaction and statement mode." },
+	{ "server_check_delay", OPT_TIME, OFF(server_check_delay), "30", 0,
+	  TMAX, NULL, R | L,
+	  "A server connection idle longer than this runs "
+	  "server_check_query before reuse." },
+	{ "server_check_query", OPT_STRING, OFF(server_check_query), "<empty>",
+	  0, 0, NULL, R | L,
+	  "Health check query; `<empty>` sends an empty query, an empty "
+	  "value disables the check." },
+	{ "server_fast_close", OPT_BOOL, OFF(server_fast_close), "0", 0, 1,
+	  NULL, R | L,
+	  "In session mode, close servers that need closing at the end of "
+	  "the transaction." },
+	{ "server_lifetime", OPT_TIME, OFF(server_lifetime), "3600", 0, TMAX,
+	  NULL, R | L,
+	  "Close an unused server connection older than this (0: use each "
+	  "connection once)." },
+	{ "server_idle_timeout", OPT_TIME, OFF(server_idle_timeout), "600", 0,
+	  TMAX, NULL, R | L,
+	  "Close a server connection idle longer than this (0: never)." },
+	{ "server_connect_timeout", OPT_TIME, OFF(server_connect_timeout),
+	  "15", 0, TMAX, NULL, R,
+	  "Deadline for connecting to and logging in to a server." },
+	{ "server_login_retry", OPT_TIME, OFF(server_login_retry), "15", 0,
+	  TMAX, NULL, R,
+	  "After a failed server connect or login, new clients get that "
+	  "error at once for this long before pgweir tries again." },
+	{ "client_login_timeout", OPT_TIME, OFF(client_login_timeout), "60", 0,
+	  TMAX, NULL, R,
+	  "Deadline for a client to finish logging in (0: none)." },
+	{ "query_wait_notify", OPT_TIME, OFF(query_wait_notify), "5", 0, TMAX,
+	  NULL, R | L,
+	  "Send a NOTICE to a client that has waited this long for a server "
+	  "(0: never)." },
+
+	/* DNS */
+	{ "dns_max_ttl", OPT_TIME, OFF(dns_max_ttl), "15", 0, TMAX, NULL, R,
+	  "How long a host name lookup is cached." },
+	{ "dns_nxdomain_ttl", OPT_TIME, OFF(dns_nxdomain_ttl), "15", 0, TMAX,
+	  NULL, R | L, "How long a failed lookup is cached." },
+	{ "dns_zone_check_period", OPT_TIME, OFF(dns_zone_check_period), "0",
+	  0, TMAX, NULL, R | L,
+	  "Zone serial polling period; pgweir does not poll zones." },
+	{ "resolv_conf", OPT_STRING, OFF(resolv_conf), "", 0, 0, NULL, 0,
+	  "Alternative resolv.conf for host name lookups." },
+
+	/* TLS */
+	{ "client_tls_sslmode", OPT_ENUM, OFF(client_tls_sslmode), "disable",
+	  0, 0, tls_modes, R | L, "TLS towards clients." },
+	{ "client_tls_key_file", OPT_STRING, OFF(client_tls_key_file), "", 0,
+	  0, NULL, R | L, "Private key pgweir presents to clients (PEM)." },
+	{ "client_tls_cert_file", OPT_STRING, OFF(client_tls_cert_file), "",
+	  0, 0, NULL, R | L, "Certificate pgweir presents to clients (PEM)." },
+	{ "client_tls_ca_file", OPT_STRING, OFF(client_tls_ca_file), "", 0, 0,
+	  NULL, R | L, "CA certificates that client certificates must chain "
+	  "to." },
+	{ "client_tls_protocols", OPT_STRING, OFF(client_tls_protocols),
+	  "secure", 0, 0, NULL, R | L,
+	  "TLS versions allowed towards clients: secure (TLS 1.2 and 1.3), "
+	  "all, or a list of tlsv1.0 ... tlsv1.3." },
+	{ "client_tls_ciphers", OPT_STRING, OFF(client_tls_ciphers), "default",
+	  0, 0, NULL, R | L, "OpenSSL cipher list for TLS 1.2 and below." },
+	{ "client_tls13_ciphers", OPT_STRING, OFF(client_tls13_ciphers), "", 0,
+	  0, NULL, R | L, "TLS 1.3 cipher suites (empty: OpenSSL's)." },
+	{ "client_tls_ecdhcurve", OPT_STRING, OFF(client_tls_ecdhcurve), "auto",
+	  0, 0, NULL, R | L, "ECDH curve: auto, none or a curve name." },
+	{ "client_tls_dheparams", OPT_STRING, OFF(client_tls_dheparams),
+	  "auto", 0, 0, NULL, R | L, "DH parameters: auto, none or legacy." },
+	{ "server_tls_sslmode", OPT_ENUM, OFF(server_tls_sslmode), "prefer", 0,
+	  0, tls_modes, R | L, "TLS towards PostgreSQL." },
+	{ "server_tls_ca_file", OPT_STRING, OFF(server_tls_ca_file), "", 0, 0,
+	  NULL, R | L, "CA certificates the server's certificate must chain "
+	  "to." },
+	{ "server_tls_key_file", OPT_STRING, OFF(server_tls_key_file), "", 0,
+	  0, NULL, R | L, "Client key pgweir presents to PostgreSQL (PEM)." },
+	{ "server_tls_cert_file", OPT_STRING, OFF(server_tls_cert_file), "",
+	  0, 0, NULL, R | L,
+	  "Client certificate pgweir presents to PostgreSQL (PEM)." },
+	{ "server_tls_protocols", OPT_STRING, OFF(server_tls_protocols),
+	  "secure", 0, 0, NULL, R | L, "TLS versions allowed towards "
+	  "PostgreSQL." },
+	{ "server_tls_ciphers", OPT_STRING, OFF(server_tls_ciphers), "default",
+	  0, 0, NULL, R | L, "OpenSSL cipher list towards PostgreSQL." },
+	{ "server_tls13_ciphers", OPT_STRING, OFF(server_tls13_ciphers), "", 0,
+	  0, NULL, R | L, "TLS 1.3 cipher suites towards PostgreSQL." },
+
+	/* dangerous timeouts */
+	{ "query_timeout", OPT_TIME, OFF(query_timeout), "0", 0, TMAX, NULL,
+	  R | L, "A query running longer than this is cancelled and its "
+	  "client disconnected (0: off)." },
+	{ "query_wait_timeout", OPT_TIME, OFF(query_wait_timeout), "120", 0,
+	  TMAX, NULL, R | L,
+	  "A client waiting longer than this for a server gets an error (0: "
+	  "wait forever)." },
+	{ "cancel_wait_timeout", OPT_TIME, OFF(cancel_wait_timeout), "10", 0,
+	  TMAX, NULL, R | L,
+	  "A cancel request that cannot be forwarded in this time is "
+	  "dropped." },
+	{ "client_idle_timeout", OPT_TIME, OFF(client_idle_timeout), "0", 0,
+	  TMAX, NULL, R | L,
+	  "Close a client idle longer than this (0: never)." },
+	{ "idle_transaction_timeout", OPT_TIME, OFF(idle_transaction_timeout),
+	  "0", 0, TMAX, NULL, R | L,
+	  "Close a client idle inside a transaction longer than this (0: "
+	  "never)." },
+	{ "transaction_timeout", OPT_TIME, OFF(transaction_timeout), "0", 0,
+	  TMAX, NULL, R | L,
+	  "Close a client whose transaction has been open longer than this "
+	  "(0: never)." },
+	{ "suspend_timeout", OPT_TIME, OFF(suspend_timeout), "10", 0, TMAX,
+	  NULL, R | L, "Longest wait for buffers to drain during SUSPEND." },
+
+	/* low-level network */
+	{ "pkt_buf", OPT_INT, OFF(pkt_buf), "4096", 512, 1048576, NULL, 0,
+	  "Size of one network read; larger reads mean fewer system calls "
+	  "on big results." },
+	{ "max_packet_size", OPT_INT, OFF(max_packet_size), "2147483647", 9,
+	  2147483647, NULL, R,
+	  "Largest protocol message accepted from a client; a larger one "
+	  "closes that client with an error." },
+	{ "sbuf_loopcnt", OPT_INT, OFF(sbuf_loopcnt), "5", 0, 1000000, NULL,
+	  R | L, "Fairness: reads per connection per loop turn (0: no "
+	  "limit)." },
+	{ "tcp_defer_accept", OPT_INT, OFF(tcp_defer_accept), "1", 0, 1000000,
+	  NULL, 0, "Seconds for TCP_DEFER_ACCEPT on listeners (Linux; 0: "
+	  "off)." },
+	{ "tcp_socket_buffer", OPT_INT, OFF(tcp_socket_buffer), "0", 0,
+	  1073741824, NULL, R,
+	  "SO_SNDBUF and SO_RCVBUF of every socket (0: kernel default)." },
+	{ "tcp_keepalive", OPT_BOOL, OFF(tcp_keepalive), "1", 0, 1, NULL, R,
+	  "Turn on TCP keepalive on every TCP socket." },
+	{ "tcp_keepcnt", OPT_INT, OFF(tcp_keepcnt), "0", 0, 1000000, NULL, R,
+	  "TCP_KEEPCNT (0: kernel default)." },
+	{ "tcp_keepidle", OPT_INT, OFF(tcp_keepidle), "0", 0, 1000000, NULL, R,
+	  "TCP_KEEPIDLE in seconds (0: kernel default)." },
+	{ "tcp_keepintvl", OPT_INT, OFF(tcp_keepintvl), "0", 0, 1000000, NULL,
+	  R, "TCP_KEEPINTVL in seconds (0: kernel default)." },
+	{ "tcp_user_timeout", OPT_INT, OFF(tcp_user_timeout), "0", 0,
+	  2147483647, NULL, R,
+	  "TCP_USER_TIMEOUT in milliseconds (0: kernel default)." },
+};
+
+const size_t config_n_options = sizeof(config_options) /
+    sizeof(config_options[0]);

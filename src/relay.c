@@ -1,0 +1,610 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Moving messages between a linked client and server.
+ *
+ * Both directions work the same way: walk the input buffer message by
+ * message reading only the 5-byte header (and the body of the few small
+ * messages we must understand), count the bytes that go through, and move
+ * them to the peer's output in one evbuffer_remove_buffer/add_buffer call,
+ * which passes whole chains without copying.  A message larger than what
+ * has arrived is streamed: its head goes now, pkt_remain counts the rest.
+ *
+ * The request queue (server->rq) mirrors what the server still owes the
+ * client, in order, following the protocol's rules: a Query, FunctionCall
+ * or Sync is answered by ReadyForQuery; extended messages by their own
+ * completions; an error in extended mode skips to the next Sync; Sync is
+ * ignored during COPY FROM STDIN.  A server is released in transaction
+ * mode only when it says it is idle ('I') and the queue is empty, which is
+ * what makes pipelining safe.  Answers to pgweir's own queries (RQ_INTERNAL)
+ * are swallowed.  Callers: client.c and server.c on readable input, pool.c
+ * after linking.
+ */
+#include "config.h"
+
+#include <event2/buffer.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/log.h"
+#include "pgweir/pool.h"
+#include "pgweir/proto.h"
+#include "pgweir/relay.h"
+#include "pgweir/server.h"
+
+/* Largest ParameterStatus or ErrorResponse we read whole. */
+#define SMALL_MSG_MAX (64 * 1024)
+
+/* Move the first n bytes of src to dst, whole chains where possible. */
+static int
+move_bytes(struct evbuffer *src, struct evbuffer *dst, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (n == evbuffer_get_length(src))
+		return evbuffer_add_buffer(dst, src);
+	return evbuffer_remove_buffer(src, dst, n) == (int)n ? 0 : -1;
+}
+
+/* Drop RQ_COPY_END markers that reached the head unmatched. */
+static void
+rq_drop_markers(struct request_queue *rq)
+{
+	while (rq_head(rq) == RQ_COPY_END)
+		rq_pop(rq);
+}
+
+/* Pop the head if it is the request this answer completes. */
+static void
+rq_complete(struct request_queue *rq, uint8_t type)
+{
+	if (rq_head(rq) == type) {
+		rq_pop(rq);
+		rq_drop_markers(rq);
+	}
+}
+
+/* Whether a queued request is a message of the extended protocol. */
+static bool
+is_extended(uint8_t type)
+{
+	return type == PQMSG_PARSE || type == PQMSG_BIND ||
+	    type == PQMSG_DESCRIBE || type == PQMSG_EXECUTE ||
+	    type == PQMSG_CLOSE;
+}
+
+/*
+ * CopyInResponse: the server now ignores Sync and Flush until CopyDone or
+ * CopyFail.  Syncs the client already sent after the COPY's own request
+ * will get no ReadyForQuery, so they leave the queue, up to the first
+ * CopyDone/CopyFail marker, which ends the copy from our point of view.
+ */
+static void
+rq_on_copy_in(struct server *server)
+{
+	struct request_queue *rq = &server->rq;
+	uint16_t w = 1, r;
+	bool ended = false;
+
+	server->copy_in = true;
+	if (rq->count <= 1)
+		return;
+	for (r = 1; r < rq->count; r++) {
+		uint8_t t = rq->type[(rq->head + r) % RQ_CAP];
+		if (!ended && t == PQMSG_SYNC)
+			continue;
+		if (!ended && t == RQ_COPY_END) {
+			ended = true;
+			server->copy_in = false;
+			continue;
+		}
+		rq->type[(rq->head + w) % RQ_CAP] = t;
+		w++;
+	}
+	rq->count = w;
+}
+
+/*
+ * Account for one client message about to go to the server.  Returns false
+ * when the queue is full (the caller stops and waits for answers).
+ */
+static bool
+rq_on_client_message(struct server *server, uint8_t type)
+{
+	struct request_queue *rq = &server->rq;
+
+	if (rq_full(rq))
+		return false;
+	switch (type) {
+	case PQMSG_QUERY:
+	case PQMSG_FUNCTION_CALL:
+		if (!server->discard_until_sync)
+			rq_push(rq, type);
+		break;
+	case PQMSG_PARSE:
+	case PQMSG_BIND:
+	case PQMSG_DESCRIBE:
+	case PQMSG_EXECUTE:
+	case PQMSG_CLOSE:
+		if (!server->discard_until_sync)
+			rq_push(rq, type);
+		server->unsynced = true;
+		break;
+	case PQMSG_SYNC:
+		if (server->copy_in)
+			break;
+		rq_push(rq, type);
+		server->unsynced = false;
+		server->discard_until_sync = false;
+		break;
+	case PQMSG_COPY_DONE:
+	case PQMSG_COPY_FAIL:
+		if (server->copy_in)
+			server->copy_in = false;
+		else
+			rq_push(rq, RQ_COPY_END);
+		break;
+	default:
+		break;
+	}
+	return true;
+}
+
+/* Message types a client may send once logged in. */
+static bool
+client_type_ok(uint8_t type)
+{
+	switch (type) {
+	case PQMSG_QUERY:
+	case PQMSG_PARSE:
+	case PQMSG_BIND:
+	case PQMSG_DESCRIBE:
+	case PQMSG_EXECUTE:
+	case PQMSG_CLOSE:
+	case PQMSG_SYNC:
+	case PQMSG_FLUSH:
+	case PQMSG_FUNCTION_CALL:
+	case PQMSG_COPY_DATA:
+	case PQMSG_COPY_DONE:
+	case PQMSG_COPY_FAIL:
+	case PQMSG_TERMINATE:
+		return true;
+	}
+	return false;
+}
+
+/* Stop reading from the client until the server's output drains. */
+static void
+client_pause(struct client *client)
+{
+	if (!client->read_paused) {
+		client->read_paused = true;
+		io_set_read(&client->io, false);
+	}
+}
+
+/*
+ * Forward what the client sent, linking it to a server first if needed.
+ * May close the client or make it wait; check its state after.
+ */
+void
+relay_client(struct client *client)
+{
+	struct evbuffer *in = client->io.in;
+	struct server *server = client->link;
+	int64_t max_packet = client->pw->cfg->max_packet_size;
+	size_t fwd = 0;
+
+	for (;;) {
+		size_t avail = evbuffer_get_length(in) - fwd, total;
+		struct pq_header hdr;
+		int rc;
+
+		if (avail == 0)
+			break;
+		if (client->pkt_remain > 0) {
+			size_t take = avail < client->pkt_remain ? avail :
+			    client->pkt_remain;
+			fwd += take;
+			client->pkt_remain -= (uint32_t)take;
+			continue;
+		}
+		rc = proto_peek_header(in, fwd, &hdr);
+		if (rc == 0)
+			break;
+		if (rc < 0 || !client_type_ok(hdr.type)) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "invalid message from "
+			    "client (type 0x%02x)", hdr.type);
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    msg);
+			return;
+		}
+		if ((int64_t)hdr.len > max_packet) {
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "message too large (max_packet_size)");
+			return;
+		}
+		if (hdr.type == PQMSG_TERMINATE) {
+			if (server && fwd > 0) {
+				move_bytes(in, server->io.out, fwd);
+				server_flush(server);
+			}
+			client_close(client, "client sent Terminate");
+			return;
+		}
+		if (server == NULL) {
+			/* only at a message boundary, so fwd is 0 here */
+			if (!pool_acquire(client->pool, client)) {
+				if (client->state == CL_WAITING &&
+				    evbuffer_get_length(in) >
+				    RELAY_IN_UNLINKED_MAX)
+					client_pause(client);
+				return;
+			}
+			server = client->link;
+		}
+		if (!rq_on_client_message(server, hdr.type)) {
+			/* too many answers outstanding: wait for some */
+			client_pause(client);
+			break;
+		}
+		client->request_time = pgweir_mono_usec();
+		total = 1 + (size_t)hdr.len;
+		if (avail >= total) {
+			fwd += total;
+		} else {
+			fwd += avail;
+			client->pkt_remain = (uint32_t)(total - avail);
+		}
+	}
+	if (fwd == 0)
+		return;
+	if (move_bytes(in, server->io.out, fwd) < 0) {
+		client_close(client, "out of memory");
+		return;
+	}
+	if (server_flush(server) < 0)
+		return;
+	if (io_out_pending(&server->io) > RELAY_OUT_HIGH)
+		client_pause(client);
+}
+
+/* Move the bytes counted so far to the client (or nowhere if none). */
+static void
+flush_forward(struct server *server, struct client *client, size_t *fwd)
+{
+	if (*fwd == 0)
+		return;
+	if (client != NULL && client->state != CL_CLOSED)
+		move_bytes(server->io.in, client->io.out, *fwd);
+	else
+		evbuffer_drain(server->io.in, *fwd);
+	*fwd = 0;
+}
+
+/* Copy a small message's body out of the input at offset; NULL if huge. */
+static char *
+read_body(struct evbuffer *in, size_t offset, size_t len, char *stackbuf,
+    size_t stacklen)
+{
+	struct evbuffer_ptr pos;
+	char *buf = len <= stacklen ? stackbuf : malloc(len);
+
+	if (buf == NULL)
+		return NULL;
+	evbuffer_ptr_set(in, &pos, offset + PQ_HEADER_LEN, EVBUFFER_PTR_SET);
+	evbuffer_copyout_from(in, &pos, buf, len);
+	return buf;
+}
+
+/* A ParameterStatus: the server's value changed, and so did the client's. */
+static void
+relay_on_ParameterStatus(struct server *server, const char *body,
+    size_t len)
+{
+	struct pgweir *pw = server->pw;
+	const char *name, *value;
+	struct varset *vs;
+	int idx;
+
+	if (proto_parse_parameter_status(body, len, &name, &value) < 0)
+		return;
+	idx = var_register(&pw->vars, name);
+	if (idx < 0)
+		return;
+	vs = varset_with(&pw->vars, server->vars, idx, value);
+	if (vs != NULL) {
+		varset_release(&pw->vars, server->vars);
+		server->vars = vs;
+	}
+	if (server->link != NULL) {
+		struct client *client = server->link;
+		vs = varset_with(&pw->vars, client->vars, idx, value);
+		if (vs != NULL) {
+			varset_release(&pw->vars, client->vars);
+			client->vars = vs;
+		}
+	}
+}
+
+/* An ErrorResponse: what it does to the queue. */
+static void
+relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
+{
+	struct request_queue *rq = &server->rq;
+	uint8_t head = rq_head(rq);
+
+	server->copy_in = false;
+	if (head == RQ_INTERNAL) {
+		struct pq_error_fields f;
+		char msg[256] = "?";
+		server->internal_failed = true;
+		if (body && proto_parse_error(body, len, &f) == 0 && f.message)
+			log_escape(msg, sizeof(msg), f.message,
+			    strlen(f.message));
+		server_log(server, LOG_LVL_WARNING, "query of pgweir's failed: "
+		    "%s", msg);
+		return;
+	}
+	if (!is_extended(head))
+		return;
+	/* the server now skips everything up to the next Sync */
+	while (!rq_empty(rq) && rq_head(rq) != PQMSG_SYNC)
+		rq_pop(rq);
+	if (rq_empty(rq))
+		server->discard_until_sync = true;
+}
+
+/* ReadyForQuery: pop the request it answers. */
+static void
+relay_on_ReadyForQuery(struct server *server, char status)
+{
+	struct request_queue *rq = &server->rq;
+
+	server->tx_status = status;
+	for (;;) {
+		uint8_t head = rq_head(rq);
+		if (head == 0)
+			break;
+		rq_pop(rq);
+		if (head == PQMSG_SYNC || head == PQMSG_QUERY ||
+		    head == PQMSG_FUNCTION_CALL || head == RQ_INTERNAL)
+			break;
+		server_log(server, LOG_LVL_DEBUG, "ReadyForQuery answered a "
+		    "'%c' request", head);
+	}
+	rq_drop_markers(rq);
+}
+
+/*
+ * After a ReadyForQuery to a linked client: give the server back when the
+ * pool mode says the client is done with it.  Returns true if released.
+ */
+static bool
+relay_maybe_release(struct server *server)
+{
+	struct client *client = server->link;
+	int mode;
+
+	if (client == NULL || !rq_empty(&server->rq) || server->copy_in ||
+	    server->copy_both || server->unsynced)
+		return false;
+	mode = pool_mode_of(server->pool);
+	if (mode == POOL_SESSION || server->tx_status != 'I')
+		return false;
+	pool_release(server);
+	return true;
+}
+
+/*
+ * After a pass over the server's input: write to the client, and apply
+ * backpressure both ways (a slow client stops server reads; a queue with
+ * room again lets a paused client go on).
+ */
+static void
+relay_server_done(struct server *server)
+{
+	struct client *client = server->link;
+
+	if (client == NULL || client->state == CL_CLOSED)
+		return;
+	if (io_out_pending(&client->io) > 0 && client_flush(client) < 0)
+		return;
+	if (io_out_pending(&client->io) > RELAY_OUT_HIGH) {
+		if (!server->read_paused) {
+			server->read_paused = true;
+			io_set_read(&server->io, false);
+		}
+	} else if (client->read_paused && !rq_full(&server->rq) &&
+	    io_out_pending(&server->io) < RELAY_OUT_LOW) {
+		client_resume_read(client);
+	}
+}
+
+/*
+ * Forward what the server sent to its client, or swallow it when it
+ * answers a query of ours or no client is linked.  May release or close
+ * the server; check its state after.
+ */
+void
+relay_server(struct server *server)
+{
+	struct evbuffer *in = server->io.in;
+	size_t fwd = 0;
+	char small[512];
+
+	while (server->state != SV_CLOSED) {
+		struct client *client = server->link;
+		size_t avail = evbuffer_get_length(in) - fwd, total;
+		struct pq_header hdr;
+		bool forward;
+		char *body = NULL;
+		int rc;
+
+		if (avail == 0)
+			break;
+		if (server->pkt_remain > 0) {
+			size_t take = avail < server->pkt_remain ? avail :
+			    server->pkt_remain;
+			if (server->pkt_forward && client != NULL) {
+				fwd += take;
+			} else {
+				flush_forward(server, client, &fwd);
+				evbuffer_drain(in, take);
+			}
+			server->pkt_remain -= (uint32_t)take;
+			continue;
+		}
+		rc = proto_peek_header(in, fwd, &hdr);
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			flush_forward(server, client, &fwd);
+			server_close(server, "invalid message from server");
+			return;
+		}
+		total = 1 + (size_t)hdr.len;
+		forward = client != NULL &&
+		    rq_head(&server->rq) != RQ_INTERNAL;
+
+		switch (hdr.type) {
+		case PQMSG_READY_FOR_QUERY: {
+			char status;
+			if (avail < total)
+				goto wait;
+			if (hdr.len != 5) {
+				server_close(server, "invalid ReadyForQuery");
+				return;
+			}
+			read_body(in, fwd, 1, &status, 1);
+			relay_on_ReadyForQuery(server, status);
+			if (forward && pool_mode_of(server->pool) ==
+			    POOL_STATEMENT && status != 'I' &&
+			    rq_empty(&server->rq)) {
+				/* refuse the transaction block, end it */
+				flush_forward(server, client, &fwd);
+				evbuffer_drain(in, total);
+				client_send_error(client,
+				    SQLSTATE_FEATURE_NOT_SUPPORTED,
+				    "transaction blocks are not allowed in "
+				    "statement pooling mode");
+				proto_build_ready_for_query(client->io.out,
+				    'I');
+				pool_release(server);
+				client_flush(client);
+				continue;
+			}
+			if (forward)
+				fwd += total;
+			else {
+				flush_forward(server, client, &fwd);
+				evbuffer_drain(in, total);
+			}
+			flush_forward(server, client, &fwd);
+			if (client != NULL && forward) {
+				if (relay_maybe_release(server))
+					client_flush(client);
+			} else if (client == NULL) {
+				server_settle(server);
+			} else if (server->internal_failed) {
+				/* the parameter sync failed: fatal for both */
+				client_close_error(client,
+				    SQLSTATE_CONNECTION_FAILURE,
+				    "could not apply the session's parameters "
+				    "on the server connection");
+				server_close(server, "parameter sync failed");
+				return;
+			}
+			continue;
+		}
+		case PQMSG_PARAMETER_STATUS:
+		case PQMSG_ERROR_RESPONSE:
+			if (total - PQ_HEADER_LEN <= SMALL_MSG_MAX) {
+				if (avail < total)
+					goto wait;
+				body = read_body(in, fwd, total - PQ_HEADER_LEN,
+				    small, sizeof(small));
+			}
+			if (hdr.type == PQMSG_PARAMETER_STATUS) {
+				if (body)
+					relay_on_ParameterStatus(server, body,
+					    total - PQ_HEADER_LEN);
+			} else {
+				relay_on_ErrorResponse(server, body,
+				    body ? total - PQ_HEADER_LEN : 0);
+			}
+			if (body != small)
+				free(body);
+			break;
+		case PQMSG_PARSE_COMPLETE:
+			rq_complete(&server->rq, PQMSG_PARSE);
+			break;
+		case PQMSG_BIND_COMPLETE:
+			rq_complete(&server->rq, PQMSG_BIND);
+			break;
+		case PQMSG_CLOSE_COMPLETE:
+			rq_complete(&server->rq, PQMSG_CLOSE);
+			break;
+		case PQMSG_ROW_DESCRIPTION:
+		case PQMSG_NO_DATA:
+			rq_complete(&server->rq, PQMSG_DESCRIBE);
+			break;
+		case PQMSG_COMMAND_COMPLETE:
+		case PQMSG_EMPTY_QUERY_RESPONSE:
+		case PQMSG_PORTAL_SUSPENDED:
+			rq_complete(&server->rq, PQMSG_EXECUTE);
+			break;
+		case PQMSG_COPY_IN_RESPONSE:
+			rq_on_copy_in(server);
+			break;
+		case PQMSG_COPY_BOTH_RESPONSE:
+			server->copy_both = true;
+			break;
+		case PQMSG_DATA_ROW:
+		case PQMSG_COPY_DATA:
+		case PQMSG_COPY_DONE:
+		case PQMSG_COPY_OUT_RESPONSE:
+		case PQMSG_PARAMETER_DESCRIPTION:
+		case PQMSG_NOTICE_RESPONSE:
+		case PQMSG_NOTIFICATION_RESPONSE:
+		case PQMSG_FUNCTION_CALL_RESPONSE:
+		case PQMSG_BACKEND_KEY_DATA:
+		case PQMSG_NEGOTIATE_PROTOCOL_VERSION:
+			break;
+		default:
+			flush_forward(server, client, &fwd);
+			server_close(server, "unexpected message type from "
+			    "server");
+			return;
+		}
+
+		if (forward) {
+			if (avail >= total) {
+				fwd += total;
+			} else {
+				fwd += avail;
+				server->pkt_remain = (uint32_t)(total - avail);
+				server->pkt_forward = true;
+			}
+		} else {
+			flush_forward(server, client, &fwd);
+			if (avail >= total) {
+				evbuffer_drain(in, total);
+			} else {
+				evbuffer_drain(in, avail);
+				server->pkt_remain = (uint32_t)(total - avail);
+				server->pkt_forward = false;
+			}
+		}
+		continue;
+wait:
+		/* a small message we must read whole is still arriving */
+		break;
+	}
+	if (server->state == SV_CLOSED)
+		return;
+	flush_forward(server, server->link, &fwd);
+	relay_server_done(server);
+}

@@ -1,0 +1,893 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * A server (backend) connection's life: host name lookup, non-blocking
+ * connect, login, parameter tracking, cleanup after its client, close.
+ *
+ * A server is always on exactly one list of its pool, chosen by its state;
+ * server_set_state() is the only writer of the state and keeps the lists
+ * right.  Once logged in, its input goes through relay_server().  When a
+ * client lets go of it (server_settle), pgweir brings it back to a clean,
+ * idle state: finish or cancel what is outstanding, roll back an open
+ * transaction, run server_reset_query where the mode asks for it.  Only a
+ * server that cannot be cleaned within the bound is closed.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pgweir/authfile.h"
+#include "pgweir/cancel.h"
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/log.h"
+#include "pgweir/pgmd5.h"
+#include "pgweir/pool.h"
+#include "pgweir/proto.h"
+#include "pgweir/relay.h"
+#include "pgweir/server.h"
+#include "pgweir/sockopt.h"
+
+/* Longest message accepted from a server during login. */
+#define LOGIN_MSG_MAX (64 * 1024)
+
+static void server_io_cb(struct io *io, short what, void *arg);
+static void server_connect_to(struct server *server,
+    const struct sockaddr *sa, socklen_t len);
+
+static const char *const state_names[] = {
+	[SV_CONNECTING] = "connecting",
+	[SV_IDLE] = "idle",
+	[SV_ACTIVE] = "active",
+	[SV_TESTED] = "tested",
+	[SV_CLOSED] = "closed",
+};
+
+/* Transitions server_set_state() accepts: allowed[from][to]. */
+static const bool allowed[5][5] = {
+	[SV_CONNECTING] = { [SV_IDLE] = true, [SV_CLOSED] = true },
+	[SV_IDLE] = { [SV_ACTIVE] = true, [SV_TESTED] = true,
+		[SV_CLOSED] = true },
+	[SV_ACTIVE] = { [SV_IDLE] = true, [SV_TESTED] = true,
+		[SV_CLOSED] = true },
+	[SV_TESTED] = { [SV_IDLE] = true, [SV_CLOSED] = true },
+};
+
+/* The name of a state, for logs and SHOW SERVERS. */
+const char *
+server_state_name(enum server_state state)
+{
+	return state_names[state];
+}
+
+/* Log a line prefixed with the server's id and pool. */
+void
+server_log(const struct server *server, int level, const char *fmt, ...)
+{
+	char prefix[256];
+	va_list ap;
+
+	if (!log_enabled((enum log_level)level))
+		return;
+	snprintf(prefix, sizeof(prefix), "S-%llu: %s/%s",
+	    (unsigned long long)server->id, server->pool->db->name,
+	    server->pool->server_user);
+	va_start(ap, fmt);
+	log_vmsg((enum log_level)level, prefix, fmt, ap);
+	va_end(ap);
+}
+
+/* The pool list and counter that hold servers in a state. */
+static struct server_list *
+list_of(struct pool *pool, enum server_state state, int **count)
+{
+	switch (state) {
+	case SV_CONNECTING:
+		*count = &pool->n_connecting;
+		return &pool->connecting_servers;
+	case SV_IDLE:
+		*count = &pool->n_idle_servers;
+		return &pool->idle_servers;
+	case SV_ACTIVE:
+		*count = &pool->n_active_servers;
+		return &pool->active_servers;
+	case SV_TESTED:
+		*count = &pool->n_tested;
+		return &pool->tested_servers;
+	case SV_CLOSED:
+		break;
+	}
+	*count = NULL;
+	return NULL;
+}
+
+/*
+ * Move a server to a new state and the list that goes with it.  Idle
+ * servers are pushed at the head, so reuse is most-recently-used first:
+ * that keeps the working set of backends small and warm.
+ */
+void
+server_set_state(struct server *server, enum server_state state)
+{
+	struct pool *pool = server->pool;
+	struct server_list *from, *to;
+	int *nfrom, *nto;
+
+	if (server->state == state)
+		return;
+	if (!allowed[server->state][state]) {
+		server_log(server, LOG_LVL_ERROR, "invalid state change %s "
+		    "-> %s", state_names[server->state], state_names[state]);
+		abort();
+	}
+	server_log(server, LOG_LVL_NOISE, "%s -> %s",
+	    state_names[server->state], state_names[state]);
+	from = list_of(pool, server->state, &nfrom);
+	if (from) {
+		TAILQ_REMOVE(from, server, entry);
+		(*nfrom)--;
+	}
+	to = list_of(pool, state, &nto);
+	if (to) {
+		if (state == SV_IDLE)
+			TAILQ_INSERT_HEAD(to, server, entry);
+		else
+			TAILQ_INSERT_TAIL(to, server, entry);
+		(*nto)++;
+	}
+	if (state == SV_IDLE)
+		server->idle_since = pgweir_mono_usec();
+	server->state = state;
+}
+
+/* Arm the server's deadline timer. */
+static void
+server_arm_timer(struct server *server, int64_t usec)
+{
+	struct timeval tv = { (time_t)(usec / 1000000),
+		(suseconds_t)(usec % 1000000) };
+
+	if (usec > 0)
+		evtimer_add(&server->timer, &tv);
+	else
+		evtimer_del(&server->timer);
+}
+
+/* The deadline passed: connect/login or cleanup took too long. */
+static void
+server_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *server = arg;
+
+	(void)fd;
+	(void)what;
+	if (server->state == SV_CONNECTING) {
+		pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT,
+		    "server connect timeout");
+		server_close(server, "connect timeout");
+	} else if (server->state == SV_TESTED) {
+		server_close(server, "cleanup did not finish in time");
+	}
+}
+
+/* Connect to the address found for a host name. */
+static void
+server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct server *server = arg;
+	struct database *db = server->pool->db;
+	char msg[256];
+
+	server->dns_req = NULL;
+	db->dns_pending = false;
+	if (result == EVUTIL_EAI_CANCEL)
+		return;
+	if (result != 0 || res == NULL) {
+		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
+		    db->conf->host, evutil_gai_strerror(result));
+		if (res)
+			evutil_freeaddrinfo(res);
+		pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
+		server_close(server, "host name lookup failed");
+		return;
+	}
+	memcpy(&db->dns_addr, res->ai_addr, res->ai_addrlen);
+	db->dns_addrlen = res->ai_addrlen;
+	db->dns_expires = pgweir_mono_usec() + server->pw->cfg->dns_max_ttl;
+	evutil_freeaddrinfo(res);
+	server_connect_to(server, (struct sockaddr *)&db->dns_addr,
+	    db->dns_addrlen);
+}
+
+/* Work out where the pool's database lives and start connecting. */
+static void
+server_start_connect(struct server *server)
+{
+	struct pgweir *pw = server->pw;
+	const struct db_conf *conf = server->pool->db->conf;
+	struct database *db = server->pool->db;
+	const char *host = conf->host;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_un un;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} addr;
+	struct evutil_addrinfo hints;
+
+	memset(&addr, 0, sizeof(addr));
+	if (host == NULL || host[0] == '/' || host[0] == '\0') {
+		const char *dir = host && host[0] ? host :
+		    pw->cfg->unix_socket_dir;
+		if (dir[0] == '\0')
+			dir = "/tmp";
+		addr.un.sun_family = AF_UNIX;
+		if ((size_t)snprintf(addr.un.sun_path,
+		    sizeof(addr.un.sun_path), "%s/.s.PGSQL.%d", dir,
+		    conf->port) >= sizeof(addr.un.sun_path)) {
+			pool_server_failed(server->pool,
+			    SQLSTATE_CANNOT_CONNECT,
+			    "unix socket path too long");
+			server_close(server, "unix socket path too long");
+			return;
+		}
+		server_connect_to(server, &addr.sa, sizeof(addr.un));
+		return;
+	}
+	if (inet_pton(AF_INET, host, &addr.in.sin_addr) == 1) {
+		addr.in.sin_family = AF_INET;
+		addr.in.sin_port = htons((uint16_t)conf->port);
+		server_connect_to(server, &addr.sa, sizeof(addr.in));
+		return;
+	}
+	if (inet_pton(AF_INET6, host, &addr.in6.sin6_addr) == 1) {
+		addr.in6.sin6_family = AF_INET6;
+		addr.in6.sin6_port = htons((uint16_t)conf->port);
+		server_connect_to(server, &addr.sa, sizeof(addr.in6));
+		return;
+	}
+	if (db->dns_addrlen > 0 && db->dns_expires > pgweir_mono_usec()) {
+		server_connect_to(server, (struct sockaddr *)&db->dns_addr,
+		    db->dns_addrlen);
+		return;
+	}
+	/* never block the loop on a lookup: evdns answers in a callback */
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	{
+		char port[8];
+		snprintf(port, sizeof(port), "%d", conf->port);
+		db->dns_pending = true;
+		server->dns_req = evdns_getaddrinfo(pw->dns, host, port,
+		    &hints, server_dns_cb, server);
+	}
+}
+
+/* Open a non-blocking socket and start connecting to sa. */
+static void
+server_connect_to(struct server *server, const struct sockaddr *sa,
+    socklen_t len)
+{
+	char msg[256];
+	int fd;
+
+	memcpy(&server->remote, sa, len);
+	server->remote_len = len;
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd < 0)
+		goto fail;
+	sockopt_tune(fd, sa->sa_family, server->pw->cfg);
+	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)
+		goto fail;
+	if (io_init(&server->io, server->pw->base, fd, server_io_cb,
+	    server) < 0) {
+		close(fd);
+		fd = -1;
+		errno = ENOMEM;
+		goto fail;
+	}
+	/* writable means connected (or failed): SO_ERROR tells */
+	io_set_read(&server->io, false);
+	io_set_write(&server->io, true);
+	return;
+fail:
+	{
+		char where[160];
+		struct peer_addr pa;
+		peer_addr_set(&pa, sa);
+		if (sa->sa_family == AF_UNIX)
+			snprintf(where, sizeof(where), "socket \"%s\"",
+			    ((const struct sockaddr_un *)sa)->sun_path);
+		else
+			peer_addr_format(&pa, where, sizeof(where));
+		snprintf(msg, sizeof(msg), "could not connect to server at "
+		    "%s: %s", where, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+	pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
+	server_close(server, msg);
+}
+
+/* Start a new server connection for a pool. */
+struct server *
+server_launch(struct pool *pool)
+{
+	struct pgweir *pw = pool->pw;
+	struct server *server = calloc(1, sizeof(*server));
+	int *count;
+
+	if (server == NULL) {
+		log_error("out of memory for a server connection");
+		return NULL;
+	}
+	server->id = ++pw->next_id;
+	server->pw = pw;
+	server->pool = pool;
+	server->state = SV_CONNECTING;
+	server->io.fd = -1;
+	server->tx_status = 'I';
+	server->vars = varset_ref(pw->vars.empty);
+	server->connect_time = pgweir_now_usec(pw);
+	server->created = pgweir_mono_usec();
+	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
+	TAILQ_INSERT_TAIL(list_of(pool, SV_CONNECTING, &count), server,
+	    entry);
+	(*count)++;
+	pw->n_servers++;
+	pool->db->n_servers++;
+	pool->user->n_servers++;
+	server_log(server, LOG_LVL_DEBUG, "new server connection");
+	server_arm_timer(server, pw->cfg->server_connect_timeout);
+	server_start_connect(server);
+	return server;
+}
+
+/* Send the StartupMessage once the TCP or unix connection is up. */
+static void
+server_send_startup(struct server *server)
+{
+	const struct db_conf *conf = server->pool->db->conf;
+	struct pq_param params[8];
+	int n = 0;
+
+	params[n++] = (struct pq_param){ "user", server->pool->server_user };
+	params[n++] = (struct pq_param){ "database",
+		conf->dbname ? conf->dbname : server->pool->db->name };
+	if (conf->application_name)
+		params[n++] = (struct pq_param){ "application_name",
+			conf->application_name };
+	if (conf->client_encoding)
+		params[n++] = (struct pq_param){ "client_encoding",
+			conf->client_encoding };
+	if (conf->datestyle)
+		params[n++] = (struct pq_param){ "DateStyle",
+			conf->datestyle };
+	if (conf->timezone)
+		params[n++] = (struct pq_param){ "TimeZone", conf->timezone };
+	if (proto_build_startup(server->io.out, params, n) < 0) {
+		server_close(server, "out of memory");
+		return;
+	}
+	io_set_read(&server->io, true);
+	server_flush(server);
+}
+
+/* The password pgweir may use for the pool's server user, or NULL. */
+static const char *
+server_password(struct server *server)
+{
+	const struct db_conf *conf = server->pool->db->conf;
+	const struct authfile_entry *e;
+
+	if (conf->password && conf->user)
+		return conf->password;
+	e = authfile_find(server->pw->auth, server->pool->server_user);
+	return e ? e->secret : NULL;
+}
+
+/* Fail a login with a message of our own. */
+static void
+server_login_fail(struct server *server, const char *sqlstate,
+    const char *message)
+{
+	pool_server_failed(server->pool, sqlstate, message);
+	server_close(server, message);
+}
+
+/* Answer an authentication request from the server. */
+static int
+server_on_Authentication(struct server *server, const uint8_t *body,
+    size_t len)
+{
+	const char *password;
+	char md5[PGMD5_LEN], stored[PGMD5_LEN];
+	uint32_t code;
+
+	if (len < 4) {
+		server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+		    "invalid authentication request from server");
+		return -1;
+	}
+	code = proto_get_u32(body);
+	if (code == PQAUTH_OK)
+		return 0;
+	password = server_password(server);
+	if (password == NULL) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "server asks for a password for "
+		    "user \"%s\", but pgweir has none (set password= in "
+		    "[databases] or add the user to auth_file)",
+		    server->pool->server_user);
+		server_login_fail(server, SQLSTATE_INVALID_PASSWORD, msg);
+		return -1;
+	}
+	switch (code) {
+	case PQAUTH_CLEARTEXT:
+		if (strncmp(password, "md5", 3) == 0 ||
+		    strncmp(password, "SCRAM-SHA-256$", 14) == 0) {
+			server_login_fail(server, SQLSTATE_INVALID_PASSWORD,
+			    "server asks for a cleartext password, but pgweir "
+			    "only has a hashed secret");
+			return -1;
+		}
+		proto_build_password(server->io.out, password,
+		    strlen(password) + 1);
+		break;
+	case PQAUTH_MD5:
+		if (len < 8)
+			goto bad;
+		if (strncmp(password, "md5", 3) == 0 &&
+		    strlen(password) == PGMD5_LEN - 1)
+			snprintf(stored, sizeof(stored), "%s", password);
+		else if (strncmp(password, "SCRAM-SHA-256$", 14) == 0 ||
+		    pgmd5_hash(password, server->pool->server_user,
+		    stored) < 0)
+			goto unsupported;
+		if (pgmd5_salted(stored, body + 4, md5) < 0)
+			goto bad;
+		proto_build_password(server->io.out, md5, strlen(md5) + 1);
+		memset(md5, 0, sizeof(md5));
+		memset(stored, 0, sizeof(stored));
+		break;
+	default:
+		goto unsupported;
+	}
+	server->auth_sent = true;
+	return server_flush(server);
+bad:
+	server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+	    "invalid authentication request from server");
+	return -1;
+unsupported:
+	{
+		char msg[160];
+		snprintf(msg, sizeof(msg), "server requested an authentication "
+		    "method pgweir does not support (code %u)", code);
+		server_login_fail(server, SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
+	}
+	return -1;
+}
+
+/* Remember a ParameterStatus from login. */
+static int
+server_keep_login_param(struct server *server, const char *name,
+    const char *value)
+{
+	struct welcome_param *grown;
+	int idx;
+
+	grown = realloc(server->login_params,
+	    (size_t)(server->n_login_params + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	server->login_params = grown;
+	grown[server->n_login_params].name = strdup(name);
+	grown[server->n_login_params].value = strdup(value);
+	server->n_login_params++;
+	idx = var_register(&server->pw->vars, name);
+	if (idx >= 0) {
+		struct varset *vs = varset_with(&server->pw->vars,
+		    server->vars, idx, value);
+		if (vs == NULL)
+			return -1;
+		varset_release(&server->pw->vars, server->vars);
+		server->vars = vs;
+	}
+	return 0;
+}
+
+/* Free the login parameter list. */
+static void
+server_free_login_params(struct server *server)
+{
+	for (int i = 0; i < server->n_login_params; i++) {
+		free(server->login_params[i].name);
+		free(server->login_params[i].value);
+	}
+	free(server->login_params);
+	server->login_params = NULL;
+	server->n_login_params = 0;
+}
+
+/*
+ * Handle login-phase messages: authentication, parameters, key, and the
+ * first ReadyForQuery that makes the server usable.
+ */
+static void
+server_handle_login(struct server *server)
+{
+	struct evbuffer *in = server->io.in;
+
+	while (server->state == SV_CONNECTING) {
+		struct pq_header hdr;
+		size_t total;
+		uint8_t *msg;
+		const char *body;
+		size_t blen;
+		int rc = proto_peek_header(in, 0, &hdr);
+
+		if (rc == 0)
+			return;
+		if (rc < 0 || hdr.len > LOGIN_MSG_MAX) {
+			server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+			    "invalid message from server during login");
+			return;
+		}
+		total = 1 + hdr.len;
+		if (evbuffer_get_length(in) < total)
+			return;
+		msg = evbuffer_pullup(in, (ev_ssize_t)total);
+		if (msg == NULL) {
+			server_close(server, "out of memory");
+			return;
+		}
+		body = (const char *)msg + PQ_HEADER_LEN;
+		blen = total - PQ_HEADER_LEN;
+		switch (hdr.type) {
+		case PQMSG_AUTHENTICATION:
+			if (server_on_Authentication(server,
+			    (const uint8_t *)body, blen) < 0)
+				return;
+			break;
+		case PQMSG_PARAMETER_STATUS: {
+			const char *name, *value;
+			if (proto_parse_parameter_status(body, blen, &name,
+			    &value) < 0 ||
+			    server_keep_login_param(server, name, value) < 0) {
+				server_close(server, "bad ParameterStatus");
+				return;
+			}
+			break;
+		}
+		case PQMSG_BACKEND_KEY_DATA:
+			if (blen >= 8) {
+				server->backend_pid = proto_get_u32(body);
+				server->backend_key = proto_get_u32(body + 4);
+			}
+			break;
+		case PQMSG_ERROR_RESPONSE: {
+			struct pq_error_fields f;
+			char message[512];
+			if (proto_parse_error(body, blen, &f) < 0 ||
+			    f.message == NULL) {
+				server_login_fail(server,
+				    SQLSTATE_CONNECTION_FAILURE,
+				    "server refused the login");
+				return;
+			}
+			log_escape(message, sizeof(message), f.message,
+			    strlen(f.message));
+			server_log(server, LOG_LVL_WARNING, "login failed: %s",
+			    message);
+			/* the client sees the backend's own error */
+			pool_server_failed(server->pool, f.sqlstate ?
+			    f.sqlstate : SQLSTATE_CONNECTION_FAILURE,
+			    f.message);
+			server_close(server, "login failed");
+			return;
+		}
+		case PQMSG_READY_FOR_QUERY:
+			server->tx_status = blen >= 1 ? body[0] : 'I';
+			evbuffer_drain(in, total);
+			server->logged_in = true;
+			server_arm_timer(server, 0);
+			server_log(server, LOG_LVL_DEBUG, "login done, backend "
+			    "pid %u", server->backend_pid);
+			if (server->pool->welcome == NULL) {
+				/* the pool adopts this login's parameters */
+				server->pool->welcome = server->login_params;
+				server->pool->n_welcome_params =
+				    server->n_login_params;
+				server->pool->defaults =
+				    varset_ref(server->vars);
+				server->login_params = NULL;
+				server->n_login_params = 0;
+			}
+			server_free_login_params(server);
+			pool_server_ready(server);
+			if (server->state != SV_CLOSED &&
+			    evbuffer_get_length(in) > 0)
+				relay_server(server);
+			return;
+		case PQMSG_NEGOTIATE_PROTOCOL_VERSION:
+		case PQMSG_NOTICE_RESPONSE:
+			break;
+		default:
+			server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+			    "unexpected message from server during login");
+			return;
+		}
+		evbuffer_drain(in, total);
+	}
+}
+
+/* A connect finished, one way or the other. */
+static void
+server_on_connected(struct server *server)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	char msg[256];
+
+	if (getsockopt(server->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err != 0) {
+		char where[160];
+		if (server->remote.ss_family == AF_UNIX) {
+			snprintf(where, sizeof(where), "socket \"%s\"",
+			    ((struct sockaddr_un *)&server->remote)->sun_path);
+		} else {
+			struct peer_addr pa;
+			peer_addr_set(&pa, (struct sockaddr *)&server->remote);
+			peer_addr_format(&pa, where, sizeof(where));
+		}
+		snprintf(msg, sizeof(msg), "could not connect to server at "
+		    "%s: %s", where, strerror(err));
+		server_log(server, LOG_LVL_WARNING, "%s", msg);
+		pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
+		server_close(server, "connect failed");
+		return;
+	}
+	io_set_write(&server->io, false);
+	server_send_startup(server);
+}
+
+/* Write pending output now; closes the server on a socket error. */
+int
+server_flush(struct server *server)
+{
+	if (io_flush(&server->io) < 0) {
+		server_close(server, "write to server failed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Read again after backpressure eased, and process what is buffered. */
+void
+server_resume_read(struct server *server)
+{
+	if (!server->read_paused || server->state == SV_CLOSED)
+		return;
+	server->read_paused = false;
+	io_set_read(&server->io, true);
+	if (io_in_pending(&server->io) > 0)
+		relay_server(server);
+}
+
+/* All readiness of a server socket. */
+static void
+server_io_cb(struct io *io, short what, void *arg)
+{
+	struct server *server = arg;
+	ssize_t n;
+
+	if (what & EV_WRITE) {
+		if (!io_is_open(io) || server->state == SV_CLOSED)
+			return;
+		if (server->state == SV_CONNECTING && !server->io.want_read) {
+			server_on_connected(server);
+			return;
+		}
+		if (server_flush(server) < 0)
+			return;
+		if (server->link && server->link->read_paused &&
+		    io_out_pending(io) < RELAY_OUT_LOW)
+			client_resume_read(server->link);
+	}
+	if (!(what & EV_READ) || server->state == SV_CLOSED)
+		return;
+	n = io_read(io, RELAY_READ_SIZE);
+	if (n == IO_AGAIN)
+		return;
+	if (n <= 0) {
+		if (server->state == SV_CONNECTING)
+			server_login_fail(server, SQLSTATE_CONNECTION_FAILURE,
+			    "server closed the connection during login");
+		else
+			server_close(server, n == 0 ?
+			    "server closed the connection" :
+			    "read from server failed");
+		return;
+	}
+	if (server->state == SV_CONNECTING)
+		server_handle_login(server);
+	else
+		relay_server(server);
+}
+
+/* Send a query of pgweir's own; its answers are swallowed by the relay. */
+int
+server_send_internal(struct server *server, const char *sql)
+{
+	if (proto_build_query(server->io.out, sql) < 0) {
+		server_close(server, "out of memory");
+		return -1;
+	}
+	rq_push(&server->rq, RQ_INTERNAL);
+	return server_flush(server);
+}
+
+/* Ask PostgreSQL to cancel what this backend is running. */
+void
+server_cancel_backend(struct server *server)
+{
+	if (server->backend_pid == 0 || server->remote_len == 0)
+		return;
+	cancel_forward(server->pw, (struct sockaddr *)&server->remote,
+	    server->remote_len, server->backend_pid, server->backend_key);
+}
+
+/*
+ * Bring a server without a client back to a clean idle state, one step at
+ * a time; called after the client lets go and after each answer while
+ * unlinked.  Steps: wait for outstanding answers (cancelling a running
+ * query once), end a COPY, Sync extended messages, roll back an open
+ * transaction, run the reset query if asked, then go idle.  May close the
+ * server; check its state after.
+ */
+void
+server_settle(struct server *server)
+{
+	struct pgweir *pw = server->pw;
+	bool busy;
+
+	if (server->state == SV_CLOSED || server->link != NULL)
+		return;
+	if (server->internal_failed) {
+		server_close(server, "cleanup query failed");
+		return;
+	}
+	if (server->copy_both) {
+		server_close(server, "client left during COPY BOTH");
+		return;
+	}
+	busy = !rq_empty(&server->rq) || server->unsynced || server->copy_in;
+	if (busy) {
+		if (server->state != SV_TESTED) {
+			server_set_state(server, SV_TESTED);
+			server_arm_timer(server, pw->cfg->cancel_wait_timeout > 0 ?
+			    pw->cfg->cancel_wait_timeout : 10 * 1000000);
+		}
+		if (server->copy_in) {
+			static const char reason[] = "client disconnected";
+			proto_build_message(server->io.out, PQMSG_COPY_FAIL,
+			    reason, sizeof(reason));
+			server->copy_in = false;
+		}
+		if (server->unsynced) {
+			/* a Sync makes the server finish and report */
+			proto_build_simple(server->io.out, PQMSG_SYNC);
+			rq_push(&server->rq, PQMSG_SYNC);
+			server->unsynced = false;
+			server->discard_until_sync = false;
+		}
+		if (!server->cancel_sent && !rq_empty(&server->rq)) {
+			server->cancel_sent = true;
+			server_cancel_backend(server);
+		}
+		server_flush(server);
+		return;
+	}
+	if (server->tx_status != 'I') {
+		if (server->state != SV_TESTED) {
+			server_set_state(server, SV_TESTED);
+			server_arm_timer(server, 10 * 1000000);
+		}
+		server->tx_status = 'I';
+		server_send_internal(server, "ROLLBACK");
+		return;
+	}
+	if (server->reset_pending) {
+		server->reset_pending = false;
+		if (pw->cfg->server_reset_query[0] != '\0') {
+			if (server->state != SV_TESTED) {
+				server_set_state(server, SV_TESTED);
+				server_arm_timer(server, 10 * 1000000);
+			}
+			server_send_internal(server,
+			    pw->cfg->server_reset_query);
+			return;
+		}
+	}
+	server_arm_timer(server, 0);
+	server->cancel_sent = false;
+	if (server->close_needed || pw->shutdown == SHUTDOWN_NOW) {
+		server_close(server, "close needed");
+		return;
+	}
+	server_set_state(server, SV_IDLE);
+	pool_server_ready(server);
+}
+
+/*
+ * Close a server: tell PostgreSQL goodbye, drop it from its pool, fail its
+ * client if it had one.  Freed later by the reaper.
+ */
+void
+server_close(struct server *server, const char *reason)
+{
+	struct pool *pool = server->pool;
+	struct pgweir *pw = server->pw;
+	struct client *client = server->link;
+	struct server_list *list;
+	int *count;
+
+	if (server->state == SV_CLOSED)
+		return;
+	server_log(server, LOG_LVL_LOG, "closing: %s", reason);
+	if (client != NULL) {
+		pool_unlink(client, server);
+		client_close_error(client, SQLSTATE_CONNECTION_FAILURE,
+		    "server connection closed unexpectedly");
+	}
+	if (server->dns_req) {
+		evdns_getaddrinfo_cancel(server->dns_req);
+		server->dns_req = NULL;
+		pool->db->dns_pending = false;
+	}
+	evtimer_del(&server->timer);
+	if (io_is_open(&server->io)) {
+		if (server->logged_in) {
+			/* a polite Terminate; nothing is lost if it fails */
+			proto_build_simple(server->io.out, PQMSG_TERMINATE);
+			io_flush(&server->io);
+		}
+		io_close(&server->io);
+	}
+	list = list_of(pool, server->state, &count);
+	TAILQ_REMOVE(list, server, entry);
+	(*count)--;
+	server->state = SV_CLOSED;
+	pw->n_servers--;
+	pool->db->n_servers--;
+	pool->user->n_servers--;
+	TAILQ_INSERT_TAIL(&pw->dead_servers, server, entry);
+	pgweir_schedule_reap(pw);
+	pool_server_gone(pool);
+}
+
+/* Free a closed server (the reaper calls this). */
+void
+server_free(struct server *server)
+{
+	server_free_login_params(server);
+	varset_release(&server->pw->vars, server->vars);
+	free(server);
+}
