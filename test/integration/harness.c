@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The integration-test harness: temporary directories, a throwaway
+ * PostgreSQL cluster per test program, pgweir started with a generated
+ * config, and small libpq helpers.
+ *
+ * The cluster is copied from a template that the first test of a run makes
+ * with initdb (under a file lock), which keeps each test's start-up to
+ * well under a second.  PostgreSQL refuses to run as root, so as root the
+ * cluster belongs to the "postgres" account and pgweir is started with
+ * "-u postgres"; the temporary directory then lives in $TMPDIR (default
+ * /tmp) because the build directory may not be reachable by that account.
+ * Paths come from the environment that `make check` sets: PGWEIR_BIN,
+ * PGWEIR_SCRIPTS.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The database superuser the template cluster is made with. */
+const char *
+it_pg_user(void)
+{
+	return "postgres";
+}
+
+/* Sleep for a number of milliseconds. */
+void
+it_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* An environment variable, or a default. */
+static const char *
+env_or(const char *name, const char *def)
+{
+	const char *v = getenv(name);
+
+	return v && v[0] ? v : def;
+}
+
+/* A TCP port nobody listens on right now (the kernel picks it). */
+int
+it_free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+/*
+ * Run a shell command; its output (stdout and stderr) goes to out.
+ * Returns the exit status, or -1.
+ */
+int
+it_sh(struct it_env *e, char *out, size_t outlen, const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	FILE *fp;
+	size_t n = 0;
+	int status;
+
+	(void)e;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd) - 8, fmt, ap);
+	va_end(ap);
+	strcat(cmd, " 2>&1");
+	fp = popen(cmd, "r");
+	if (fp == NULL)
+		return -1;
+	if (out && outlen) {
+		n = fread(out, 1, outlen - 1, fp);
+		out[n] = '\0';
+	}
+	{
+		char sink[4096];
+		while (fread(sink, 1, sizeof(sink), fp) > 0)
+			;
+	}
+	status = pclose(fp);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Make the template cluster once per run, under a lock. */
+static int
+template_ensure(char *tmpl, size_t len)
+{
+	char lockpath[300], cmd[4096];
+	struct stat st;
+	int fd, rc = 0;
+
+	snprintf(tmpl, len, "%s/pgweir-it-template-%d",
+	    env_or("TMPDIR", "/tmp"), (int)getuid());
+	snprintf(lockpath, sizeof(lockpath), "%s.lock", tmpl);
+	fd = open(lockpath, O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX) < 0)
+		return -1;
+	if (stat(tmpl, &st) != 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s.tmp' && mkdir -p "
+		    "'%s.tmp' && chmod 755 '%s.tmp' && %s/pgcluster.sh init "
+		    "'%s.tmp/pg' && mv '%s.tmp' '%s'", tmpl, tmpl, tmpl,
+		    env_or("PGWEIR_SCRIPTS", "scripts"), tmpl, tmpl, tmpl);
+		if (system(cmd) != 0) {
+			fprintf(stderr, "harness: could not make the template "
+			    "cluster\n");
+			rc = -1;
+		}
+	}
+	flock(fd, LOCK_UN);
+	close(fd);
+	return rc;
+}
+
+/* Create the temporary directory and copy the template cluster into it. */
+int
+it_env_init(struct it_env *e)
+{
+	char tmpl[256], cmd[2048];
+
+	memset(e, 0, sizeof(*e));
+	if (template_ensure(tmpl, sizeof(tmpl)) < 0)
+		return -1;
+	snprintf(e->dir, sizeof(e->dir), "%s/pgweir-it.XXXXXX",
+	    env_or("TMPDIR", "/tmp"));
+	if (mkdtemp(e->dir) == NULL)
+		return -1;
+	chmod(e->dir, 0755);
+	snprintf(e->pgdir, sizeof(e->pgdir), "%s/pg", e->dir);
+	snprintf(e->ini, sizeof(e->ini), "%s/pgweir.ini", e->dir);
+	snprintf(e->log, sizeof(e->log), "%s/pgweir.log", e->dir);
+	snprintf(cmd, sizeof(cmd), "cp -a '%s/pg' '%s'%s", tmpl, e->pgdir,
+	    getuid() == 0 ? " && chown postgres: '" : "");
+	if (getuid() == 0) {
+		size_t l = strlen(cmd);
+		snprintf(cmd + l, sizeof(cmd) - l, "%s'", e->dir);
+	}
+	if (system(cmd) != 0)
+		return -1;
+	e->pg_port = it_free_port();
+	e->port = it_free_port();
+	return 0;
+}
+
+/* Start the cluster. */
+int
+it_pg_start(struct it_env *e)
+{
+	char out[2048];
+
+	if (it_sh(e, out, sizeof(out), "%s/pgcluster.sh start '%s' %d "
+	    "-c max_connections=200", env_or("PGWEIR_SCRIPTS", "scripts"),
+	    e->pgdir, e->pg_port) != 0) {
+		fprintf(stderr, "harness: PostgreSQL did not start: %s\n", out);
+		return -1;
+	}
+	e->pg_running = true;
+	return 0;
+}
+
+/* Stop the cluster (mode: fast or immediate). */
+int
+it_pg_stop(struct it_env *e, const char *mode)
+{
+	int rc = it_sh(e, NULL, 0, "%s/pgcluster.sh stop '%s' %s",
+	    env_or("PGWEIR_SCRIPTS", "scripts"), e->pgdir, mode);
+
+	e->pg_running = false;
+	return rc;
+}
+
+/* Restart the cluster on the same port. */
+int
+it_pg_restart(struct it_env *e)
+{
+	it_pg_stop(e, "fast");
+	return it_pg_start(e);
+}
+
+/* Stop everything and remove the directory. */
+void
+it_env_fini(struct it_env *e)
+{
+	char cmd[600];
+
+	if (e->pid > 0)
+		it_pgweir_stop(e);
+	if (e->pg_running)
+		it_pg_stop(e, "immediate");
+	if (e->dir[0] && getenv("PGWEIR_KEEP_TEST_DIR") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: could not remove %s\n",
+			    e->dir);
+	}
+}
+
+/*
+ * Write pgweir's config.  settings go under [pgweir] after the harness's
+ * own (port, socket directory, trust); databases replaces the default
+ * [databases] section (one "postgres" entry and a "*" fallback).
+ */
+int
+it_write_config(struct it_env *e, const char *settings, const char *databases)
+{
+	FILE *fp = fopen(e->ini, "w");
+
+	if (fp == NULL)
+		return -1;
+	fprintf(fp, "[databases]\n");
+	if (databases)
+		fprintf(fp, "%s\n", databases);
+	else
+		fprintf(fp, "postgres = host=%s port=%d\n* = host=%s port=%d\n",
+		    e->pgdir, e->pg_port, e->pgdir, e->pg_port);
+	fprintf(fp, "\n[pgweir]\nlisten_addr = 127.0.0.1\nlisten_port = %d\n"
+	    "unix_socket_dir = %s\nauth_type = trust\n"
+	    "server_login_retry = 1\n%s\n", e->port, e->dir,
+	    settings ? settings : "");
+	fclose(fp);
+	chmod(e->ini, 0644);
+	return 0;
+}
+
+/* Whether something accepts connections on pgweir's port. */
+static bool
+port_open(int port)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	bool ok;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/* Start pgweir on the config already written; wait until it listens. */
+int
+it_pgweir_start_raw(struct it_env *e)
+{
+	const char *bin = env_or("PGWEIR_BIN", "./pgweir");
+	pid_t pid;
+	int logfd;
+
+	logfd = open(e->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (logfd < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(logfd, STDOUT_FILENO);
+		dup2(logfd, STDERR_FILENO);
+		if (e->extra_env[0])
+			putenv(e->extra_env);
+		if (getuid() == 0)
+			execl(bin, bin, "-v", "-u", "postgres", e->ini,
+			    (char *)NULL);
+		else
+			execl(bin, bin, "-v", e->ini, (char *)NULL);
+		_exit(127);
+	}
+	close(logfd);
+	e->pid = pid;
+	for (int i = 0; i < 500; i++) {
+		int status;
+		if (port_open(e->port))
+			return 0;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			e->pid = 0;
+			fprintf(stderr, "harness: pgweir exited at start-up\n");
+			return -1;
+		}
+		it_sleep_ms(20);
+	}
+	fprintf(stderr, "harness: pgweir did not start listening\n");
+	return -1;
+}
+
+/* Write the config and start pgweir. */
+int
+it_pgweir_start(struct it_env *e, const char *settings, const char *databases)
+{
+	if (it_write_config(e, settings, databases) < 0)
+		return -1;
+	return it_pgweir_start_raw(e);
+}
+
+/* Send a signal to pgweir. */
+int
+it_pgweir_signal(struct it_env *e, int sig)
+{
+	return e->pid > 0 ? kill(e->pid, sig) : -1;
+}
+
+/*
+ * Wait for pgweir to exit; returns its exit status, -2 if it is still
+ * running after timeout_ms, -1 on error.
+ */
+int
+it_pgweir_wait(struct it_env *e, int timeout_ms)
+{
+	for (int waited = 0; e->pid > 0; waited += 10) {
+		int status;
+		pid_t r = waitpid(e->pid, &status, WNOHANG);
+		if (r == e->pid) {
+			e->pid = 0;
+			if (WIFEXITED(status))
+				return WEXITSTATUS(status);
+			return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) :
+			    0);
+		}
+		if (r < 0)
+			return -1;
+		if (waited >= timeout_ms)
+			return -2;
+		it_sleep_ms(10);
+	}
+	return -1;
+}
+
+/* Whether pgweir is still running. */
+bool
+it_pgweir_alive(struct it_env *e)
+{
+	return e->pid > 0 && waitpid(e->pid, NULL, WNOHANG) == 0;
+}
+
+/* Stop pgweir at once (SIGQUIT, then SIGKILL). */
+int
+it_pgweir_stop(struct it_env *e)
+{
+	int rc;
+
+	if (e->pid <= 0)
+		return 0;
+	kill(e->pid, SIGQUIT);
+	rc = it_pgweir_wait(e, 10000);
+	if (rc == -2) {
+		kill(e->pid, SIGKILL);
+		rc = it_pgweir_wait(e, 5000);
+	}
+	return rc;
+}
+
+/* Connect through pgweir over TCP. */
+PGconn *
+it_connect(struct it_env *e, const char *dbname, const char *user,
+    const char *extra)
+{
+	char conninfo[1024];
+
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d "
+	    "dbname=%s user=%s connect_timeout=20 %s", e->port, dbname, user,
+	    extra ? extra : "");
+	return PQconnectdb(conninfo);
+}
+
+/* Connect through pgweir over its unix socket. */
+PGconn *
+it_connect_unix(struct it_env *e, const char *dbname, const char *user,
+    const char *extra)
+{
+	char conninfo[1024];
+
+	snprintf(conninfo, sizeof(conninfo), "host=%s port=%d dbname=%s "
+	    "user=%s connect_timeout=20 %s", e->dir, e->port, dbname, user,
+	    extra ? extra : "");
+	return PQconnectdb(conninfo);
+}
+
+/* Connect to PostgreSQL directly, as the superuser. */
+PGconn *
+it_connect_pg(struct it_env *e, const char *dbname)
+{
+	char conninfo[512];
+
+	snprintf(conninfo, sizeof(conninfo), "host=%s port=%d dbname=%s "
+	    "user=%s connect_timeout=20", e->pgdir, e->pg_port, dbname,
+	    it_pg_user());
+	return PQconnectdb(conninfo);
+}
+
+/* Run a query returning one integer; LLONG_MIN on any error. */
+long long
+it_query_int(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	long long v = -9223372036854775807LL - 1;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0))
+		v = atoll(PQgetvalue(res, 0, 0));
+	else
+		fprintf(stderr, "query \"%s\" failed: %s", sql,
+		    PQerrorMessage(conn));
+	PQclear(res);
+	return v;
+}
+
+/* Run a query returning one text value; a malloc'd copy, or NULL. */
+char *
+it_query_text(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	char *v = NULL;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    !PQgetisnull(res, 0, 0))
+		v = strdup(PQgetvalue(res, 0, 0));
+	else
+		fprintf(stderr, "query \"%s\" failed: %s", sql,
+		    PQerrorMessage(conn));
+	PQclear(res);
+	return v;
+}
+
+/* Run a statement; true if it succeeded. */
+bool
+it_exec_ok(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	PQclear(res);
+	return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* Run a statement directly on PostgreSQL (database postgres). */
+int
+it_pg_exec(struct it_env *e, const char *sql)
+{
+	PGconn *conn = it_connect_pg(e, "postgres");
+	bool ok = PQstatus(conn) == CONNECTION_OK && it_exec_ok(conn, sql);
+
+	if (!ok)
+		fprintf(stderr, "direct \"%s\" failed: %s", sql,
+		    PQerrorMessage(conn));
+	PQfinish(conn);
+	return ok ? 0 : -1;
+}
+
+/* Query one integer directly on PostgreSQL. */
+long long
+it_pg_int(struct it_env *e, const char *sql)
+{
+	PGconn *conn = it_connect_pg(e, "postgres");
+	long long v = it_query_int(conn, sql);
+
+	PQfinish(conn);
+	return v;
+}
+
+/* Whether pgweir's log contains a string. */
+bool
+it_log_contains(struct it_env *e, const char *needle)
+{
+	FILE *fp = fopen(e->log, "r");
+	char line[4096];
+	bool found = false;
+
+	if (fp == NULL)
+		return false;
+	while (!found && fgets(line, sizeof(line), fp))
+		found = strstr(line, needle) != NULL;
+	fclose(fp);
+	return found;
+}
+
+/* Wait until pgweir's log contains a string. */
+bool
+it_wait_log(struct it_env *e, const char *needle, int timeout_ms)
+{
+	for (int waited = 0; waited <= timeout_ms; waited += 20) {
+		if (it_log_contains(e, needle))
+			return true;
+		it_sleep_ms(20);
+	}
+	return false;
+}
+
+/* A raw TCP connection to pgweir, for hand-made packets. */
+int
+it_raw_connect(struct it_env *e)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)e->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}

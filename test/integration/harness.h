@@ -1,0 +1,66 @@
+/* pgweir integration tests: a real PostgreSQL and a real pgweir. */
+#ifndef PGWEIR_TEST_HARNESS_H
+#define PGWEIR_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+/*
+ * One test environment: a temporary directory holding a PostgreSQL
+ * cluster (copied from a template made once per run) and a pgweir with a
+ * generated config.  Everything lives under that directory and is removed
+ * at the end; ports are picked free, so tests can run in parallel.
+ */
+struct it_env {
+	char dir[256];		/* the temporary directory */
+	char pgdir[300];	/* the cluster (also its socket directory) */
+	int pg_port;
+	bool pg_running;
+	int port;		/* pgweir's TCP port (and unix socket name) */
+	pid_t pid;		/* pgweir's process, or 0 */
+	char ini[300];		/* pgweir's config file */
+	char log[300];		/* pgweir's stderr */
+	char extra_env[256];	/* "NAME=value" for pgweir's environment */
+};
+
+int it_env_init(struct it_env *e);
+void it_env_fini(struct it_env *e);
+
+int it_pg_start(struct it_env *e);
+int it_pg_stop(struct it_env *e, const char *mode);
+int it_pg_restart(struct it_env *e);
+
+int it_write_config(struct it_env *e, const char *settings,
+    const char *databases);
+int it_pgweir_start(struct it_env *e, const char *settings,
+    const char *databases);
+int it_pgweir_start_raw(struct it_env *e);
+int it_pgweir_signal(struct it_env *e, int sig);
+int it_pgweir_wait(struct it_env *e, int timeout_ms);
+int it_pgweir_stop(struct it_env *e);
+bool it_pgweir_alive(struct it_env *e);
+
+PGconn *it_connect(struct it_env *e, const char *dbname, const char *user,
+    const char *extra);
+PGconn *it_connect_unix(struct it_env *e, const char *dbname,
+    const char *user, const char *extra);
+PGconn *it_connect_pg(struct it_env *e, const char *dbname);
+long long it_query_int(PGconn *conn, const char *sql);
+char *it_query_text(PGconn *conn, const char *sql);
+bool it_exec_ok(PGconn *conn, const char *sql);
+int it_pg_exec(struct it_env *e, const char *sql);
+long long it_pg_int(struct it_env *e, const char *sql);
+
+int it_sh(struct it_env *e, char *out, size_t outlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+bool it_log_contains(struct it_env *e, const char *needle);
+bool it_wait_log(struct it_env *e, const char *needle, int timeout_ms);
+int it_free_port(void);
+int it_raw_connect(struct it_env *e);
+void it_sleep_ms(int ms);
+const char *it_pg_user(void);
+
+#endif
