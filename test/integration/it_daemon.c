@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The daemon's life: a bad config at start, reloads (good and bad),
+ * SIGTERM and SIGINT waiting for their conditions, and the systemd notify
+ * protocol, checked by playing systemd's part on a NOTIFY_SOCKET.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct it_env env;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	it_env_fini(&env);
+	return 0;
+}
+
+/* A misspelt key at start-up: exit 1 naming file, line and key. */
+static void
+test_bad_config_at_start(void **state)
+{
+	char out[2048], expect[512];
+	FILE *fp = fopen(env.ini, "w");
+
+	(void)state;
+	fprintf(fp, "[pgweir]\nlisten_port = %d\nunix_socket_dir = %s\n"
+	    "pool_mod = session\n", env.port, env.dir);
+	fclose(fp);
+	chmod(env.ini, 0644);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s %s %s",
+	    getenv("PGWEIR_BIN"), getuid() == 0 ? "-u postgres" : "",
+	    env.ini), 1);
+	snprintf(expect, sizeof(expect), "%s:4: pool_mod: unknown key; did "
+	    "you mean \"pool_mode\"?", env.ini);
+	assert_non_null(strstr(out, expect));
+}
+
+/* A reload with a bad file keeps the old config; a good one applies. */
+static void
+test_reload(void **state)
+{
+	char dbs[1024], extra[1024];
+	PGconn *conn;
+	FILE *fp;
+
+	(void)state;
+	assert_int_equal(it_pgweir_start(&env, "pool_mode = transaction\n",
+	    NULL), 0);
+	/* a broken file: the old config goes on */
+	fp = fopen(env.ini, "a");
+	fprintf(fp, "max_client_conn = lots\n");
+	fclose(fp);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "max_client_conn: invalid integer "
+	    "\"lots\"", 5000));
+	assert_true(it_log_contains(&env, "reload failed, keeping the running "
+	    "configuration"));
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PQfinish(conn);
+
+	/* a good file with a new database: it works after the reload */
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
+	    "alias = host=%s port=%d dbname=postgres\n", env.pgdir,
+	    env.pg_port, env.pgdir, env.pg_port);
+	snprintf(extra, sizeof(extra), "pool_mode = transaction\n");
+	assert_int_equal(it_write_config(&env, extra, dbs), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "configuration reloaded", 5000));
+	conn = it_connect(&env, "alias", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_int_equal(it_query_int(conn, "select 5"), 5);
+	PQfinish(conn);
+	assert_int_equal(it_pgweir_stop(&env), 0);
+}
+
+/* SIGTERM: no new clients, exit when the last one has left. */
+static void
+test_sigterm_waits_for_clients(void **state)
+{
+	PGconn *held, *late;
+
+	(void)state;
+	assert_int_equal(it_pgweir_start(&env, "pool_mode = transaction\n",
+	    NULL), 0);
+	held = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(held), CONNECTION_OK);
+	assert_int_equal(it_pgweir_signal(&env, SIGTERM), 0);
+	assert_true(it_wait_log(&env, "shutting down", 5000));
+	it_sleep_ms(300);
+	assert_true(it_pgweir_alive(&env));
+	late = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(late), CONNECTION_BAD);
+	PQfinish(late);
+	/* the held client goes on working */
+	assert_int_equal(it_query_int(held, "select 11"), 11);
+	PQfinish(held);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+}
+
+/* SIGINT: exit once every server is released (session mode here). */
+static void
+test_sigint_waits_for_servers(void **state)
+{
+	PGconn *held;
+
+	(void)state;
+	assert_int_equal(it_pgweir_start(&env, "pool_mode = session\n", NULL),
+	    0);
+	held = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(held, "select 1"), 1);
+	assert_int_equal(it_pgweir_signal(&env, SIGINT), 0);
+	assert_true(it_wait_log(&env, "shutting down", 5000));
+	it_sleep_ms(300);
+	assert_true(it_pgweir_alive(&env));
+	PQfinish(held);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+}
+
+/* Receive one notification datagram (or fail after 5 s). */
+static void
+notify_recv(int fd, char *buf, size_t len)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	ssize_t n;
+
+	assert_true(poll(&pfd, 1, 5000) > 0);
+	n = recv(fd, buf, len - 1, 0);
+	assert_true(n > 0);
+	buf[n] = '\0';
+}
+
+/* pgweir speaks the notify protocol to a socket playing systemd. */
+static void
+test_notify_socket(void **state)
+{
+	struct sockaddr_un sun;
+	char path[300], buf[512];
+	int fd;
+
+	(void)state;
+	assert_true(snprintf(path, sizeof(path), "%s/notify.sock", env.dir) <
+	    (int)sizeof(sun.sun_path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	chmod(path, 0777);
+	assert_true(snprintf(env.extra_env, sizeof(env.extra_env),
+	    "NOTIFY_SOCKET=%s", path) < (int)sizeof(env.extra_env));
+	assert_int_equal(it_pgweir_start(&env, NULL, NULL), 0);
+	env.extra_env[0] = '\0';
+
+	notify_recv(fd, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "READY=1"));
+	notify_recv(fd, buf, sizeof(buf));
+	assert_non_null(strstr(buf, "STATUS=clients: 0"));
+
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	do
+		notify_recv(fd, buf, sizeof(buf));
+	while (strncmp(buf, "STATUS=", 7) == 0);
+	assert_non_null(strstr(buf, "RELOADING=1"));
+	assert_non_null(strstr(buf, "MONOTONIC_USEC="));
+	do
+		notify_recv(fd, buf, sizeof(buf));
+	while (strncmp(buf, "STATUS=", 7) == 0);
+	assert_string_equal(buf, "READY=1");
+
+	assert_int_equal(it_pgweir_signal(&env, SIGTERM), 0);
+	do
+		notify_recv(fd, buf, sizeof(buf));
+	while (strncmp(buf, "STATUS=", 7) == 0);
+	assert_string_equal(buf, "STOPPING=1");
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+	close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_config_at_start),
+		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_sigterm_waits_for_clients),
+		cmocka_unit_test(test_sigint_waits_for_servers),
+		cmocka_unit_test(test_notify_socket),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
