@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: ISC */
+/* Unit tests of auth_file parsing: quoting, comments, errors, lookups. */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pgweir/authfile.h"
+
+static void
+test_parse(void **state)
+{
+	static const char text[] =
+	    ";; users\n"
+	    "# and comments\n"
+	    "\"alice\" \"secret\"\n"
+	    "  \"bob\"   \"md5aaaabbbbccccddddeeeeffff00001111\" trailing junk\n"
+	    "\n"
+	    "\"q\"\"uote\" \"pa\"\"ss\"\n"
+	    "\"alice\" \"later wins\"\n";
+	char err[256];
+	struct authfile *af = authfile_parse(text, "u.txt", err, sizeof(err));
+	const struct authfile_entry *e;
+
+	(void)state;
+	assert_non_null(af);
+	assert_int_equal(af->n, 3);
+	e = authfile_find(af, "alice");
+	assert_string_equal(e->secret, "later wins");
+	e = authfile_find(af, "bob");
+	assert_string_equal(e->secret, "md5aaaabbbbccccddddeeeeffff00001111");
+	e = authfile_find(af, "q\"uote");
+	assert_string_equal(e->secret, "pa\"ss");
+	assert_null(authfile_find(af, "carol"));
+	authfile_free(af);
+}
+
+static void
+test_errors(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *error;
+	} cases[] = {
+		{ "\"a\" \"b\"\nuser secret\n", "u.txt:2: expected \"user\" "
+		  "\"secret\"" },
+		{ "\"a\"\n", "u.txt:1: expected" },
+		{ "\"a\" \"unterminated\n", "u.txt:1: expected" },
+		{ "\"\" \"x\"\n", "u.txt:1: expected" },
+	};
+	char err[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_null(authfile_parse(cases[i].text, "u.txt", err,
+		    sizeof(err)));
+		if (strstr(err, cases[i].error) == NULL)
+			fail_msg("case %zu: %s", i, err);
+		/* the secret never appears in the message */
+		assert_null(strstr(err, "secret\"x"));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_errors),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
