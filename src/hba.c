@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,7 @@ struct hba_rule {
 	bool addr_all;			/* host*: address "all" */
 	int family;			/* host*: AF_INET or AF_INET6 */
 	uint8_t addr[16];		/* host*: network, already masked */
-	uint8_t mask[16];		/* host*: netmask; 4 bytes for AF_INET */
+	uint8_t mask[16];		/* host*: netmask (4 bytes for IPv4) */
 	enum hba_method method;
 	char *map;			/* map= option or NULL; owned */
 };
@@ -301,17 +302,6 @@ reader_next(struct hba_reader *r, int *first)
 		if (more)
 			n--;
 		if (n > HBA_LINE_MAX - len) {
-			/* skip the rest of the record so line numbers stay right */
-			while (more && *r->p != '\0') {
-				s = r->p;
-				eol = strchr(s, '\n');
-				n = eol != NULL ? (size_t)(eol - s) : strlen(s);
-				r->line++;
-				r->p = eol != NULL ? eol + 1 : s + n;
-				if (n > 0 && s[n - 1] == '\r')
-					n--;
-				more = n > 0 && s[n - 1] == '\\';
-			}
 			r->buf[0] = '\0';
 			return -1;
 		}
@@ -796,7 +786,9 @@ parse_type(struct hba_parser *ps, const struct hba_token *t,
 			return 0;
 		}
 	}
-	if (strncmp(t->s, "include", 7) == 0)
+	if (strcmp(t->s, "include") == 0 ||
+	    strcmp(t->s, "include_if_exists") == 0 ||
+	    strcmp(t->s, "include_dir") == 0)
 		return parse_error(ps, "%.64s directives are not supported",
 		    t->s);
 	if (strcmp(t->s, "hostgssenc") == 0 ||
@@ -880,6 +872,12 @@ hba_parse(const char *text, const char *name, const char *basedir,
 	struct hba *hba;
 	int rc;
 
+	if (name == NULL)
+		name = "auth_hba_file";
+	if (text == NULL) {
+		hba_error(err, errlen, "%s: no text", name);
+		return NULL;
+	}
 	if (strnlen(text, HBA_FILE_MAX + 1) > HBA_FILE_MAX) {
 		hba_error(err, errlen, "%s: file too large (over %d bytes)",
 		    name, HBA_FILE_MAX);

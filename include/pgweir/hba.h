@@ -8,9 +8,9 @@ struct sockaddr;
 
 /* Bounds on what a file may hold; anything past them is a parse error. */
 #define HBA_FILE_MAX	(1024 * 1024)	/* bytes in the file or an @file */
-#define HBA_LINE_MAX	8192		/* bytes in a record, continuations joined */
+#define HBA_LINE_MAX	8192		/* bytes in a record, joined lines */
 #define HBA_RULES_MAX	10000		/* records in the file */
-#define HBA_NAMES_MAX	100000		/* database and user entries, all rules */
+#define HBA_NAMES_MAX	100000		/* db and user entries, all rules */
 #define HBA_INCLUDES_MAX 1000		/* @file references in the file */
 
 /* The authentication method a rule asks for. */

@@ -208,14 +208,25 @@ it_pg_restart(struct it_env *e)
 	return it_pg_start(e);
 }
 
-/* Stop everything and remove the directory. */
-void
+/*
+ * Stop everything and remove the directory.  Returns -1 when pgweir did
+ * not exit cleanly (a crash, or a sanitizer report at exit), so that the
+ * test group fails.
+ */
+int
 it_env_fini(struct it_env *e)
 {
 	char cmd[600];
+	int rc = 0;
 
-	if (e->pid > 0)
-		it_pgweir_stop(e);
+	if (e->pid > 0 && it_pgweir_stop(e) != 0) {
+		fprintf(stderr, "harness: pgweir did not exit cleanly; its "
+		    "log follows\n");
+		snprintf(cmd, sizeof(cmd), "tail -50 '%s' >&2", e->log);
+		if (system(cmd) != 0)
+			fprintf(stderr, "harness: no log\n");
+		rc = -1;
+	}
 	if (e->pg_running)
 		it_pg_stop(e, "immediate");
 	if (e->dir[0] && getenv("PGWEIR_KEEP_TEST_DIR") == NULL) {
@@ -224,6 +235,7 @@ it_env_fini(struct it_env *e)
 			fprintf(stderr, "harness: could not remove %s\n",
 			    e->dir);
 	}
+	return rc;
 }
 
 /*

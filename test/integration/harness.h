@@ -27,7 +27,7 @@ struct it_env {
 };
 
 int it_env_init(struct it_env *e);
-void it_env_fini(struct it_env *e);
+int it_env_fini(struct it_env *e);
 
 int it_pg_start(struct it_env *e);
 int it_pg_stop(struct it_env *e, const char *mode);

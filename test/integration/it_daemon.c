@@ -39,8 +39,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	it_env_fini(&env);
-	return 0;
+	return it_env_fini(&env);
 }
 
 /* A misspelt key at start-up: exit 1 naming file, line and key. */

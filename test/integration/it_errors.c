@@ -45,8 +45,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	it_env_fini(&env);
-	return 0;
+	return it_env_fini(&env);
 }
 
 /* A normal client still works (after something bad happened). */

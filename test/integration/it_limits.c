@@ -33,8 +33,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	it_env_fini(&env);
-	return 0;
+	return it_env_fini(&env);
 }
 
 /* The second client waits for the only server, then gets it. */

@@ -34,8 +34,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
-	it_env_fini(&env);
-	return 0;
+	return it_env_fini(&env);
 }
 
 /* psql reaches PostgreSQL through pgweir over TCP and the unix socket. */

@@ -1,0 +1,45 @@
+# Shared by scripts/demo and scripts/check: Debian packages and the build.
+# shellcheck shell=bash
+
+# Everything the build, the tests and the demo need on Debian 12.
+PGWEIR_PACKAGES="build-essential autoconf automake libtool pkg-config \
+libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev \
+postgresql postgresql-client openssl"
+
+# Install the packages that are missing (as root), or say what to run.
+ensure_packages() {
+	local missing="" p
+	for p in $PGWEIR_PACKAGES "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "pgweir needs these Debian packages:$missing" >&2
+		echo "install them with:" >&2
+		echo "  sudo apt-get update && sudo apt-get install -y$missing" >&2
+		exit 1
+	fi
+	echo "==> installing:$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q $missing
+}
+
+# Configure and build in a separate directory: build_tree DIR [configure args]
+build_tree() {
+	local dir=$1
+	shift
+	if [ ! -x "$PGWEIR_TOP/configure" ] || [ "$PGWEIR_TOP/configure.ac" -nt "$PGWEIR_TOP/configure" ] ||
+		[ "$PGWEIR_TOP/Makefile.am" -nt "$PGWEIR_TOP/Makefile.in" ]; then
+		echo "==> autoreconf"
+		(cd "$PGWEIR_TOP" && autoreconf -fi >/dev/null)
+	fi
+	mkdir -p "$dir"
+	if [ ! -f "$dir/Makefile" ] || [ "$dir/config.status" -ot "$PGWEIR_TOP/configure" ]; then
+		echo "==> configure $*  (in $dir)"
+		(cd "$dir" && "$PGWEIR_TOP/configure" -q "$@")
+	fi
+	echo "==> make  (in $dir)"
+	make -C "$dir" -j2 -s
+}
