@@ -211,7 +211,12 @@ listen_tcp_all(struct pgweir *pw)
 			return -1;
 		}
 		for (ai = res; ai; ai = ai->ai_next) {
-			if (listen_tcp(pw, ai) < 0) {
+			/*
+			 * "*" asks for every family the host has; a machine
+			 * without IPv6 is not an error, only a warning.
+			 */
+			if (listen_tcp(pw, ai) < 0 && (strcmp(host, "*") != 0 ||
+			    ai->ai_family != AF_INET6)) {
 				freeaddrinfo(res);
 				return -1;
 			}

@@ -189,6 +189,7 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 {
 	struct server *server = arg;
 	struct database *db = server->pool->db;
+	struct evutil_addrinfo *pick = res;
 	char msg[256];
 
 	server->dns_req = NULL;
@@ -204,8 +205,18 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		server_close(server, "host name lookup failed");
 		return;
 	}
-	memcpy(&db->dns_addr, res->ai_addr, res->ai_addrlen);
-	db->dns_addrlen = res->ai_addrlen;
+	/*
+	 * Take the first IPv4 answer if there is one: "localhost" often lists
+	 * ::1 first while the server listens on 127.0.0.1 only.
+	 */
+	for (struct evutil_addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			pick = ai;
+			break;
+		}
+	}
+	memcpy(&db->dns_addr, pick->ai_addr, pick->ai_addrlen);
+	db->dns_addrlen = pick->ai_addrlen;
 	db->dns_expires = pgweir_mono_usec() + server->pw->cfg->dns_max_ttl;
 	evutil_freeaddrinfo(res);
 	server_connect_to(server, (struct sockaddr *)&db->dns_addr,

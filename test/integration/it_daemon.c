@@ -205,6 +205,96 @@ test_notify_socket(void **state)
 	close(fd);
 }
 
+/* -d: detaches, writes the pidfile, logs to the file, serves. */
+static void
+test_daemon_mode(void **state)
+{
+	char settings[1024], out[1024], pidpath[300], logpath[300];
+	FILE *fp;
+	long pid = 0;
+	PGconn *conn;
+
+	(void)state;
+	snprintf(pidpath, sizeof(pidpath), "%s/pgweir.pid", env.dir);
+	snprintf(logpath, sizeof(logpath), "%s/daemon.log", env.dir);
+	snprintf(settings, sizeof(settings), "pidfile = %s\nlogfile = %s\n",
+	    pidpath, logpath);
+	assert_int_equal(it_write_config(&env, settings, NULL), 0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s -d %s %s",
+	    getenv("PGWEIR_BIN"), getuid() == 0 ? "-u postgres" : "",
+	    env.ini), 0);
+	for (int i = 0; i < 100 && pid == 0; i++) {
+		it_sleep_ms(20);
+		fp = fopen(pidpath, "r");
+		if (fp) {
+			if (fscanf(fp, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(fp);
+		}
+	}
+	assert_true(pid > 0);
+	for (int i = 0; i < 100; i++) {
+		conn = it_connect(&env, "postgres", "postgres", NULL);
+		if (PQstatus(conn) == CONNECTION_OK)
+			break;
+		PQfinish(conn);
+		conn = NULL;
+		it_sleep_ms(20);
+	}
+	assert_non_null(conn);
+	assert_int_equal(it_query_int(conn, "select 9"), 9);
+	PQfinish(conn);
+	assert_int_equal(kill((pid_t)pid, SIGQUIT), 0);
+	for (int i = 0; i < 250 && kill((pid_t)pid, 0) == 0; i++)
+		it_sleep_ms(20);
+	assert_int_not_equal(kill((pid_t)pid, 0), 0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "grep -c 'login "
+	    "attempt' %s", logpath), 0);
+	assert_int_equal(access(pidpath, F_OK), -1);	/* removed at exit */
+}
+
+/* Run as root without -u: refused (only checkable when we are root). */
+static void
+test_refuses_root(void **state)
+{
+	char out[1024];
+
+	(void)state;
+	if (getuid() != 0)
+		skip();
+	assert_int_equal(it_write_config(&env, NULL, NULL), 0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s %s",
+	    getenv("PGWEIR_BIN"), env.ini), 1);
+	assert_non_null(strstr(out, "should not run as root"));
+}
+
+/* trust with an auth_file: users not in the file are refused. */
+static void
+test_trust_with_auth_file(void **state)
+{
+	char settings[512], path[300];
+	PGconn *conn;
+	FILE *fp;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/users.txt", env.dir);
+	fp = fopen(path, "w");
+	fprintf(fp, "\"postgres\" \"\"\n");
+	fclose(fp);
+	chmod(path, 0644);
+	snprintf(settings, sizeof(settings), "auth_file = %s\n", path);
+	assert_int_equal(it_pgweir_start(&env, settings, NULL), 0);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PQfinish(conn);
+	conn = it_connect(&env, "postgres", "mallory", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "no such user: "
+	    "mallory"));
+	PQfinish(conn);
+	assert_int_equal(it_pgweir_stop(&env), 0);
+}
+
 int
 main(void)
 {
@@ -214,6 +304,9 @@ main(void)
 		cmocka_unit_test(test_sigterm_waits_for_clients),
 		cmocka_unit_test(test_sigint_waits_for_servers),
 		cmocka_unit_test(test_notify_socket),
+		cmocka_unit_test(test_daemon_mode),
+		cmocka_unit_test(test_refuses_root),
+		cmocka_unit_test(test_trust_with_auth_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -271,6 +271,85 @@ test_refused_logins(void **state)
 	PQfinish(conn);
 }
 
+/* GSSENCRequest is answered 'N'; the client then logs in in plaintext. */
+static void
+test_gssenc_request(void **state)
+{
+	uint8_t req[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x30 };
+	char out[16];
+	int fd = it_raw_connect(&env);
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(write(fd, req, 8), 8);
+	n = read(fd, out, sizeof(out));
+	assert_int_equal(n, 1);
+	assert_int_equal(out[0], 'N');
+	close(fd);
+}
+
+/* A 3.5 client with a _pq_ option is told "3.0, not that option". */
+static void
+test_negotiate_protocol_version(void **state)
+{
+	static const char params[] = "user\0postgres\0database\0postgres\0"
+	    "_pq_.frob\0on\0";
+	uint8_t pkt[128], in[4096];
+	size_t len = 8 + sizeof(params), got = 0;
+	int fd = it_raw_connect(&env);
+
+	(void)state;
+	pkt[0] = 0;
+	pkt[1] = 0;
+	pkt[2] = 0;
+	pkt[3] = (uint8_t)len;
+	pkt[4] = 0;
+	pkt[5] = 3;
+	pkt[6] = 0;
+	pkt[7] = 5;
+	memcpy(pkt + 8, params, sizeof(params));
+	assert_int_equal(write(fd, pkt, len), (ssize_t)len);
+	while (got < 9) {
+		ssize_t n = read(fd, in + got, sizeof(in) - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+	}
+	assert_int_equal(in[0], 'v');
+	/* newest minor 0, one option not recognised: _pq_.frob */
+	assert_int_equal(in[8], 0);
+	assert_int_equal(in[12], 1);
+	assert_string_equal((char *)in + 13, "_pq_.frob");
+	close(fd);
+}
+
+/* A cancel request reaches the backend running the client's query. */
+static void
+test_cancel_running_query(void **state)
+{
+	PGconn *conn = it_connect(&env, "postgres", "postgres", NULL);
+	PGcancel *cancel;
+	PGresult *res;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_int_equal(PQsendQuery(conn, "select pg_sleep(30)"), 1);
+	it_sleep_ms(300);
+	cancel = PQgetCancel(conn);
+	assert_int_equal(PQcancel(cancel, err, sizeof(err)), 1);
+	PQfreeCancel(cancel);
+	res = PQgetResult(conn);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	    "57014");
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	/* the connection goes on */
+	assert_int_equal(it_query_int(conn, "select 3"), 3);
+	PQfinish(conn);
+}
+
 int
 main(void)
 {
@@ -280,6 +359,9 @@ main(void)
 		cmocka_unit_test(test_max_packet_size),
 		cmocka_unit_test(test_backend_down),
 		cmocka_unit_test(test_refused_logins),
+		cmocka_unit_test(test_gssenc_request),
+		cmocka_unit_test(test_negotiate_protocol_version),
+		cmocka_unit_test(test_cancel_running_query),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -22,12 +22,18 @@ static struct it_env env;
 static int
 setup(void **state)
 {
+	char dbs[1024];
+
 	(void)state;
-	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0 ||
-	    it_pgweir_start(&env, "pool_mode = session\n"
-	    "default_pool_size = 1\n", NULL) < 0)
+	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
 		return -1;
-	return 0;
+	/* byname: a host name, looked up without blocking the loop */
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
+	    "byname = host=localhost port=%d dbname=postgres\n"
+	    "* = host=%s port=%d\n", env.pgdir, env.pg_port, env.pg_port,
+	    env.pgdir, env.pg_port);
+	return it_pgweir_start(&env, "pool_mode = session\n"
+	    "default_pool_size = 1\n", dbs);
 }
 
 static int
@@ -188,6 +194,30 @@ test_abandoned_transaction(void **state)
 	    "pg_stat_activity where state like 'idle in transaction%'"), 0);
 }
 
+/* The "*" entry serves any other database; host names resolve. */
+static void
+test_fallback_and_host_name(void **state)
+{
+	PGconn *conn;
+	char *db;
+
+	(void)state;
+	conn = it_connect(&env, "template1", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	db = it_query_text(conn, "select current_database()");
+	assert_string_equal(db, "template1");
+	free(db);
+	PQfinish(conn);
+	conn = it_connect(&env, "byname", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	db = it_query_text(conn, "select current_database()");
+	assert_string_equal(db, "postgres");
+	free(db);
+	assert_int_equal(it_query_int(conn, "select count(*) from "
+	    "pg_stat_activity where client_addr is not null"), 1);
+	PQfinish(conn);
+}
+
 int
 main(void)
 {
@@ -197,6 +227,7 @@ main(void)
 		cmocka_unit_test(test_copy_in_out),
 		cmocka_unit_test(test_reset_between_sessions),
 		cmocka_unit_test(test_abandoned_transaction),
+		cmocka_unit_test(test_fallback_and_host_name),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
