@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "pgweir/cancel.h"
+#include "pgweir/config.h"
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/proto.h"
@@ -42,7 +43,10 @@ cancel_forward(struct pgweir *pw, const struct sockaddr *sa, socklen_t salen,
     uint32_t pid, uint32_t key)
 {
 	struct bufferevent *bev;
-	struct timeval tv = { 10, 0 };
+	int64_t t = pw->cfg->cancel_wait_timeout > 0 ?
+	    pw->cfg->cancel_wait_timeout : 10 * 1000000;
+	struct timeval tv = { (time_t)(t / 1000000),
+		(suseconds_t)(t % 1000000) };
 
 	bev = bufferevent_socket_new(pw->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)

@@ -181,34 +181,9 @@ client_set_state(struct client *client, enum client_state state)
 		(*nto)++;
 	}
 	client->state = state;
-}
-
-/* Arm (usec > 0) or stop the client's deadline timer. */
-static void
-client_arm_timer(struct client *client, int64_t usec)
-{
-	struct timeval tv = { (time_t)(usec / 1000000),
-		(suseconds_t)(usec % 1000000) };
-
-	if (usec > 0)
-		evtimer_add(&client->timer, &tv);
-	else
-		evtimer_del(&client->timer);
-}
-
-/* The client's deadline passed. */
-static void
-client_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct client *client = arg;
-
-	(void)fd;
-	(void)what;
-	if (client->state == CL_LOGIN || client->state == CL_WELCOME)
-		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-		    client->state == CL_WELCOME ?
-		    "client_login_timeout (server down)" :
-		    "client_login_timeout");
+	if (state == CL_IDLE)
+		client->idle_since = pgweir_mono_usec();
+	client_update_deadline(client);
 }
 
 /* Give the client a cancel-key slot; pid = slot number. */
@@ -303,11 +278,12 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 		free(client);
 		return NULL;
 	}
-	evtimer_assign(&client->timer, pw->base, client_timer_cb, client);
+	evtimer_assign(&client->timer, pw->base, client_deadline_cb, client);
 	TAILQ_INSERT_TAIL(&pw->login_clients, client, entry);
 	client->counted = true;
 	pw->n_clients++;
-	client_arm_timer(client, pw->cfg->client_login_timeout);
+	client->login_start = pgweir_mono_usec();
+	client_update_deadline(client);
 	client_log(client, LOG_LVL_DEBUG, "connection accepted");
 	return client;
 }
@@ -393,7 +369,6 @@ client_finish_login(struct client *client)
 	}
 	proto_build_backend_key_data(out, client->slot, client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
-	client_arm_timer(client, 0);
 	client_set_state(client, CL_IDLE);
 	if (pw->cfg->log_connections)
 		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s",
@@ -439,6 +414,31 @@ client_take_params(struct client *client, const struct pq_startup *sp)
 		client->vars = vs;
 	}
 	return 0;
+}
+
+/*
+ * The per-database or per-user client cap this login would pass, as the
+ * error message that names it, or NULL when there is room.
+ */
+static const char *
+client_limit_reached(const struct pool *pool)
+{
+	const struct config *cfg = pool->pw->cfg;
+	const struct user_conf *uc = pool_user_conf(pool);
+	int db_max = pool->db->conf->max_db_client_connections != CONF_UNSET ?
+	    pool->db->conf->max_db_client_connections :
+	    cfg->max_db_client_connections;
+	int user_max = uc && uc->max_user_client_connections != CONF_UNSET ?
+	    uc->max_user_client_connections :
+	    cfg->max_user_client_connections;
+
+	if (db_max > 0 && pool->db->n_clients >= db_max)
+		return "no more connections allowed "
+		    "(max_db_client_connections)";
+	if (user_max > 0 && pool->user->n_clients >= user_max)
+		return "no more connections allowed "
+		    "(max_user_client_connections)";
+	return NULL;
 }
 
 /* The database and pool a StartupMessage asks for; authenticate. */
@@ -501,11 +501,62 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		client_close(client, "out of memory");
 		return;
 	}
+	if (client_limit_reached(pool)) {
+		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
+		    client_limit_reached(pool));
+		return;
+	}
 	client->pool = pool;
 	client->logged_in = true;
 	db->n_clients++;
 	user->n_clients++;
 	pool_client_login(pool, client);
+}
+
+/*
+ * Cancel a request that is still waiting for a server: it leaves the queue
+ * and gets "canceling statement due to user request", as if the server had
+ * cancelled it.  The request's buffered messages are dropped up to the end
+ * of the request (Query, FunctionCall or Sync); an extended batch whose
+ * Sync has not arrived yet is dropped as it comes, then answered with
+ * ReadyForQuery, as a server does after an error.
+ */
+void
+client_cancel_wait(struct client *client)
+{
+	struct evbuffer *in = client->io.in;
+	bool ended = false;
+
+	client_set_state(client, CL_IDLE);
+	while (!ended) {
+		struct pq_header hdr;
+		size_t avail = evbuffer_get_length(in), total;
+
+		if (proto_peek_header(in, 0, &hdr) <= 0) {
+			/* a partial header: drop it, it ends later */
+			evbuffer_drain(in, avail);
+			break;
+		}
+		total = 1 + (size_t)hdr.len;
+		ended = hdr.type == PQMSG_QUERY || hdr.type == PQMSG_SYNC ||
+		    hdr.type == PQMSG_FUNCTION_CALL;
+		if (avail < total) {
+			evbuffer_drain(in, avail);
+			client->pkt_discard = (uint32_t)(total - avail);
+			break;
+		}
+		evbuffer_drain(in, total);
+	}
+	proto_build_error(client->io.out, "ERROR", SQLSTATE_QUERY_CANCELED,
+	    "canceling statement due to user request", NULL);
+	if (ended)
+		proto_build_ready_for_query(client->io.out, 'I');
+	else
+		client->discard_until_sync = true;
+	if (client_flush(client) < 0)
+		return;
+	if (io_in_pending(&client->io) > 0)
+		relay_client(client);
 }
 
 /* A CancelRequest: forward it for a running query, then hang up. */
@@ -518,6 +569,11 @@ client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
 	if (target != NULL && target->link != NULL) {
 		client_log(target, LOG_LVL_LOG, "cancel request forwarded");
 		server_cancel_backend(target->link);
+	} else if (target != NULL && target->state == CL_WAITING) {
+		/* PgBouncer leaves it queued; we end the wait, as asked */
+		client_log(target, LOG_LVL_LOG, "cancel request: leaves the "
+		    "wait queue");
+		client_cancel_wait(target);
 	}
 	/* as PostgreSQL does: no answer, whatever happened */
 	client_close(client, "cancel request handled");

@@ -589,7 +589,7 @@ addr_error(struct hba_parser *ps, const char *s)
 	    "supported, use an IP address", s);
 }
 
-/* Set a mask of bits leading one bits over len bytes. */
+/* Fill a netmask of len bytes with bits leading ones. */
 static void
 mask_set(uint8_t *mask, size_t len, unsigned bits)
 {

@@ -227,6 +227,7 @@ reload(struct pgweir *pw)
 	pool_reload(pw, cfg);
 	config_unref(pw->cfg);
 	pw->cfg = cfg;
+	pw->timeouts_active = deadline_timeouts_in_use(cfg);
 	authfile_free(pw->auth);
 	pw->auth = auth;
 	log_info("configuration reloaded");
@@ -555,6 +556,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	pw.config_path = strdup(cmdline.config);
+	pw.timeouts_active = deadline_timeouts_in_use(pw.cfg);
 	if (apply_log_settings(pw.cfg, &cmdline) < 0)
 		return 1;
 	user = cmdline.user ? cmdline.user :

@@ -103,26 +103,26 @@ const struct config_option config_options[] = {
 	  "Most server connections per (database, user) pool; 0 means no "
 	  "limit." },
 	{ "min_pool_size", OPT_INT, OFF(min_pool_size), "0", 0, 100000, NULL,
-	  R | L, "Server connections kept open per pool even when unused." },
+	  R, "Server connections kept open per pool even when unused." },
 	{ "reserve_pool_size", OPT_INT, OFF(reserve_pool_size), "0", 0, 100000,
-	  NULL, R | L,
+	  NULL, R,
 	  "Extra server connections a pool may open once a client has "
 	  "waited reserve_pool_timeout." },
 	{ "reserve_pool_timeout", OPT_TIME, OFF(reserve_pool_timeout), "5", 0,
-	  TMAX, NULL, R | L, "Wait before the reserve pool is used." },
+	  TMAX, NULL, R, "Wait before the reserve pool is used." },
 	{ "max_db_connections", OPT_INT, OFF(max_db_connections), "0", 0,
-	  1000000, NULL, R | L,
+	  1000000, NULL, R,
 	  "Most server connections per database, all users together (0: no "
 	  "limit)." },
 	{ "max_db_client_connections", OPT_INT,
-	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R | L,
+	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R,
 	  "Most client connections per database (0: no limit)." },
 	{ "max_user_connections", OPT_INT, OFF(max_user_connections), "0", 0,
-	  1000000, NULL, R | L,
+	  1000000, NULL, R,
 	  "Most server connections per user, all databases together (0: no "
 	  "limit)." },
 	{ "max_user_client_connections", OPT_INT,
-	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R | L,
+	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R,
 	  "Most client connections per user (0: no limit)." },
 	{ "server_round_robin", OPT_BOOL, OFF(server_round_robin), "0", 0, 1,
 	  NULL, R | L,
@@ -201,14 +201,14 @@ const struct config_option config_options[] = {
 	  "Query run on a server connection when a session-mode client "
 	  "releases it. Empty: none." },
 	{ "server_reset_query_always", OPT_BOOL,
-	  OFF(server_reset_query_always), "0", 0, 1, NULL, R | L,
+	  OFF(server_reset_query_always), "0", 0, 1, NULL, R,
 	  "Also run server_reset_query in transaction and statement mode." },
 	{ "server_check_delay", OPT_TIME, OFF(server_check_delay), "30", 0,
-	  TMAX, NULL, R | L,
+	  TMAX, NULL, R,
 	  "A server connection idle longer than this runs "
 	  "server_check_query before reuse." },
 	{ "server_check_query", OPT_STRING, OFF(server_check_query), "<empty>",
-	  0, 0, NULL, R | L,
+	  0, 0, NULL, R,
 	  "Health check query; `<empty>` sends an empty query, an empty "
 	  "value disables the check." },
 	{ "server_fast_close", OPT_BOOL, OFF(server_fast_close), "0", 0, 1,
@@ -216,11 +216,11 @@ const struct config_option config_options[] = {
 	  "In session mode, close servers that need closing at the end of "
 	  "the transaction." },
 	{ "server_lifetime", OPT_TIME, OFF(server_lifetime), "3600", 0, TMAX,
-	  NULL, R | L,
+	  NULL, R,
 	  "Close an unused server connection older than this (0: use each "
 	  "connection once)." },
 	{ "server_idle_timeout", OPT_TIME, OFF(server_idle_timeout), "600", 0,
-	  TMAX, NULL, R | L,
+	  TMAX, NULL, R,
 	  "Close a server connection idle longer than this (0: never)." },
 	{ "server_connect_timeout", OPT_TIME, OFF(server_connect_timeout),
 	  "15", 0, TMAX, NULL, R,
@@ -290,25 +290,25 @@ const struct config_option config_options[] = {
 
 	/* dangerous timeouts */
 	{ "query_timeout", OPT_TIME, OFF(query_timeout), "0", 0, TMAX, NULL,
-	  R | L, "A query running longer than this is cancelled and its "
+	  R, "A query running longer than this is cancelled and its "
 	  "client disconnected (0: off)." },
 	{ "query_wait_timeout", OPT_TIME, OFF(query_wait_timeout), "120", 0,
-	  TMAX, NULL, R | L,
+	  TMAX, NULL, R,
 	  "A client waiting longer than this for a server gets an error (0: "
 	  "wait forever)." },
 	{ "cancel_wait_timeout", OPT_TIME, OFF(cancel_wait_timeout), "10", 0,
-	  TMAX, NULL, R | L,
+	  TMAX, NULL, R,
 	  "A cancel request that cannot be forwarded in this time is "
 	  "dropped." },
 	{ "client_idle_timeout", OPT_TIME, OFF(client_idle_timeout), "0", 0,
-	  TMAX, NULL, R | L,
+	  TMAX, NULL, R,
 	  "Close a client idle longer than this (0: never)." },
 	{ "idle_transaction_timeout", OPT_TIME, OFF(idle_transaction_timeout),
-	  "0", 0, TMAX, NULL, R | L,
+	  "0", 0, TMAX, NULL, R,
 	  "Close a client idle inside a transaction longer than this (0: "
 	  "never)." },
 	{ "transaction_timeout", OPT_TIME, OFF(transaction_timeout), "0", 0,
-	  TMAX, NULL, R | L,
+	  TMAX, NULL, R,
 	  "Close a client whose transaction has been open longer than this "
 	  "(0: never)." },
 	{ "suspend_timeout", OPT_TIME, OFF(suspend_timeout), "10", 0, TMAX,

@@ -180,7 +180,7 @@ pool_free(struct pool *pool)
 }
 
 /* The [users] entry of the pool's login user, or NULL. */
-static const struct user_conf *
+const struct user_conf *
 pool_user_conf(const struct pool *pool)
 {
 	return config_find_user(pool->pw->cfg, pool->user->name);
@@ -233,29 +233,139 @@ pool_in_backoff(const struct pool *pool)
 	return pgweir_mono_usec() - pool->last_error_time < retry;
 }
 
+/* The server-connection cap of the pool's database (0: none). */
+static int
+db_server_limit(const struct pool *pool)
+{
+	int v = pool->db->conf->max_db_connections;
+
+	return v != CONF_UNSET ? v : pool->pw->cfg->max_db_connections;
+}
+
+/* The server-connection cap of the pool's user (0: none). */
+static int
+user_server_limit(const struct pool *pool)
+{
+	const struct user_conf *uc = pool_user_conf(pool);
+
+	if (uc && uc->max_user_connections != CONF_UNSET)
+		return uc->max_user_connections;
+	return pool->pw->cfg->max_user_connections;
+}
+
+/*
+ * Make room under a database or user cap by closing an idle server of
+ * another pool that shares it.  PgBouncer waits for such a server to time
+ * out; closing it at once serves the waiting pool without delay.
+ */
+static bool
+pool_evict_idle(struct pool *pool, bool same_db)
+{
+	struct pool *other;
+
+	TAILQ_FOREACH(other, &pool->pw->pools, entry) {
+		struct server *victim = TAILQ_LAST(&other->idle_servers,
+		    server_list);
+		if (other == pool || victim == NULL)
+			continue;
+		if (same_db ? other->db != pool->db : other->user != pool->user)
+			continue;
+		server_close(victim, same_db ? "making room under "
+		    "max_db_connections" : "making room under "
+		    "max_user_connections");
+		return true;
+	}
+	return false;
+}
+
+/* The pool's size, plus the reserve once a client has waited long enough. */
+static int
+pool_size_now(const struct pool *pool)
+{
+	const struct config *cfg = pool->pw->cfg;
+	const struct user_conf *uc = pool_user_conf(pool);
+	const struct client *oldest = TAILQ_FIRST(&pool->waiting_clients);
+	int size = pool_size_of(pool), reserve;
+
+	if (size == 0)
+		return 0;
+	reserve = uc && uc->reserve_pool_size != CONF_UNSET ?
+	    uc->reserve_pool_size : pool->db->conf->reserve_pool_size !=
+	    CONF_UNSET ? pool->db->conf->reserve_pool_size :
+	    cfg->reserve_pool_size;
+	if (reserve > 0 && oldest != NULL &&
+	    pgweir_mono_usec() - oldest->wait_start >=
+	    cfg->reserve_pool_timeout) {
+		if (pool_total_servers(pool) >= size)
+			log_debug("%s/%s: taking a connection from the reserve "
+			    "pool", pool->db->name, pool->user->name);
+		size += reserve;
+	}
+	return size;
+}
+
+/* Whether the pool may open one more server connection now. */
+static bool
+pool_has_room(struct pool *pool)
+{
+	int size = pool_size_now(pool), limit;
+
+	if (size > 0 && pool_total_servers(pool) >= size)
+		return false;
+	limit = db_server_limit(pool);
+	if (limit > 0 && pool->db->n_servers >= limit &&
+	    !pool_evict_idle(pool, true))
+		return false;
+	limit = user_server_limit(pool);
+	if (limit > 0 && pool->user->n_servers >= limit &&
+	    !pool_evict_idle(pool, false))
+		return false;
+	return true;
+}
+
 /*
  * Open server connections for clients that need one: one per waiting
  * client not already covered by a connection in progress, within the
- * pool size; one for clients waiting for the pool's first login.
+ * pool's size and the database and user caps; one for clients waiting
+ * for the pool's first login.
  */
 static void
 pool_launch_if_needed(struct pool *pool)
 {
-	int size = pool_size_of(pool);
-
 	if (pool->db->paused || pool->pw->shutdown == SHUTDOWN_NOW ||
 	    pool_in_backoff(pool))
 		return;
 	if (pool->welcome == NULL && pool->n_welcome > 0 &&
 	    pool->n_connecting == 0) {
-		server_launch(pool);
+		if (pool_has_room(pool))
+			server_launch(pool);
 		return;
 	}
-	while (pool->n_waiting > pool->n_connecting &&
-	    (size == 0 || pool_total_servers(pool) < size)) {
+	while (pool->n_waiting > pool->n_connecting && pool_has_room(pool)) {
 		if (server_launch(pool) == NULL)
 			return;
 	}
+}
+
+/*
+ * The next idle server to hand out, or NULL.  One idle longer than
+ * server_check_delay first runs server_check_query (it comes back through
+ * pool_server_ready when the check passed, or is closed if not).
+ */
+static struct server *
+pool_take_idle(struct pool *pool)
+{
+	const struct config *cfg = pool->pw->cfg;
+	struct server *server;
+
+	while ((server = TAILQ_FIRST(&pool->idle_servers)) != NULL) {
+		if (server->just_checked || cfg->server_check_query[0] ==
+		    '\0' || pgweir_mono_usec() - server->idle_since <
+		    cfg->server_check_delay)
+			return server;
+		server_start_check(server);
+	}
+	return NULL;
 }
 
 /*
@@ -288,9 +398,11 @@ pool_client_login(struct pool *pool, struct client *client)
 bool
 pool_acquire(struct pool *pool, struct client *client)
 {
-	struct server *server = TAILQ_FIRST(&pool->idle_servers);
+	struct server *server = NULL;
 
-	if (server != NULL && pool->n_waiting == 0 && !pool->db->paused) {
+	if (pool->n_waiting == 0 && !pool->db->paused)
+		server = pool_take_idle(pool);
+	if (server != NULL) {
 		pool_link(client, server);
 		return client->link != NULL;
 	}
@@ -320,6 +432,7 @@ pool_link(struct client *client, struct server *server)
 
 	client->link = server;
 	server->link = client;
+	server->just_checked = false;
 	client_set_state(client, CL_ACTIVE);
 	server_set_state(server, SV_ACTIVE);
 	if (client->vars != server->vars) {
@@ -380,16 +493,40 @@ pool_release(struct server *server)
 void
 pool_dispatch(struct pool *pool)
 {
-	while (pool->n_waiting > 0 && pool->n_idle_servers > 0 &&
-	    !pool->db->paused) {
+	while (pool->n_waiting > 0 && !pool->db->paused) {
 		struct client *client = TAILQ_FIRST(&pool->waiting_clients);
-		struct server *server = TAILQ_FIRST(&pool->idle_servers);
+		struct server *server = pool_take_idle(pool);
 
+		if (server == NULL)
+			break;
 		pool_link(client, server);
 		if (client->state == CL_ACTIVE)
 			relay_client(client);
 	}
 	pool_launch_if_needed(pool);
+}
+
+/*
+ * Pools that share a database or user cap with this one and have clients
+ * waiting may now take this pool's idle server (they close it to make
+ * room).  Not re-entered: a kick inside a kick waits for the janitor.
+ */
+static void
+pool_kick_related(struct pool *pool)
+{
+	struct pgweir *pw = pool->pw;
+	struct pool *other;
+
+	if (pw->kicking || (db_server_limit(pool) == 0 &&
+	    user_server_limit(pool) == 0))
+		return;
+	pw->kicking = true;
+	TAILQ_FOREACH(other, &pw->pools, entry) {
+		if (other != pool && other->n_waiting > 0 &&
+		    (other->db == pool->db || other->user == pool->user))
+			pool_dispatch(other);
+	}
+	pw->kicking = false;
 }
 
 /*
@@ -403,18 +540,25 @@ pool_server_ready(struct server *server)
 	struct pool *pool = server->pool;
 	struct client *client;
 
-	if (server->state == SV_CONNECTING)
+	if (server->state == SV_CONNECTING) {
 		server_set_state(server, SV_IDLE);
+		pool->last_error_time = 0;	/* the server is back */
+	}
 	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
 		client_finish_login(client);
 	pool_dispatch(pool);
+	if (server->state == SV_IDLE)
+		pool_kick_related(pool);
 }
 
 /*
- * A server connect or login failed.  Remember the error (new clients get
- * it at once for server_login_retry), and if no other server of the pool
- * is alive, fail everyone waiting: they would otherwise wait for nothing.
- * Called before the failed server is closed.
+ * A server connect or login failed.  Remember the error: for
+ * server_login_retry, new logins and new requests of a pool without
+ * servers get it at once.  If no other server of the pool is alive,
+ * clients still logging in get it too (they have no session to wait in).
+ * Clients already waiting keep waiting, within query_wait_timeout: when
+ * PostgreSQL restarts they are served as soon as it is back.  Called
+ * before the failed server is closed.
  */
 void
 pool_server_failed(struct pool *pool, const char *sqlstate,
@@ -432,8 +576,6 @@ pool_server_failed(struct pool *pool, const char *sqlstate,
 		return;
 	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
 		client_close_error(client, sqlstate, message);
-	while ((client = TAILQ_FIRST(&pool->waiting_clients)) != NULL)
-		client_close_error(client, sqlstate, message);
 }
 
 /* A server of the pool closed: replace it if someone is waiting. */
@@ -441,6 +583,7 @@ void
 pool_server_gone(struct pool *pool)
 {
 	pool_dispatch(pool);
+	pool_kick_related(pool);
 }
 
 /* Close the idle servers of databases whose connection settings changed. */
@@ -512,7 +655,30 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 	}
 }
 
-/* Periodic upkeep: retry launches after a failure, idle timeouts. */
+/* The configured lifetime of a pool's servers (usec). */
+int64_t
+pool_server_lifetime(const struct pool *pool)
+{
+	if (pool->db->conf->server_lifetime != CONF_UNSET)
+		return pool->db->conf->server_lifetime;
+	return pool->pw->cfg->server_lifetime;
+}
+
+/* The pool's min_pool_size: database's, else global. */
+static int
+pool_min_size(const struct pool *pool)
+{
+	if (pool->db->conf->min_pool_size != CONF_UNSET)
+		return pool->db->conf->min_pool_size;
+	return pool->pw->cfg->min_pool_size;
+}
+
+/*
+ * Periodic upkeep: close idle servers past server_idle_timeout (down to
+ * min_pool_size) or server_lifetime, keep min_pool_size servers open for
+ * pools that have clients or a forced user, and retry opening servers
+ * for waiting clients (after a failure, or once the reserve applies).
+ */
 void
 pool_janitor(struct pgweir *pw)
 {
@@ -522,18 +688,29 @@ pool_janitor(struct pgweir *pw)
 
 	TAILQ_FOREACH_SAFE(pool, &pw->pools, entry, next) {
 		struct server *server, *snext;
+		int min = pool_min_size(pool);
+		int64_t lifetime = pool_server_lifetime(pool);
 
 		TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry,
 		    snext) {
-			if (cfg->server_idle_timeout > 0 &&
-			    now - server->idle_since >
-			    cfg->server_idle_timeout)
-				server_close(server, "server idle timeout");
-			else if (cfg->server_lifetime > 0 &&
-			    now - server->created > cfg->server_lifetime)
+			if (now - server->created >= lifetime)
 				server_close(server, "server lifetime over");
+			else if (cfg->server_idle_timeout > 0 &&
+			    now - server->idle_since >
+			    cfg->server_idle_timeout &&
+			    pool_total_servers(pool) > min)
+				server_close(server, "server idle timeout");
 		}
 		if (pool->n_waiting > 0)
 			pool_dispatch(pool);
+		if (min > 0 && !pool->db->paused && !pool_in_backoff(pool) &&
+		    pw->shutdown == SHUTDOWN_NONE &&
+		    (pool->db->conf->user != NULL || pool->n_idle_clients +
+		    pool->n_active_clients + pool->n_waiting > 0)) {
+			while (pool_total_servers(pool) < min &&
+			    pool_has_room(pool))
+				if (server_launch(pool) == NULL)
+					break;
+		}
 	}
 }

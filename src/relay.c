@@ -203,6 +203,14 @@ relay_client(struct client *client)
 
 		if (avail == 0)
 			break;
+		if (client->pkt_discard > 0) {
+			/* the rest of a cancelled request (no server: fwd 0) */
+			size_t take = avail < client->pkt_discard ? avail :
+			    client->pkt_discard;
+			evbuffer_drain(in, take);
+			client->pkt_discard -= (uint32_t)take;
+			continue;
+		}
 		if (client->pkt_remain > 0) {
 			size_t take = avail < client->pkt_remain ? avail :
 			    client->pkt_remain;
@@ -234,8 +242,28 @@ relay_client(struct client *client)
 			client_close(client, "client sent Terminate");
 			return;
 		}
+		if (client->discard_until_sync) {
+			/* a cancelled extended batch: drop it up to its Sync */
+			total = 1 + (size_t)hdr.len;
+			if (total > avail) {
+				evbuffer_drain(in, avail);
+				client->pkt_discard = (uint32_t)(total - avail);
+				continue;
+			}
+			evbuffer_drain(in, total);
+			if (hdr.type == PQMSG_SYNC) {
+				client->discard_until_sync = false;
+				proto_build_ready_for_query(client->io.out,
+				    'I');
+				if (client_flush(client) < 0)
+					return;
+			}
+			continue;
+		}
 		if (server == NULL) {
 			/* only at a message boundary, so fwd is 0 here */
+			if (client->request_time <= client->idle_since)
+				client->request_time = pgweir_mono_usec();
 			if (!pool_acquire(client->pool, client)) {
 				if (client->state == CL_WAITING &&
 				    evbuffer_get_length(in) >
@@ -250,7 +278,13 @@ relay_client(struct client *client)
 			client_pause(client);
 			break;
 		}
-		client->request_time = pgweir_mono_usec();
+		if (client->request_time <= client->idle_since &&
+		    hdr.type != PQMSG_FLUSH) {
+			/* the first message since the last answer */
+			client->request_time = pgweir_mono_usec();
+			if (client->pw->timeouts_active)
+				client_update_deadline(client);
+		}
 		total = 1 + (size_t)hdr.len;
 		if (avail >= total) {
 			fwd += total;
@@ -379,6 +413,23 @@ relay_on_ReadyForQuery(struct server *server, char status)
 }
 
 /*
+ * A ReadyForQuery reached the client: its request is answered.  Note the
+ * time (idle and transaction deadlines count from here) and whether a
+ * transaction is open.
+ */
+static void
+relay_answer_done(struct client *client, char status)
+{
+	client->idle_since = pgweir_mono_usec();
+	if (status == 'I')
+		client->tx_start = 0;
+	else if (client->tx_start == 0)
+		client->tx_start = client->request_time;
+	if (client->pw->timeouts_active)
+		client_update_deadline(client);
+}
+
+/*
  * After a ReadyForQuery to a linked client: give the server back when the
  * pool mode says the client is done with it.  Returns true if released.
  */
@@ -504,6 +555,7 @@ relay_server(struct server *server)
 			}
 			flush_forward(server, client, &fwd);
 			if (client != NULL && forward) {
+				relay_answer_done(client, status);
 				if (relay_maybe_release(server))
 					client_flush(client);
 			} else if (client == NULL) {

@@ -843,8 +843,29 @@ server_settle(struct server *server)
 		server_close(server, "close needed");
 		return;
 	}
+	if (pgweir_mono_usec() - server->created >=
+	    pool_server_lifetime(server->pool)) {
+		server_close(server, "server lifetime over");
+		return;
+	}
 	server_set_state(server, SV_IDLE);
 	pool_server_ready(server);
+}
+
+/*
+ * Run server_check_query on an idle server before it is handed out again
+ * ("<empty>" sends an empty query, the cheapest round trip).  It comes
+ * back through server_settle and pool_server_ready, or is closed.
+ */
+void
+server_start_check(struct server *server)
+{
+	const char *q = server->pw->cfg->server_check_query;
+
+	server_set_state(server, SV_TESTED);
+	server_arm_timer(server, server->pw->cfg->server_connect_timeout);
+	server->just_checked = true;
+	server_send_internal(server, strcmp(q, "<empty>") == 0 ? "" : q);
 }
 
 /*

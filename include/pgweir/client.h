@@ -10,6 +10,8 @@
 #include "pgweir/io.h"
 #include "pgweir/pgweir.h"
 
+struct config;
+
 /* A client's state; it also decides which list the client is on. */
 enum client_state {
 	CL_LOGIN,	/* startup and authentication (pw->login_clients) */
@@ -43,14 +45,20 @@ struct client {
 	uint32_t slot;			/* cancel key pid; slot in pw->slots */
 	uint32_t cancel_key;		/* random cancel key secret */
 	uint32_t pkt_remain;		/* bytes of a message still to forward */
+	uint32_t pkt_discard;		/* bytes of a cancelled request to drop */
 	int64_t connect_time;		/* wall clock usec */
-	int64_t request_time;		/* monotonic usec of the last request */
-	int64_t wait_start;		/* monotonic usec when it began waiting */
-	uint64_t wait_seq;		/* order in the wait queue */
-	struct event timer;		/* login / wait deadline */
+	/* monotonic usec; written by relay.c and pool.c, read by deadline.c */
+	int64_t login_start;		/* accepted */
+	int64_t request_time;		/* the current request began */
+	int64_t tx_start;		/* the current transaction began, or 0 */
+	int64_t idle_since;		/* last answer completed */
+	int64_t wait_start;		/* began waiting for a server */
+	int64_t deadline;		/* when the timer fires, or 0 */
+	struct event timer;		/* the nearest deadline (deadline.c) */
 	bool counted;			/* counted in pw->n_clients */
 	bool logged_in;			/* counted in db/user client counts */
 	bool read_paused;		/* backpressure from the server side */
+	bool discard_until_sync;	/* a cancelled extended batch: drop it */
 };
 
 struct client *client_accept(struct pgweir *pw, int fd,
@@ -70,6 +78,12 @@ int client_flush(struct client *client);
 struct client *client_find_by_key(struct pgweir *pw, uint32_t pid,
     uint32_t key);
 const char *client_state_name(enum client_state state);
+void client_cancel_wait(struct client *client);
+
+/* deadline.c: the timeouts that apply to a client in its state */
+void client_update_deadline(struct client *client);
+void client_deadline_cb(evutil_socket_t fd, short what, void *arg);
+bool deadline_timeouts_in_use(const struct config *cfg);
 int peer_addr_format(const struct peer_addr *a, char *buf, size_t len);
 void peer_addr_set(struct peer_addr *a, const struct sockaddr *sa);
 

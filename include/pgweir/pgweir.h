@@ -73,6 +73,8 @@ struct pgweir {
 	int n_servers;			/* server connections */
 	uint64_t next_id;		/* connection ids, from 1 */
 
+	bool timeouts_active;		/* some active-state timeout is set */
+	bool kicking;			/* pool_kick_related is running */
 	enum shutdown_mode shutdown;
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];

@@ -10,6 +10,7 @@
 #include "pgweir/pgweir.h"
 
 struct db_conf;
+struct user_conf;
 struct varset;
 
 /* A database clients can ask for: a [databases] entry or a "*" copy. */
@@ -87,6 +88,7 @@ struct pool *pool_find(struct pgweir *pw, struct database *db,
     struct user *user, bool create);
 void pool_free(struct pool *pool);
 int pool_mode_of(const struct pool *pool);
+const struct user_conf *pool_user_conf(const struct pool *pool);
 int pool_size_of(const struct pool *pool);
 
 void pool_client_login(struct pool *pool, struct client *client);
@@ -102,5 +104,6 @@ void pool_dispatch(struct pool *pool);
 int pool_total_servers(const struct pool *pool);
 void pool_reload(struct pgweir *pw, struct config *newcfg);
 void pool_janitor(struct pgweir *pw);
+int64_t pool_server_lifetime(const struct pool *pool);
 
 #endif

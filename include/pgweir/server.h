@@ -69,6 +69,7 @@ struct server {
 	bool close_needed;		/* close instead of reuse (reload) */
 	bool read_paused;		/* backpressure from the client side */
 	bool auth_sent;			/* a password went out */
+	bool just_checked;		/* passed server_check_query just now */
 	int64_t connect_time;		/* wall clock usec */
 	int64_t idle_since;		/* monotonic usec */
 	int64_t created;		/* monotonic usec */
@@ -86,6 +87,7 @@ void server_resume_read(struct server *server);
 int server_flush(struct server *server);
 int server_send_internal(struct server *server, const char *sql);
 void server_cancel_backend(struct server *server);
+void server_start_check(struct server *server);
 const char *server_state_name(enum server_state state);
 
 /* The request queue. */

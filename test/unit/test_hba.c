@@ -220,6 +220,14 @@ make_addr(const char *ip, struct sockaddr_storage *ss)
 	return (const struct sockaddr *)ss;
 }
 
+/* The record type a connection kind is written as, for messages. */
+static const char *
+conn_name(enum hba_conn conn)
+{
+	return conn == HBA_CONN_LOCAL ? "local" :
+	    conn == HBA_CONN_HOST_SSL ? "hostssl" : "hostnossl";
+}
+
 /* Check one login against a parsed file. */
 static void
 check_match(const struct hba *hba, const struct match_case *c)
@@ -233,21 +241,21 @@ check_match(const struct hba *hba, const struct match_case *c)
 	    &m, &map);
 	if (c->want == NO_MATCH) {
 		if (rc != -1 || m != HBA_REJECT || map != NULL)
-			fail_msg("conn %d db \"%s\" user \"%s\" addr %s: want "
-			    "no match, got rc %d method %s", c->conn, c->db,
-			    c->user, c->addr ? c->addr : "-", rc,
-			    hba_method_name(m));
+			fail_msg("%s db \"%s\" user \"%s\" addr %s: want "
+			    "no match, got rc %d method %s",
+			    conn_name(c->conn), c->db, c->user,
+			    c->addr ? c->addr : "-", rc, hba_method_name(m));
 		return;
 	}
 	if (rc != 0 || (int)m != c->want)
-		fail_msg("conn %d db \"%s\" user \"%s\" addr %s: want %s, got "
-		    "rc %d method %s", c->conn, c->db, c->user,
+		fail_msg("%s db \"%s\" user \"%s\" addr %s: want %s, got "
+		    "rc %d method %s", conn_name(c->conn), c->db, c->user,
 		    c->addr ? c->addr : "-",
 		    hba_method_name((enum hba_method)c->want), rc,
 		    hba_method_name(m));
-	if (c->map == NULL)
+	if (c->map == NULL) {
 		assert_null(map);
-	else {
+	} else {
 		assert_non_null(map);
 		assert_string_equal(map, c->map);
 	}
