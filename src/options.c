@@ -290,8 +290,10 @@ const struct config_option config_options[] = {
 
 	/* dangerous timeouts */
 	{ "query_timeout", OPT_TIME, OFF(query_timeout), "0", 0, TMAX, NULL,
-	  R, "A query running longer than this is cancelled and its "
-	  "client disconnected (0: off)." },
+	  R, "A query running longer than this is cancelled, its client "
+	  "disconnected with \"query_timeout\", and the server rolled back "
+	  "and reused (0: off). Also applies while the client waits for a "
+	  "server." },
 	{ "query_wait_timeout", OPT_TIME, OFF(query_wait_timeout), "120", 0,
 	  TMAX, NULL, R,
 	  "A client waiting longer than this for a server gets an error (0: "
@@ -299,7 +301,9 @@ const struct config_option config_options[] = {
 	{ "cancel_wait_timeout", OPT_TIME, OFF(cancel_wait_timeout), "10", 0,
 	  TMAX, NULL, R,
 	  "A cancel request that cannot be forwarded in this time is "
-	  "dropped." },
+	  "dropped. Also the longest pgweir waits for a server whose client "
+	  "left mid-query to come back clean (cancelled, rolled back) "
+	  "before closing it instead." },
 	{ "client_idle_timeout", OPT_TIME, OFF(client_idle_timeout), "0", 0,
 	  TMAX, NULL, R,
 	  "Close a client idle longer than this (0: never)." },
