@@ -155,11 +155,15 @@ client_update_deadline(struct client *client)
 	evtimer_add(&client->timer, &tv);
 }
 
-/* Whether a deadline has passed. */
+/*
+ * Whether a deadline has passed.  libevent's timers run on the coarse
+ * monotonic clock and may fire a few milliseconds before our precise one
+ * says so; the slack makes the right deadline win.
+ */
 static bool
 passed(int64_t deadline, int64_t now)
 {
-	return deadline > 0 && deadline <= now;
+	return deadline > 0 && deadline <= now + 20000;
 }
 
 /* The timer fired: close the client for the deadline that passed. */
@@ -190,15 +194,20 @@ client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		    now))
 			client_close_error(client, SQLSTATE_QUERY_CANCELED,
 			    "query_wait_timeout");
-		else
+		else if (passed(due(client->request_time,
+		    UTIMEOUT(client, query_timeout)), now))
 			client_close_error(client, SQLSTATE_QUERY_CANCELED,
 			    "query_timeout");
+		else
+			client_update_deadline(client);
 		return;
 	case CL_ACTIVE:
 		if (passed(due(client->tx_start,
 		    UTIMEOUT(client, transaction_timeout)), now))
 			client_close_error(client, SQLSTATE_IDLE_IN_TX_TIMEOUT,
 			    "transaction timeout");
+		else if (client_deadline(client) > now + 20000)
+			client_update_deadline(client);	/* not yet */
 		else if (!rq_empty(&server->rq))
 			/* the server is cancelled and cleaned on release */
 			client_close_error(client, SQLSTATE_QUERY_CANCELED,

@@ -262,6 +262,7 @@ static bool
 pool_evict_idle(struct pool *pool, bool same_db)
 {
 	struct pool *other;
+	bool kicking;
 
 	TAILQ_FOREACH(other, &pool->pw->pools, entry) {
 		struct server *victim = TAILQ_LAST(&other->idle_servers,
@@ -270,9 +271,13 @@ pool_evict_idle(struct pool *pool, bool same_db)
 			continue;
 		if (same_db ? other->db != pool->db : other->user != pool->user)
 			continue;
+		/* no kicks from this close: the caller is taking the room */
+		kicking = pool->pw->kicking;
+		pool->pw->kicking = true;
 		server_close(victim, same_db ? "making room under "
 		    "max_db_connections" : "making room under "
 		    "max_user_connections");
+		pool->pw->kicking = kicking;
 		return true;
 	}
 	return false;
@@ -314,11 +319,12 @@ pool_has_room(struct pool *pool)
 		return false;
 	limit = db_server_limit(pool);
 	if (limit > 0 && pool->db->n_servers >= limit &&
-	    !pool_evict_idle(pool, true))
+	    (!pool_evict_idle(pool, true) || pool->db->n_servers >= limit))
 		return false;
 	limit = user_server_limit(pool);
 	if (limit > 0 && pool->user->n_servers >= limit &&
-	    !pool_evict_idle(pool, false))
+	    (!pool_evict_idle(pool, false) ||
+	    pool->user->n_servers >= limit))
 		return false;
 	return true;
 }

@@ -279,12 +279,9 @@ relay_client(struct client *client)
 			break;
 		}
 		if (client->request_time <= client->idle_since &&
-		    hdr.type != PQMSG_FLUSH) {
+		    hdr.type != PQMSG_FLUSH)
 			/* the first message since the last answer */
 			client->request_time = pgweir_mono_usec();
-			if (client->pw->timeouts_active)
-				client_update_deadline(client);
-		}
 		total = 1 + (size_t)hdr.len;
 		if (avail >= total) {
 			fwd += total;
@@ -295,6 +292,8 @@ relay_client(struct client *client)
 	}
 	if (fwd == 0)
 		return;
+	if (client->pw->timeouts_active)
+		client_update_deadline(client);
 	if (move_bytes(in, server->io.out, fwd) < 0) {
 		client_close(client, "out of memory");
 		return;

@@ -114,7 +114,8 @@ b64_encode(const uint8_t *in, size_t n, char *out)
 	uint32_t v;
 
 	for (i = 0; i + 3 <= n; i += 3) {
-		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+		v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 |
+		    in[i + 2];
 		out[o++] = alphabet[v >> 18 & 63];
 		out[o++] = alphabet[v >> 12 & 63];
 		out[o++] = alphabet[v >> 6 & 63];
@@ -631,12 +632,13 @@ int
 scram_parse_mechanisms(const char *body, size_t len, bool *has_scram,
     bool *has_plus)
 {
-	const char *p = body, *end = body + len, *nul;
+	const char *p = body, *end, *nul;
 
 	*has_scram = false;
 	*has_plus = false;
 	if (body == NULL)
 		return -1;
+	end = body + len;
 	while (p < end) {
 		nul = memchr(p, '\0', (size_t)(end - p));
 		if (nul == NULL)

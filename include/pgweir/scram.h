@@ -7,14 +7,14 @@
 #include <stdint.h>
 
 #define SCRAM_KEY_LEN 32		/* SHA-256 output */
-#define SCRAM_SALT_LEN 16		/* salt pgweir generates, as PostgreSQL */
+#define SCRAM_SALT_LEN 16		/* salt we generate, as PostgreSQL */
 #define SCRAM_SALT_MAX 64		/* longest salt accepted anywhere */
 #define SCRAM_ITER_MIN 1		/* iteration bounds accepted anywhere */
 #define SCRAM_ITER_MAX 10000000
 #define SCRAM_DEFAULT_ITERATIONS 4096	/* PostgreSQL's default */
-#define SCRAM_CBIND_MAX 64		/* tls-server-end-point hash, to SHA-512 */
+#define SCRAM_CBIND_MAX 64		/* tls-server-end-point, to SHA-512 */
 #define SCRAM_RAW_NONCE_LEN 18		/* random bytes per nonce (24 base64) */
-#define SCRAM_NONCE_MAX 256		/* longest nonce part taken from a peer */
+#define SCRAM_NONCE_MAX 256		/* longest nonce part from a peer */
 #define SCRAM_USER_MAX 128		/* longest user name sent in n= */
 #define SCRAM_PASSWORD_MAX 1024		/* longest password, with its NUL */
 #define SCRAM_MSG_MAX 1024		/* longest message kept or built */
@@ -31,14 +31,14 @@ struct scram_secret {
 	uint8_t salt[SCRAM_SALT_MAX];	/* PBKDF2 salt */
 	size_t salt_len;		/* bytes used in salt */
 	uint8_t stored_key[SCRAM_KEY_LEN]; /* H(ClientKey) */
-	uint8_t server_key[SCRAM_KEY_LEN]; /* HMAC(SaltedPassword, "Server Key") */
+	uint8_t server_key[SCRAM_KEY_LEN]; /* HMAC(SaltedPw, "Server Key") */
 };
 
 /* Where a server-side exchange stands. */
 enum scram_server_state {
 	SCRAM_SV_NONE,		/* not initialised (or wiped): refuses steps */
 	SCRAM_SV_INIT,		/* waiting for client-first-message */
-	SCRAM_SV_FIRST,		/* server-first built, waiting for client-final */
+	SCRAM_SV_FIRST,		/* server-first built, awaiting client-final */
 	SCRAM_SV_DONE,		/* proof verified, server-final built */
 	SCRAM_SV_FAILED,	/* a step failed; refuses further steps */
 };
@@ -49,8 +49,8 @@ enum scram_server_state {
  */
 struct scram_server {
 	enum scram_server_state state;	/* see enum */
-	struct scram_secret secret;	/* copy of the user's, or the mock one */
-	bool mock;			/* unknown user: the proof always fails */
+	struct scram_secret secret;	/* copy of the user's, or the mock */
+	bool mock;			/* unknown user: proof always fails */
 	bool cbind_offered;		/* SCRAM-SHA-256-PLUS offered (TLS) */
 	uint8_t cbind[SCRAM_CBIND_MAX];	/* tls-server-end-point of our cert */
 	size_t cbind_len;		/* bytes used in cbind */
@@ -73,8 +73,8 @@ struct scram_server {
 enum scram_client_state {
 	SCRAM_CL_NONE,		/* not initialised (or wiped): refuses steps */
 	SCRAM_CL_INIT,		/* ready to build client-first-message */
-	SCRAM_CL_FIRST,		/* client-first built, waiting for server-first */
-	SCRAM_CL_FINAL,		/* client-final built, waiting for server-final */
+	SCRAM_CL_FIRST,		/* client-first built, awaiting server-first */
+	SCRAM_CL_FINAL,		/* client-final built, awaiting server-final */
 	SCRAM_CL_DONE,		/* server signature verified */
 	SCRAM_CL_FAILED,	/* a step failed; refuses further steps */
 };
@@ -94,8 +94,8 @@ struct scram_client {
 	uint8_t client_key[SCRAM_KEY_LEN]; /* given, or derived */
 	uint8_t server_key[SCRAM_KEY_LEN]; /* given, or derived */
 	bool plus;			/* use SCRAM-SHA-256-PLUS */
-	bool have_cbind;		/* on TLS: cbind holds the server's hash */
-	uint8_t cbind[SCRAM_CBIND_MAX];	/* tls-server-end-point of server cert */
+	bool have_cbind;		/* on TLS: cbind is set */
+	uint8_t cbind[SCRAM_CBIND_MAX];	/* tls-server-end-point of server */
 	size_t cbind_len;		/* bytes used in cbind */
 	char user[3 * SCRAM_USER_MAX + 1]; /* n= value, escaped; default "" */
 	size_t user_len;		/* bytes used in user */

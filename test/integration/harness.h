@@ -63,4 +63,13 @@ int it_raw_connect(struct it_env *e);
 void it_sleep_ms(int ms);
 const char *it_pg_user(void);
 
+/*
+ * Run a cmocka group; IT_FILTER=name (a glob) runs only matching tests,
+ * for debugging one test: IT_FILTER=test_reserve_pool make check TESTS=...
+ */
+#define IT_RUN_GROUP(tests, setup, teardown)                            \
+	(getenv("IT_FILTER") ? cmocka_set_test_filter(getenv("IT_FILTER")) \
+	    : (void)0,                                                  \
+	    cmocka_run_group_tests((tests), (setup), (teardown)))
+
 #endif

@@ -309,5 +309,5 @@ main(void)
 		cmocka_unit_test(test_trust_with_auth_file),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return IT_RUN_GROUP(tests, setup, teardown);
 }

@@ -364,5 +364,5 @@ main(void)
 		cmocka_unit_test(test_cancel_running_query),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return IT_RUN_GROUP(tests, setup, teardown);
 }

@@ -94,5 +94,5 @@ main(void)
 		cmocka_unit_test(test_max_client_conn),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return IT_RUN_GROUP(tests, setup, teardown);
 }

@@ -230,5 +230,5 @@ main(void)
 		cmocka_unit_test(test_fallback_and_host_name),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return IT_RUN_GROUP(tests, setup, teardown);
 }

@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Every limit and every timeout of transaction pooling, each triggered for
+ * real and checked by what a client sees (the error text naming it) and
+ * by what PostgreSQL sees (pg_stat_activity).  pgweir is restarted with
+ * the settings each test needs.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct it_env env;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
+		return -1;
+	return it_pg_exec(&env, "create role u1 login; create role u2 login; "
+	    "create sequence checkseq");
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return it_env_fini(&env);
+}
+
+/* Restart pgweir with these settings (transaction mode) and databases. */
+static void
+restart(const char *settings, const char *extra_dbs)
+{
+	char all[2048], dbs[2048];
+
+	if (env.pid > 0)
+		assert_int_equal(it_pgweir_stop(&env), 0);
+	snprintf(all, sizeof(all), "pool_mode = transaction\n%s\n", settings);
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n%s\n",
+	    env.pgdir, env.pg_port, extra_dbs ? extra_dbs : "");
+	assert_int_equal(it_pgweir_start(&env, all, dbs), 0);
+}
+
+/* Server connections pgweir holds to PostgreSQL now. */
+static long long
+backends(void)
+{
+	return it_pg_int(&env, "select count(*) from pg_stat_activity where "
+	    "backend_type = 'client backend' and pid <> pg_backend_pid()");
+}
+
+/* Wait until a query result turns to want (up to 5 s). */
+static bool
+wait_backends(long long want)
+{
+	for (int i = 0; i < 100; i++) {
+		if (backends() == want)
+			return true;
+		it_sleep_ms(50);
+	}
+	return false;
+}
+
+/* The error of a query that must fail. */
+static void
+assert_query_fails_with(PGconn *conn, const char *sql, const char *text)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_not_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	if (strstr(PQerrorMessage(conn), text) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", PQerrorMessage(conn),
+		    text);
+	PQclear(res);
+}
+
+static void
+test_query_wait_timeout(void **state)
+{
+	PGconn *holder, *waiter;
+
+	(void)state;
+	restart("default_pool_size = 1\nquery_wait_timeout = 1", NULL);
+	holder = it_connect(&env, "postgres", "postgres", NULL);
+	waiter = it_connect(&env, "postgres", "postgres", NULL);
+	assert_true(it_exec_ok(holder, "begin"));
+	assert_query_fails_with(waiter, "select 1", "query_wait_timeout");
+	assert_true(it_exec_ok(holder, "commit"));
+	PQfinish(holder);
+	PQfinish(waiter);
+}
+
+static void
+test_query_timeout(void **state)
+{
+	PGconn *conn;
+
+	(void)state;
+	restart("default_pool_size = 1\nquery_timeout = 1", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_query_fails_with(conn, "select pg_sleep(20)", "query_timeout");
+	PQfinish(conn);
+	/* the query was cancelled and the server is reused, not stuck */
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(conn, "select 4"), 4);
+	PQfinish(conn);
+	assert_int_equal(it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where query like '%pg_sleep(20)%' and state = "
+	    "'active' and pid <> pg_backend_pid()"), 0);
+}
+
+static void
+test_client_idle_timeout(void **state)
+{
+	PGconn *conn;
+
+	(void)state;
+	restart("client_idle_timeout = 1", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(conn, "select 1"), 1);
+	it_sleep_ms(2500);
+	assert_query_fails_with(conn, "select 1", "");
+	assert_true(it_wait_log(&env, "client_idle_timeout", 2000));
+	PQfinish(conn);
+}
+
+static void
+test_idle_transaction_timeout(void **state)
+{
+	PGconn *conn;
+
+	(void)state;
+	restart("idle_transaction_timeout = 1", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_true(it_exec_ok(conn, "begin"));
+	it_sleep_ms(2500);
+	assert_query_fails_with(conn, "select 1", "");
+	assert_true(it_wait_log(&env, "idle transaction timeout", 2000));
+	PQfinish(conn);
+	assert_int_equal(it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where state like 'idle in transaction%'"), 0);
+}
+
+static void
+test_transaction_timeout(void **state)
+{
+	PGconn *conn;
+	bool failed = false;
+
+	(void)state;
+	restart("transaction_timeout = 1", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_true(it_exec_ok(conn, "begin"));
+	for (int i = 0; i < 8 && !failed; i++)
+		failed = !it_exec_ok(conn, "select pg_sleep(0.3)");
+	assert_true(failed);
+	assert_non_null(strstr(PQerrorMessage(conn), "transaction timeout"));
+	PQfinish(conn);
+}
+
+static void
+test_client_login_timeout(void **state)
+{
+	char buf[512];
+	struct pollfd pfd;
+	ssize_t n;
+	int fd;
+
+	(void)state;
+	restart("client_login_timeout = 1", NULL);
+	fd = it_raw_connect(&env);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_true(poll(&pfd, 1, 5000) > 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	assert_true(n > 6);
+	buf[n] = '\0';
+	assert_int_equal(buf[0], 'E');
+	assert_non_null(memmem(buf, (size_t)n, "client_login_timeout", 20));
+	close(fd);
+}
+
+static void
+test_server_connect_timeout(void **state)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char dbs[256];
+	PGconn *conn;
+	int lfd;
+
+	(void)state;
+	/* a "server" that accepts TCP connections and never says a word */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	getsockname(lfd, (struct sockaddr *)&sin, &len);
+	snprintf(dbs, sizeof(dbs), "mute = host=127.0.0.1 port=%d",
+	    ntohs(sin.sin_port));
+	restart("server_connect_timeout = 1", dbs);
+	conn = it_connect(&env, "mute", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "server connect "
+	    "timeout"));
+	PQfinish(conn);
+	close(lfd);
+}
+
+/* Count lines of pgweir's log that contain a string. */
+static int
+log_count(const char *needle)
+{
+	char out[64];
+
+	it_sh(&env, out, sizeof(out), "grep -c '%s' %s", needle, env.log);
+	return atoi(out);
+}
+
+static void
+test_server_login_retry(void **state)
+{
+	PGconn *conn;
+	int before;
+
+	(void)state;
+	restart("server_login_retry = 2",
+	    "nodb = host=/nonexistent dbname=doesnotexist");
+	before = log_count("nodb/postgres: new server connection");
+	for (int i = 0; i < 3; i++) {
+		conn = it_connect(&env, "nodb", "postgres", NULL);
+		assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+		assert_non_null(strstr(PQerrorMessage(conn),
+		    "could not connect to server"));
+		PQfinish(conn);
+	}
+	/* one attempt; the next clients got its error from memory */
+	assert_int_equal(log_count("nodb/postgres: new server connection") -
+	    before, 1);
+	it_sleep_ms(2300);
+	conn = it_connect(&env, "nodb", "postgres", NULL);
+	PQfinish(conn);
+	assert_int_equal(log_count("nodb/postgres: new server connection") -
+	    before, 2);
+
+	/* a login the backend refuses: its own error reaches the client */
+	restart("server_login_retry = 2", NULL);
+	{
+		char dbs[256];
+		snprintf(dbs, sizeof(dbs), "gone = host=%s port=%d "
+		    "dbname=doesnotexist", env.pgdir, env.pg_port);
+		restart("server_login_retry = 2", dbs);
+	}
+	conn = it_connect(&env, "gone", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "database "
+	    "\"doesnotexist\" does not exist"));
+	PQfinish(conn);
+}
+
+static void
+test_server_lifetime_and_idle_timeout(void **state)
+{
+	PGconn *conn;
+	long long pid1, pid2;
+
+	(void)state;
+	restart("server_lifetime = 1\nserver_idle_timeout = 600", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	pid1 = it_query_int(conn, "select pg_backend_pid()");
+	it_sleep_ms(2500);
+	pid2 = it_query_int(conn, "select pg_backend_pid()");
+	assert_int_not_equal(pid1, pid2);
+	PQfinish(conn);
+
+	restart("server_idle_timeout = 1", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(conn, "select 1"), 1);
+	assert_int_equal(backends(), 1);
+	assert_true(wait_backends(0));
+	PQfinish(conn);
+}
+
+static void
+test_server_check_query(void **state)
+{
+	PGconn *conn;
+	long long before;
+
+	(void)state;
+	before = it_pg_int(&env, "select setval('checkseq', 100)");
+	restart("server_check_delay = 0\n"
+	    "server_check_query = select nextval('checkseq')", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(it_query_int(conn, "select 5"), 5);
+	PQfinish(conn);
+	assert_true(it_pg_int(&env, "select last_value from checkseq") -
+	    before >= 3);
+}
+
+static void
+test_min_pool_size(void **state)
+{
+	PGconn *conn;
+
+	(void)state;
+	restart("min_pool_size = 3", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(conn, "select 1"), 1);
+	assert_true(wait_backends(3));
+	PQfinish(conn);
+}
+
+static void
+test_reserve_pool(void **state)
+{
+	PGconn *holder, *waiter;
+	struct timespec t0, t1;
+
+	(void)state;
+	restart("default_pool_size = 1\nreserve_pool_size = 1\n"
+	    "reserve_pool_timeout = 0.3", NULL);
+	holder = it_connect(&env, "postgres", "postgres", NULL);
+	waiter = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQsendQuery(holder, "select pg_sleep(4)"), 1);
+	it_sleep_ms(200);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(it_query_int(waiter, "select 6"), 6);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* served by the reserve, long before the holder's 4 s are over */
+	assert_true(t1.tv_sec - t0.tv_sec < 3);
+	assert_true(it_wait_log(&env, "reserve pool", 100) ||
+	    backends() == 2);
+	PQfinish(holder);
+	PQfinish(waiter);
+}
+
+/* Per-database and per-user pool sizes bound concurrent backends. */
+static void
+test_pool_sizes(void **state)
+{
+	PGconn *c[6];
+	long long most = 0;
+	char dbs[256];
+
+	(void)state;
+	snprintf(dbs, sizeof(dbs), "two = host=%s port=%d dbname=postgres "
+	    "pool_size=2", env.pgdir, env.pg_port);
+	restart("default_pool_size = 10\n[users]\nu1 = pool_size=1\n"
+	    "[pgweir]", dbs);
+	for (int i = 0; i < 6; i++) {
+		c[i] = it_connect(&env, "two", "postgres", NULL);
+		assert_int_equal(PQsendQuery(c[i], "select pg_sleep(0.3)"), 1);
+	}
+	for (int i = 0; i < 10; i++) {
+		long long n = backends();
+		most = n > most ? n : most;
+		it_sleep_ms(50);
+	}
+	for (int i = 0; i < 6; i++) {
+		PGresult *res;
+		while ((res = PQgetResult(c[i])) != NULL) {
+			assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+			PQclear(res);
+		}
+		PQfinish(c[i]);
+	}
+	assert_int_equal(most, 2);
+
+	/* [users] u1 pool_size=1 beats the database's 2 */
+	most = 0;
+	for (int i = 0; i < 4; i++) {
+		c[i] = it_connect(&env, "two", "u1", NULL);
+		assert_int_equal(PQsendQuery(c[i], "select pg_sleep(0.3)"), 1);
+	}
+	for (int i = 0; i < 10; i++) {
+		long long n = it_pg_int(&env, "select count(*) from "
+		    "pg_stat_activity where usename = 'u1' and state = "
+		    "'active'");
+		most = n > most ? n : most;
+		it_sleep_ms(50);
+	}
+	for (int i = 0; i < 4; i++) {
+		PGresult *res;
+		while ((res = PQgetResult(c[i])) != NULL)
+			PQclear(res);
+		PQfinish(c[i]);
+	}
+	assert_int_equal(most, 1);
+}
+
+/* max_db_connections across users: the second pool waits, then gets in. */
+static void
+test_server_caps(void **state)
+{
+	PGconn *a, *b;
+	PGresult *res;
+	char dbs[256];
+
+	(void)state;
+	snprintf(dbs, sizeof(dbs), "capped = host=%s port=%d dbname=postgres "
+	    "max_db_connections=1", env.pgdir, env.pg_port);
+	restart("", dbs);
+	a = it_connect(&env, "capped", "u1", NULL);
+	b = it_connect(&env, "capped", "u2", NULL);
+	assert_true(it_exec_ok(a, "begin"));
+	assert_int_equal(PQsendQuery(b, "select 8"), 1);
+	it_sleep_ms(400);
+	assert_int_equal(PQconsumeInput(b), 1);
+	assert_int_equal(PQisBusy(b), 1);
+	assert_true(it_exec_ok(a, "commit"));
+	res = PQgetResult(b);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	assert_null(PQgetResult(b));
+	assert_true(backends() <= 1);
+	PQfinish(a);
+	PQfinish(b);
+
+	/* max_user_connections: the same across databases */
+	snprintf(dbs, sizeof(dbs), "other = host=%s port=%d dbname=postgres",
+	    env.pgdir, env.pg_port);
+	restart("[users]\nu1 = max_user_connections=1\n[pgweir]", dbs);
+	a = it_connect(&env, "postgres", "u1", NULL);
+	b = it_connect(&env, "other", "u1", NULL);
+	assert_true(it_exec_ok(a, "begin"));
+	assert_int_equal(PQsendQuery(b, "select 9"), 1);
+	it_sleep_ms(400);
+	assert_int_equal(PQconsumeInput(b), 1);
+	assert_int_equal(PQisBusy(b), 1);
+	assert_true(it_exec_ok(a, "commit"));
+	res = PQgetResult(b);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	assert_null(PQgetResult(b));
+	PQfinish(a);
+	PQfinish(b);
+}
+
+/* Client caps per database and per user name themselves. */
+static void
+test_client_caps(void **state)
+{
+	PGconn *c[3];
+	char dbs[256];
+
+	(void)state;
+	snprintf(dbs, sizeof(dbs), "few = host=%s port=%d dbname=postgres "
+	    "max_db_client_connections=2", env.pgdir, env.pg_port);
+	restart("[users]\nu2 = max_user_client_connections=1\n[pgweir]", dbs);
+	c[0] = it_connect(&env, "few", "postgres", NULL);
+	c[1] = it_connect(&env, "few", "postgres", NULL);
+	c[2] = it_connect(&env, "few", "postgres", NULL);
+	assert_int_equal(PQstatus(c[1]), CONNECTION_OK);
+	assert_int_equal(PQstatus(c[2]), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c[2]),
+	    "max_db_client_connections"));
+	for (int i = 0; i < 3; i++)
+		PQfinish(c[i]);
+	c[0] = it_connect(&env, "postgres", "u2", NULL);
+	c[1] = it_connect(&env, "postgres", "u2", NULL);
+	assert_int_equal(PQstatus(c[0]), CONNECTION_OK);
+	assert_int_equal(PQstatus(c[1]), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c[1]),
+	    "max_user_client_connections"));
+	PQfinish(c[0]);
+	PQfinish(c[1]);
+}
+
+/* [users] pool_mode overrides the global mode. */
+static void
+test_user_pool_mode(void **state)
+{
+	PGconn *conn;
+	PGresult *res;
+
+	(void)state;
+	restart("[users]\nu2 = pool_mode=statement\n[pgweir]", NULL);
+	conn = it_connect(&env, "postgres", "u2", NULL);
+	res = PQexec(conn, "begin");
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	PQfinish(conn);
+	conn = it_connect(&env, "postgres", "u1", NULL);
+	assert_true(it_exec_ok(conn, "begin"));
+	assert_true(it_exec_ok(conn, "commit"));
+	PQfinish(conn);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_query_wait_timeout),
+		cmocka_unit_test(test_query_timeout),
+		cmocka_unit_test(test_client_idle_timeout),
+		cmocka_unit_test(test_idle_transaction_timeout),
+		cmocka_unit_test(test_transaction_timeout),
+		cmocka_unit_test(test_client_login_timeout),
+		cmocka_unit_test(test_server_connect_timeout),
+		cmocka_unit_test(test_server_login_retry),
+		cmocka_unit_test(test_server_lifetime_and_idle_timeout),
+		cmocka_unit_test(test_server_check_query),
+		cmocka_unit_test(test_min_pool_size),
+		cmocka_unit_test(test_reserve_pool),
+		cmocka_unit_test(test_pool_sizes),
+		cmocka_unit_test(test_server_caps),
+		cmocka_unit_test(test_client_caps),
+		cmocka_unit_test(test_user_pool_mode),
+	};
+
+	return IT_RUN_GROUP(tests, setup, teardown);
+}
