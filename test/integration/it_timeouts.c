@@ -507,6 +507,36 @@ test_user_pool_mode(void **state)
 	PQfinish(conn);
 }
 
+/* server_reset_query_always: an untracked SET does not leak. */
+static void
+test_reset_query_always(void **state)
+{
+	PGconn *a, *b;
+	char *v;
+
+	(void)state;
+	restart("default_pool_size = 1\nserver_reset_query_always = 1", NULL);
+	a = it_connect(&env, "postgres", "postgres", NULL);
+	b = it_connect(&env, "postgres", "postgres", NULL);
+	assert_true(it_exec_ok(a, "set work_mem = '77MB'"));
+	v = it_query_text(b, "show work_mem");
+	assert_string_equal(v, "4MB");
+	free(v);
+	PQfinish(a);
+	PQfinish(b);
+
+	/* without it, transaction mode leaks it (as documented) */
+	restart("default_pool_size = 1", NULL);
+	a = it_connect(&env, "postgres", "postgres", NULL);
+	b = it_connect(&env, "postgres", "postgres", NULL);
+	assert_true(it_exec_ok(a, "set work_mem = '77MB'"));
+	v = it_query_text(b, "show work_mem");
+	assert_string_equal(v, "77MB");
+	free(v);
+	PQfinish(a);
+	PQfinish(b);
+}
+
 int
 main(void)
 {
@@ -527,6 +557,7 @@ main(void)
 		cmocka_unit_test(test_server_caps),
 		cmocka_unit_test(test_client_caps),
 		cmocka_unit_test(test_user_pool_mode),
+		cmocka_unit_test(test_reset_query_always),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);
