@@ -55,6 +55,9 @@ static const uint8_t cbind_b[48] = { 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9 };
 
 static const uint8_t mock_key[SCRAM_KEY_LEN] = { 0x42, 0x17, 0x99 };
 
+/* 43 base64 characters of zero bits: with "=", a 32-byte proof. */
+#define ZERO43 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
 /* Where an exchange stopped; 0 when both sides succeeded. */
 enum stage {
 	ST_OK,
@@ -1039,30 +1042,25 @@ test_client_final_malformed(void **state)
 		"c=biws,r=abcXYZ,p",
 		"c=biws,r=abcXYZ,p=",
 		"c=biws,r=abcXYZ,p=AAAA",
-		"c=biws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-		"c=biws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,",
-		"c=biws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,"
-		    "x=1",
-		"c=biws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "AAAA",
-		"c=biws,r=abcXY,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,r=abcXYZZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,r=abc,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=eSws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biw,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biwsbiws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "=",
-		"r=abcXYZ,c=biws,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,r=abcXYZ,x=,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,r=abcXYZ,,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,r=abcXYZ,1=x,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "=",
+		"c=biws,r=abcXYZ,p=" ZERO43,
+		"c=biws,r=abcXYZ,p=" ZERO43 "=,",
+		"c=biws,r=abcXYZ,p=" ZERO43 "=,x=1",
+		"c=biws,r=abcXYZ,p=" ZERO43 "AAAAA",
+		"c=biws,r=abcXY,p=" ZERO43 "=",
+		"c=biws,r=abcXYZZ,p=" ZERO43 "=",
+		"c=biws,r=abc,p=" ZERO43 "=",
+		"c=eSws,r=abcXYZ,p=" ZERO43 "=",
+		"c=biw,r=abcXYZ,p=" ZERO43 "=",
+		"c=,r=abcXYZ,p=" ZERO43 "=",
+		"c=biwsbiws,r=abcXYZ,p=" ZERO43 "=",
+		"r=abcXYZ,c=biws,p=" ZERO43 "=",
+		"c=biws,p=" ZERO43 "=",
+		"c=biws,r=abcXYZ,x=,p=" ZERO43 "=",
+		"c=biws,r=abcXYZ,,p=" ZERO43 "=",
+		"c=biws,r=abcXYZ,1=x,p=" ZERO43 "=",
 		/* syntactically fine, wrong proof */
-		"c=biws,r=abcXYZ,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-		"c=biws,r=abcXYZ,x=y,p=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "=",
+		"c=biws,r=abcXYZ,p=" ZERO43 "=",
+		"c=biws,r=abcXYZ,x=y,p=" ZERO43 "=",
 	};
 	struct scram_secret sec;
 	struct scram_server s;
@@ -1154,9 +1152,7 @@ test_server_first_malformed(void **state)
 		"r=abcXYZ",
 		"r=abcXYZ,",
 		/* a salt over SCRAM_SALT_MAX */
-		"r=abcXYZ,s=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-		    "AAAA,i=4096",
+		"r=abcXYZ,s=" ZERO43 ZERO43 "AA,i=4096",
 	};
 	struct scram_client c;
 	char out[SCRAM_OUT_MAX], big[SCRAM_MSG_MAX + 64], err[128];
@@ -1177,7 +1173,7 @@ test_server_first_malformed(void **state)
 	assert_int_equal(c.iterations, 1);
 	/* ...(not run: 10,000,000 rounds take seconds; parse bound only). */
 
-	/* A server nonce part of SCRAM_NONCE_MAX bytes is fine; beyond is not. */
+	/* A combined nonce of 2 * SCRAM_NONCE_MAX is fine; longer is not. */
 	memset(big, 0, sizeof(big));
 	memcpy(big, "r=abc", 5);
 	memset(big + 5, 'Q', 2 * SCRAM_NONCE_MAX - 3);
@@ -1275,8 +1271,8 @@ test_order(void **state)
 	assert_int_equal(scram_client_first(&c, out, sizeof(out), &n), -1);
 
 	assert_int_equal(scram_server_init(&s, &sec, NULL, 0), 0);
-	assert_int_equal(sv_final(&s, "c=biws,r=abc,p=AAAAAAAAAAAAAAAAAAAAAAAA"
-	    "AAAAAAAAAAAAAAAAAAA=", out, sizeof(out), &n), -1);
+	assert_int_equal(sv_final(&s, "c=biws,r=abc,p=" ZERO43 "=", out,
+	    sizeof(out), &n), -1);
 	assert_int_equal(sv_first(&s, SCRAM_SHA_256, "n,,n=,r=abc", out,
 	    sizeof(out), &n), -1);
 
