@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
@@ -34,6 +35,7 @@
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
 #include "pgweir/sockopt.h"
+#include "pgweir/tls.h"
 
 static void client_io_cb(struct io *io, short what, void *arg);
 
@@ -456,6 +458,18 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		proto_build_negotiate_protocol_version(client->io.out, 0,
 		    sp->unknown_options, sp->n_unknown_options);
 	}
+	if (client->direct_tls && !tls_alpn_postgresql(client->io.ssl)) {
+		/* PostgreSQL insists on ALPN for direct TLS, and so do we */
+		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "direct TLS connection without ALPN \"postgresql\"");
+		return;
+	}
+	if (client->io.ssl == NULL && client->addr.family != AF_UNIX &&
+	    pw->cfg->client_tls_sslmode >= TLS_REQUIRE) {
+		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
+		    "SSL required");
+		return;
+	}
 	if (sp->replication) {
 		client_close_error(client, SQLSTATE_FEATURE_NOT_SUPPORTED,
 		    "replication connections are not supported by pgweir");
@@ -510,7 +524,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 	client->logged_in = true;
 	db->n_clients++;
 	user->n_clients++;
-	pool_client_login(pool, client);
+	auth_start(client);
 }
 
 /*
@@ -580,6 +594,41 @@ client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
 }
 
 /*
+ * An SSLRequest: 'S' and a TLS handshake when TLS is configured (not on
+ * the unix socket, where PostgreSQL does not offer it either), else 'N'.
+ * Bytes the client sent after the request without waiting for the answer
+ * came in the clear: taking them as part of the TLS session is the
+ * buffer-stuffing attack of CVE-2021-23214, so they end the connection.
+ */
+static void
+client_on_SSLRequest(struct client *client)
+{
+	SSL_CTX *ctx = client->pw->tls.client_side;
+	SSL *ssl;
+
+	if (ctx == NULL || client->io.ssl != NULL ||
+	    client->addr.family == AF_UNIX) {
+		evbuffer_add(client->io.out, "N", 1);
+		client_flush(client);
+		return;
+	}
+	if (io_in_pending(&client->io) > 0) {
+		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "received unencrypted data after SSL request");
+		return;
+	}
+	evbuffer_add(client->io.out, "S", 1);
+	if (client_flush(client) < 0)
+		return;
+	ssl = tls_accept_new(ctx, client->io.fd);
+	if (ssl == NULL) {
+		client_close(client, "could not set up TLS");
+		return;
+	}
+	io_start_tls(&client->io, ssl);
+}
+
+/*
  * The startup phase: read one length-prefixed packet at a time.  An
  * SSLRequest or GSSENCRequest is answered 'N' (no encryption here) and
  * the client goes on in plaintext.
@@ -595,6 +644,10 @@ client_handle_startup(struct client *client)
 		struct pq_startup sp;
 		uint32_t len;
 
+		if (client->auth != NULL) {
+			auth_handle_input(client);
+			return;
+		}
 		if (evbuffer_get_length(in) < 4)
 			return;
 		evbuffer_copyout(in, head, 4);
@@ -614,6 +667,8 @@ client_handle_startup(struct client *client)
 		}
 		switch (sp.code) {
 		case PQ_SSL_REQUEST:
+			client_on_SSLRequest(client);
+			continue;
 		case PQ_GSSENC_REQUEST:
 			evbuffer_add(client->io.out, "N", 1);
 			if (client_flush(client) < 0)
@@ -630,6 +685,31 @@ client_handle_startup(struct client *client)
 			return;
 		}
 	}
+}
+
+/*
+ * The first byte is a TLS handshake record: a client that speaks TLS at
+ * once (PostgreSQL 17's sslnegotiation=direct).  Nothing has been read
+ * yet, so OpenSSL gets the whole ClientHello from the socket.
+ */
+static int
+client_start_direct_tls(struct client *client)
+{
+	SSL_CTX *ctx = client->pw->tls.client_side;
+	SSL *ssl;
+
+	if (ctx == NULL || client->addr.family == AF_UNIX) {
+		client_close(client, "direct TLS is not configured");
+		return -1;
+	}
+	ssl = tls_accept_new(ctx, client->io.fd);
+	if (ssl == NULL) {
+		client_close(client, "could not set up TLS");
+		return -1;
+	}
+	io_start_tls(&client->io, ssl);
+	client->direct_tls = true;
+	return 0;
 }
 
 /* All readiness of a client socket. */
@@ -650,6 +730,12 @@ client_io_cb(struct io *io, short what, void *arg)
 	}
 	if (!(what & EV_READ) || client->state == CL_CLOSED)
 		return;
+	if (client->state == CL_LOGIN && !client->first_byte_seen) {
+		client->first_byte_seen = true;
+		if (io_peek_byte(io) == 0x16 && client_start_direct_tls(client) <
+		    0)
+			return;
+	}
 	n = io_read(io, RELAY_READ_SIZE);
 	if (n == IO_AGAIN)
 		return;
@@ -689,6 +775,7 @@ client_close(struct client *client, const char *reason)
 
 	if (client->state == CL_CLOSED)
 		return;
+	auth_free(client);
 	if (pw->cfg->log_disconnections || client->state == CL_LOGIN)
 		client_log(client, client->logged_in ? LOG_LVL_LOG :
 		    LOG_LVL_DEBUG, "closing: %s", reason);

@@ -832,10 +832,10 @@ config_validate(struct config *cfg, struct config_error *err,
 		    "needs auth_hba_file", path);
 		return -1;
 	}
-	if (cfg->auth_type != AUTH_ANY && cfg->auth_type != AUTH_TRUST) {
-		snprintf(err->msg, sizeof(err->msg), "%s: auth_type: %s is "
-		    "not supported by this version of pgweir yet (use trust "
-		    "or any)", path, config_auth_type_name(cfg->auth_type));
+	if (cfg->auth_type == AUTH_CERT &&
+	    cfg->client_tls_sslmode == TLS_DISABLE) {
+		snprintf(err->msg, sizeof(err->msg), "%s: auth_type: cert "
+		    "needs TLS (set client_tls_sslmode and its files)", path);
 		return -1;
 	}
 	if (cfg->auth_type == AUTH_ANY) {

@@ -8,14 +8,21 @@
  * FIONREAD and no copy); writes go out at once with writev(2) and EV_WRITE
  * is armed only when the kernel pushes back.  The event's interest is only
  * re-registered when it really changes, so linking and unlinking
- * connections costs no epoll_ctl.  Callers: client.c, server.c, cancel
- * forwarding.  TLS will plug in behind the same functions.
+ * connections costs no epoll_ctl.  Callers: client.c and server.c.
+ *
+ * TLS runs on the same socket behind the same functions: io_read() and
+ * io_flush() go through SSL_read()/SSL_write(), which also drive the
+ * handshake, and read until OpenSSL has nothing decrypted left over (a
+ * record read but not returned would otherwise wait for the next readiness
+ * that may never come).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -87,6 +94,15 @@ fail:
 void
 io_close(struct io *io)
 {
+	if (io->ssl != NULL) {
+		/* a close_notify, best effort; the socket closes anyway */
+		SSL_set_quiet_shutdown(io->ssl, 0);
+		if (SSL_is_init_finished(io->ssl))
+			SSL_shutdown(io->ssl);
+		SSL_free(io->ssl);
+		io->ssl = NULL;
+		ERR_clear_error();
+	}
 	if (io->fd >= 0) {
 		event_del(&io->ev);
 		close(io->fd);
@@ -115,11 +131,59 @@ io_is_open(const struct io *io)
  * of bytes read, 0 at end of file, IO_AGAIN when nothing is there, or -1
  * with errno set.
  */
+/* io_read() over TLS: as many records as are there, up to max bytes. */
+static ssize_t
+io_read_tls(struct io *io, size_t max)
+{
+	size_t total = 0;
+
+	while (total < max) {
+		struct evbuffer_iovec vec;
+		int n, err;
+
+		if (evbuffer_reserve_space(io->in, (ev_ssize_t)(max - total),
+		    &vec, 1) != 1)
+			return -1;
+		if (vec.iov_len > max - total)
+			vec.iov_len = max - total;
+		ERR_clear_error();
+		n = SSL_read(io->ssl, vec.iov_base, (int)vec.iov_len);
+		if (n > 0) {
+			vec.iov_len = (size_t)n;
+			evbuffer_commit_space(io->in, &vec, 1);
+			total += (size_t)n;
+			continue;
+		}
+		evbuffer_commit_space(io->in, NULL, 0);
+		err = SSL_get_error(io->ssl, n);
+		if (err == SSL_ERROR_WANT_READ)
+			break;
+		if (err == SSL_ERROR_WANT_WRITE) {
+			io_set_write(io, true);
+			break;
+		}
+		if (total > 0)
+			break;	/* report EOF or the error next time */
+		if (err == SSL_ERROR_ZERO_RETURN ||
+		    (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+			return 0;
+		ERR_clear_error();
+		return -1;
+	}
+	/* a handshake that just finished may let queued output go */
+	if (evbuffer_get_length(io->out) > 0 && io_flush(io) < 0)
+		return -1;
+	return total > 0 ? (ssize_t)total : IO_AGAIN;
+}
+
 ssize_t
 io_read(struct io *io, size_t max)
 {
 	struct evbuffer_iovec vec;
 	ssize_t n;
+
+	if (io->ssl != NULL)
+		return io_read_tls(io, max);
 
 	if (evbuffer_reserve_space(io->in, (ev_ssize_t)max, &vec, 1) != 1)
 		return -1;
@@ -143,9 +207,46 @@ io_read(struct io *io, size_t max)
  * buffered and EV_WRITE is armed; once everything is out it is disarmed.
  * Returns 0, or -1 on a socket error (the caller closes the connection).
  */
+/* io_flush() over TLS: one SSL_write per buffer chunk. */
+static int
+io_flush_tls(struct io *io)
+{
+	while (evbuffer_get_length(io->out) > 0) {
+		struct evbuffer_iovec vec;
+		int n, err;
+
+		if (evbuffer_peek(io->out, -1, NULL, &vec, 1) < 1)
+			break;
+		if (vec.iov_len > 16384)
+			vec.iov_len = 16384;
+		ERR_clear_error();
+		n = SSL_write(io->ssl, vec.iov_base, (int)vec.iov_len);
+		if (n > 0) {
+			evbuffer_drain(io->out, (size_t)n);
+			continue;
+		}
+		err = SSL_get_error(io->ssl, n);
+		if (err == SSL_ERROR_WANT_WRITE) {
+			io_set_write(io, true);
+			return 0;
+		}
+		if (err == SSL_ERROR_WANT_READ) {
+			/* the handshake needs the peer first */
+			io_set_read(io, true);
+			return 0;
+		}
+		ERR_clear_error();
+		return -1;
+	}
+	io_set_write(io, false);
+	return 0;
+}
+
 int
 io_flush(struct io *io)
 {
+	if (io->ssl != NULL)
+		return io_flush_tls(io);
 	while (evbuffer_get_length(io->out) > 0) {
 		int n = evbuffer_write(io->out, io->fd);
 		if (n < 0) {
@@ -194,4 +295,29 @@ size_t
 io_in_pending(const struct io *io)
 {
 	return io->in ? evbuffer_get_length(io->in) : 0;
+}
+
+/*
+ * Switch the connection to TLS (the io takes ownership of ssl).  Nothing
+ * may be buffered unread: bytes that came before the handshake were sent
+ * in the clear and must not be taken as if they had been encrypted.
+ */
+void
+io_start_tls(struct io *io, SSL *ssl)
+{
+	io->ssl = ssl;
+	io_set_read(io, true);
+}
+
+/*
+ * The first byte waiting on the socket, without consuming it (to tell a
+ * direct TLS ClientHello from a startup packet); -1 if none yet.
+ */
+int
+io_peek_byte(struct io *io)
+{
+	unsigned char b;
+	ssize_t n = recv(io->fd, &b, 1, MSG_PEEK);
+
+	return n == 1 ? b : -1;
 }

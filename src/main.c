@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <openssl/rand.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -27,6 +28,9 @@
 #include <unistd.h>
 
 #include "pgweir/authfile.h"
+#include "pgweir/authquery.h"
+#include "pgweir/hba.h"
+#include "pgweir/tls.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/listener.h"
@@ -196,6 +200,8 @@ reload(struct pgweir *pw)
 	struct config_error err;
 	struct config *cfg;
 	struct authfile *auth = NULL;
+	struct hba *hba = NULL;
+	struct tls_contexts tls;
 	const char *path = pw->cfg->conffile[0] ? pw->cfg->conffile :
 	    pw->config_path;
 	char aerr[512];
@@ -216,12 +222,25 @@ reload(struct pgweir *pw)
 			return -1;
 		}
 	}
+	if (cfg->auth_hba_file[0] != '\0') {
+		hba = hba_load(cfg->auth_hba_file, aerr, sizeof(aerr));
+		if (hba == NULL) {
+			log_error("reload failed, keeping the running "
+			    "configuration: auth_hba_file: %s", aerr);
+			goto fail;
+		}
+	}
+	/* certificates are re-read at every reload, for new connections */
+	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0) {
+		log_error("reload failed, keeping the running configuration "
+		    "and certificates: %s", aerr);
+		goto fail;
+	}
 	if (apply_log_settings(cfg, &cmdline) < 0) {
 		log_error("reload failed, keeping the running configuration: "
 		    "cannot open logfile");
-		authfile_free(auth);
-		config_unref(cfg);
-		return -1;
+		tls_free(&tls);
+		goto fail;
 	}
 	warn_restart_needed(pw->cfg, cfg);
 	pool_reload(pw, cfg);
@@ -230,8 +249,19 @@ reload(struct pgweir *pw)
 	pw->timeouts_active = deadline_timeouts_in_use(cfg);
 	authfile_free(pw->auth);
 	pw->auth = auth;
+	hba_free(pw->hba);
+	pw->hba = hba;
+	tls_free(&pw->tls);
+	pw->tls = tls;
+	authquery_flush_cache(pw->authquery);
+	authquery_set_cache_ttl(pw->authquery, cfg->auth_query_cache_ttl);
 	log_info("configuration reloaded");
 	return 0;
+fail:
+	hba_free(hba);
+	authfile_free(auth);
+	config_unref(cfg);
+	return -1;
 }
 
 /* Start a graceful or immediate shutdown. */
@@ -507,6 +537,7 @@ teardown(struct pgweir *pw)
 	while ((user = TAILQ_FIRST(&pw->users)) != NULL) {
 		TAILQ_REMOVE(&pw->users, user, entry);
 		free(user->name);
+		free(user->derived);
 		free(user);
 	}
 	listener_close_all(pw);
@@ -520,6 +551,9 @@ teardown(struct pgweir *pw)
 		evdns_base_free(pw->dns, 0);
 	free(pw->slots);
 	free(pw->free_slots);
+	authquery_free(pw->authquery);
+	hba_free(pw->hba);
+	tls_free(&pw->tls);
 	authfile_free(pw->auth);
 	varcache_fini(&pw->vars);
 	if (pw->cfg->pidfile[0] != '\0')
@@ -579,6 +613,21 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (pw.cfg->auth_hba_file[0] != '\0') {
+		pw.hba = hba_load(pw.cfg->auth_hba_file, aerr, sizeof(aerr));
+		if (pw.hba == NULL) {
+			log_fatal("auth_hba_file: %s", aerr);
+			return 1;
+		}
+	}
+	if (tls_build(pw.cfg, &pw.tls, aerr, sizeof(aerr)) < 0) {
+		log_fatal("%s", aerr);
+		return 1;
+	}
+	if (RAND_bytes(pw.auth_mock_key, sizeof(pw.auth_mock_key)) != 1) {
+		log_fatal("no random numbers from OpenSSL");
+		return 1;
+	}
 	if (varcache_init(&pw.vars, pw.cfg->track_extra_parameters) < 0) {
 		log_fatal("track_extra_parameters: too many parameters");
 		return 1;
@@ -588,11 +637,16 @@ main(int argc, char **argv)
 		log_fatal("could not create the event loop");
 		return 1;
 	}
+	/* before listening: a signal sent once the port answers must count */
+	if (setup_signals(&pw) < 0) {
+		log_fatal("could not set up signal handling");
+		return 1;
+	}
 	if (listener_open_all(&pw) < 0)
 		return 1;
 	if (geteuid() == 0 && drop_privileges(user) < 0)
 		return 1;
-	if (cmdline.daemon && daemonize() < 0) {
+	if (cmdline.daemon && (daemonize() < 0 || event_reinit(pw.base) < 0)) {
 		log_fatal("could not daemonize: %s", strerror(errno));
 		return 1;
 	}
@@ -610,10 +664,12 @@ main(int argc, char **argv)
 	    "/etc/resolv.conf") != 0)
 		log_warning("could not read the resolver configuration; host "
 		    "names in [databases] may not resolve");
-	if (setup_signals(&pw) < 0) {
-		log_fatal("could not set up signal handling");
+	pw.authquery = authquery_new(pw.base);
+	if (pw.authquery == NULL) {
+		log_fatal("out of memory");
 		return 1;
 	}
+	authquery_set_cache_ttl(pw.authquery, pw.cfg->auth_query_cache_ttl);
 	event_assign(&pw.reap_ev, pw.base, -1, 0, reap_cb, &pw);
 	event_assign(&pw.janitor_ev, pw.base, -1, EV_PERSIST, janitor_cb,
 	    &pw);

@@ -167,6 +167,11 @@ const struct config_option config_options[] = {
 	{ "auth_dbname", OPT_STRING, OFF(auth_dbname), "", 0, 0, NULL, R,
 	  "Database in which auth_query runs (default: the one the client "
 	  "asked for)." },
+	{ "auth_query_cache_ttl", OPT_TIME, OFF(auth_query_cache_ttl), "10", 0,
+	  DAY, NULL, R | OPT_PGWEIR,
+	  "How long an auth_query answer is reused for later logins of the "
+	  "same user (0: ask every time). A changed password or a dropped "
+	  "role is seen by new logins at most this late." },
 	{ "auth_ldap_options", OPT_STRING, OFF(auth_ldap_options), "", 0, 0,
 	  NULL, R | S | L, "LDAP options; pgweir has no LDAP support." },
 	{ "admin_users", OPT_STRING, OFF(admin_users), "", 0, 0, NULL, R,
@@ -250,43 +255,53 @@ const struct config_option config_options[] = {
 
 	/* TLS */
 	{ "client_tls_sslmode", OPT_ENUM, OFF(client_tls_sslmode), "disable",
-	  0, 0, tls_modes, R | L, "TLS towards clients." },
+	  0, 0, tls_modes, R,
+	  "TLS towards clients: disable (an SSLRequest is answered \"no\"), "
+	  "allow or prefer (TLS when the client asks), require (TCP "
+	  "clients must use TLS), verify-ca or verify-full (and must show a "
+	  "certificate signed by client_tls_ca_file). Direct TLS (a "
+	  "ClientHello first, with ALPN postgresql) works whenever TLS is "
+	  "on." },
 	{ "client_tls_key_file", OPT_STRING, OFF(client_tls_key_file), "", 0,
-	  0, NULL, R | L, "Private key pgweir presents to clients (PEM)." },
+	  0, NULL, R, "Private key pgweir presents to clients (PEM)." },
 	{ "client_tls_cert_file", OPT_STRING, OFF(client_tls_cert_file), "",
-	  0, 0, NULL, R | L, "Certificate pgweir presents to clients (PEM)." },
+	  0, 0, NULL, R, "Certificate pgweir presents to clients (PEM)." },
 	{ "client_tls_ca_file", OPT_STRING, OFF(client_tls_ca_file), "", 0, 0,
-	  NULL, R | L, "CA certificates that client certificates must chain "
+	  NULL, R, "CA certificates that client certificates must chain "
 	  "to." },
 	{ "client_tls_protocols", OPT_STRING, OFF(client_tls_protocols),
-	  "secure", 0, 0, NULL, R | L,
+	  "secure", 0, 0, NULL, R,
 	  "TLS versions allowed towards clients: secure (TLS 1.2 and 1.3), "
 	  "all, or a list of tlsv1.0 ... tlsv1.3." },
 	{ "client_tls_ciphers", OPT_STRING, OFF(client_tls_ciphers), "default",
-	  0, 0, NULL, R | L, "OpenSSL cipher list for TLS 1.2 and below." },
+	  0, 0, NULL, R, "OpenSSL cipher list for TLS 1.2 and below." },
 	{ "client_tls13_ciphers", OPT_STRING, OFF(client_tls13_ciphers), "", 0,
-	  0, NULL, R | L, "TLS 1.3 cipher suites (empty: OpenSSL's)." },
+	  0, NULL, R, "TLS 1.3 cipher suites (empty: OpenSSL's)." },
 	{ "client_tls_ecdhcurve", OPT_STRING, OFF(client_tls_ecdhcurve), "auto",
-	  0, 0, NULL, R | L, "ECDH curve: auto, none or a curve name." },
+	  0, 0, NULL, R, "ECDH curve: auto, none or a curve name." },
 	{ "client_tls_dheparams", OPT_STRING, OFF(client_tls_dheparams),
-	  "auto", 0, 0, NULL, R | L, "DH parameters: auto, none or legacy." },
+	  "auto", 0, 0, NULL, R, "DH parameters: auto, none or legacy." },
 	{ "server_tls_sslmode", OPT_ENUM, OFF(server_tls_sslmode), "prefer", 0,
-	  0, tls_modes, R | L, "TLS towards PostgreSQL." },
+	  0, tls_modes, R,
+	  "TLS towards PostgreSQL over TCP: disable, allow or prefer (TLS "
+	  "when the server offers it), require, verify-ca (the server's "
+	  "certificate must chain to server_tls_ca_file) or verify-full (and "
+	  "match the host name)." },
 	{ "server_tls_ca_file", OPT_STRING, OFF(server_tls_ca_file), "", 0, 0,
-	  NULL, R | L, "CA certificates the server's certificate must chain "
+	  NULL, R, "CA certificates the server's certificate must chain "
 	  "to." },
 	{ "server_tls_key_file", OPT_STRING, OFF(server_tls_key_file), "", 0,
-	  0, NULL, R | L, "Client key pgweir presents to PostgreSQL (PEM)." },
+	  0, NULL, R, "Client key pgweir presents to PostgreSQL (PEM)." },
 	{ "server_tls_cert_file", OPT_STRING, OFF(server_tls_cert_file), "",
-	  0, 0, NULL, R | L,
+	  0, 0, NULL, R,
 	  "Client certificate pgweir presents to PostgreSQL (PEM)." },
 	{ "server_tls_protocols", OPT_STRING, OFF(server_tls_protocols),
-	  "secure", 0, 0, NULL, R | L, "TLS versions allowed towards "
+	  "secure", 0, 0, NULL, R, "TLS versions allowed towards "
 	  "PostgreSQL." },
 	{ "server_tls_ciphers", OPT_STRING, OFF(server_tls_ciphers), "default",
-	  0, 0, NULL, R | L, "OpenSSL cipher list towards PostgreSQL." },
+	  0, 0, NULL, R, "OpenSSL cipher list towards PostgreSQL." },
 	{ "server_tls13_ciphers", OPT_STRING, OFF(server_tls13_ciphers), "", 0,
-	  0, NULL, R | L, "TLS 1.3 cipher suites towards PostgreSQL." },
+	  0, NULL, R, "TLS 1.3 cipher suites towards PostgreSQL." },
 
 	/* dangerous timeouts */
 	{ "query_timeout", OPT_TIME, OFF(query_timeout), "0", 0, TMAX, NULL,

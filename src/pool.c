@@ -125,6 +125,16 @@ pool_find_user(struct pgweir *pw, const char *name, bool create)
 	return user;
 }
 
+/* Remember a user's SCRAM keys for logging in to servers as that user. */
+void
+pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,
+    const uint8_t *server_key)
+{
+	memcpy(user->scram_client_key, client_key, 32);
+	memcpy(user->scram_server_key, server_key, 32);
+	user->has_scram_keys = true;
+}
+
 /* The pool of (database, user); created on first use when asked. */
 struct pool *
 pool_find(struct pgweir *pw, struct database *db, struct user *user,

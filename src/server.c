@@ -21,6 +21,9 @@
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,8 +41,10 @@
 #include "pgweir/pool.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
+#include "pgweir/scram.h"
 #include "pgweir/server.h"
 #include "pgweir/sockopt.h"
+#include "pgweir/tls.h"
 
 /* Longest message accepted from a server during login. */
 #define LOGIN_MSG_MAX (64 * 1024)
@@ -395,21 +400,9 @@ server_send_startup(struct server *server)
 		server_close(server, "out of memory");
 		return;
 	}
+	server->startup_sent = true;
 	io_set_read(&server->io, true);
 	server_flush(server);
-}
-
-/* The password pgweir may use for the pool's server user, or NULL. */
-static const char *
-server_password(struct server *server)
-{
-	const struct db_conf *conf = server->pool->db->conf;
-	const struct authfile_entry *e;
-
-	if (conf->password && conf->user)
-		return conf->password;
-	e = authfile_find(server->pw->auth, server->pool->server_user);
-	return e ? e->secret : NULL;
 }
 
 /* Fail a login with a message of our own. */
@@ -421,6 +414,114 @@ server_login_fail(struct server *server, const char *sqlstate,
 	server_close(server, message);
 }
 
+/* The secret pgweir holds for the pool's server user, or NULL. */
+static const char *
+server_secret(struct server *server)
+{
+	const struct db_conf *conf = server->pool->db->conf;
+	const struct authfile_entry *e;
+
+	if (conf->password && conf->user)
+		return conf->password;
+	e = authfile_find(server->pw->auth, server->pool->server_user);
+	return e ? e->secret : NULL;
+}
+
+/* Whether a secret is a stored hash rather than a password. */
+static bool
+is_hashed(const char *secret)
+{
+	return strncmp(secret, "md5", 3) == 0 ||
+	    strncmp(secret, "SCRAM-SHA-256$", 14) == 0;
+}
+
+/*
+ * Start SCRAM with the server: with the password if pgweir has it, else
+ * with the ClientKey a client of the same user proved (pass-through), so
+ * that no plaintext password needs to be stored anywhere.  Over TLS,
+ * SCRAM-SHA-256-PLUS binds the exchange to the server's certificate.
+ */
+static int
+server_start_scram(struct server *server, const char *body, size_t len)
+{
+	struct user *user = server->pool->user;
+	const char *secret = server_secret(server);
+	uint8_t cbind[SCRAM_CBIND_MAX];
+	size_t cbind_len = 0, outn = 0;
+	char out[SCRAM_OUT_MAX];
+	bool has_scram = false, has_plus = false, plus;
+	struct evbuffer *msg = server->io.out;
+	const char *mech;
+	int rc;
+
+	if (scram_parse_mechanisms(body, len, &has_scram, &has_plus) < 0 ||
+	    (!has_scram && !has_plus)) {
+		server_login_fail(server, SQLSTATE_FEATURE_NOT_SUPPORTED,
+		    "none of the server's SASL mechanisms is supported");
+		return -1;
+	}
+	if (server->io.ssl != NULL && tls_end_point_hash(server->io.ssl,
+	    false, cbind, &cbind_len) < 0)
+		cbind_len = 0;
+	plus = has_plus && cbind_len > 0;
+	server->scram = calloc(1, sizeof(*server->scram));
+	if (server->scram == NULL) {
+		server_close(server, "out of memory");
+		return -1;
+	}
+	if (secret != NULL && !is_hashed(secret))
+		rc = scram_client_init_password(server->scram, secret, plus,
+		    cbind_len ? cbind : NULL, cbind_len);
+	else if (user->has_scram_keys &&
+	    strcmp(user->name, server->pool->server_user) == 0 &&
+	    (secret == NULL || strncmp(secret, "SCRAM-SHA-256$", 14) == 0))
+		rc = scram_client_init_keys(server->scram,
+		    user->scram_client_key, user->scram_server_key, plus,
+		    cbind_len ? cbind : NULL, cbind_len);
+	else {
+		char m[256];
+		snprintf(m, sizeof(m), "cannot log in to the server as \"%s\" "
+		    "with SCRAM: pgweir has no password for it, and no client "
+		    "of that user has logged in with SCRAM yet",
+		    server->pool->server_user);
+		server_login_fail(server, SQLSTATE_INVALID_PASSWORD, m);
+		return -1;
+	}
+	if (rc < 0 || scram_client_first(server->scram, out, sizeof(out),
+	    &outn) < 0) {
+		server_login_fail(server, SQLSTATE_INVALID_PASSWORD,
+		    "SCRAM set-up failed");
+		return -1;
+	}
+	/* SASLInitialResponse: mechanism, Int32 length, data */
+	mech = scram_client_mechanism(server->scram);
+	{
+		uint8_t hdr[5], n[4];
+		size_t total = strlen(mech) + 1 + 4 + outn;
+		hdr[0] = PQMSG_PASSWORD;
+		proto_put_u32(hdr + 1, (uint32_t)(total + 4));
+		proto_put_u32(n, (uint32_t)outn);
+		evbuffer_add(msg, hdr, 5);
+		evbuffer_add(msg, mech, strlen(mech) + 1);
+		evbuffer_add(msg, n, 4);
+		evbuffer_add(msg, out, outn);
+	}
+	OPENSSL_cleanse(out, sizeof(out));
+	server->auth_sent = true;
+	return server_flush(server);
+}
+
+/* Free the SCRAM state of a login. */
+static void
+server_free_scram(struct server *server)
+{
+	if (server->scram != NULL) {
+		scram_client_wipe(server->scram);
+		free(server->scram);
+		server->scram = NULL;
+	}
+}
+
 /* Answer an authentication request from the server. */
 static int
 server_on_Authentication(struct server *server, const uint8_t *body,
@@ -428,6 +529,8 @@ server_on_Authentication(struct server *server, const uint8_t *body,
 {
 	const char *password;
 	char md5[PGMD5_LEN], stored[PGMD5_LEN];
+	char out[SCRAM_OUT_MAX], err[200];
+	size_t outn = 0;
 	uint32_t code;
 
 	if (len < 4) {
@@ -436,9 +539,40 @@ server_on_Authentication(struct server *server, const uint8_t *body,
 		return -1;
 	}
 	code = proto_get_u32(body);
-	if (code == PQAUTH_OK)
+	switch (code) {
+	case PQAUTH_OK:
+		server_free_scram(server);
 		return 0;
-	password = server_password(server);
+	case PQAUTH_SASL:
+		return server_start_scram(server, (const char *)body + 4,
+		    len - 4);
+	case PQAUTH_SASL_CONTINUE:
+		if (server->scram == NULL ||
+		    scram_client_server_first(server->scram,
+		    (const char *)body + 4, len - 4, out, sizeof(out), &outn,
+		    err, sizeof(err)) < 0) {
+			server_log(server, LOG_LVL_WARNING, "SCRAM: %s",
+			    server->scram ? err : "no exchange");
+			server_login_fail(server, SQLSTATE_INVALID_PASSWORD,
+			    "SCRAM authentication with the server failed");
+			return -1;
+		}
+		proto_build_password(server->io.out, out, outn);
+		OPENSSL_cleanse(out, sizeof(out));
+		return server_flush(server);
+	case PQAUTH_SASL_FINAL:
+		if (server->scram == NULL ||
+		    scram_client_server_final(server->scram,
+		    (const char *)body + 4, len - 4, err, sizeof(err)) < 0) {
+			server_log(server, LOG_LVL_WARNING, "SCRAM: %s",
+			    server->scram ? err : "no exchange");
+			server_login_fail(server, SQLSTATE_INVALID_PASSWORD,
+			    "the server's SCRAM signature does not verify");
+			return -1;
+		}
+		return 0;
+	}
+	password = server_secret(server);
 	if (password == NULL) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "server asks for a password for "
@@ -450,8 +584,7 @@ server_on_Authentication(struct server *server, const uint8_t *body,
 	}
 	switch (code) {
 	case PQAUTH_CLEARTEXT:
-		if (strncmp(password, "md5", 3) == 0 ||
-		    strncmp(password, "SCRAM-SHA-256$", 14) == 0) {
+		if (is_hashed(password)) {
 			server_login_fail(server, SQLSTATE_INVALID_PASSWORD,
 			    "server asks for a cleartext password, but pgweir "
 			    "only has a hashed secret");
@@ -466,15 +599,14 @@ server_on_Authentication(struct server *server, const uint8_t *body,
 		if (strncmp(password, "md5", 3) == 0 &&
 		    strlen(password) == PGMD5_LEN - 1)
 			snprintf(stored, sizeof(stored), "%s", password);
-		else if (strncmp(password, "SCRAM-SHA-256$", 14) == 0 ||
-		    pgmd5_hash(password, server->pool->server_user,
-		    stored) < 0)
+		else if (is_hashed(password) || pgmd5_hash(password,
+		    server->pool->server_user, stored) < 0)
 			goto unsupported;
 		if (pgmd5_salted(stored, body + 4, md5) < 0)
 			goto bad;
 		proto_build_password(server->io.out, md5, strlen(md5) + 1);
-		memset(md5, 0, sizeof(md5));
-		memset(stored, 0, sizeof(stored));
+		OPENSSL_cleanse(md5, sizeof(md5));
+		OPENSSL_cleanse(stored, sizeof(stored));
 		break;
 	default:
 		goto unsupported;
@@ -489,7 +621,8 @@ unsupported:
 	{
 		char msg[160];
 		snprintf(msg, sizeof(msg), "server requested an authentication "
-		    "method pgweir does not support (code %u)", code);
+		    "method pgweir cannot answer with the secret it has (code "
+		    "%u)", code);
 		server_login_fail(server, SQLSTATE_FEATURE_NOT_SUPPORTED, msg);
 	}
 	return -1;
@@ -676,7 +809,80 @@ server_on_connected(struct server *server)
 		return;
 	}
 	io_set_write(&server->io, false);
+	if (server->pw->tls.server_side != NULL &&
+	    server->remote.ss_family != AF_UNIX) {
+		/* ask for TLS first; the answer is one byte, 'S' or 'N' */
+		uint8_t req[8];
+		proto_put_u32(req, 8);
+		proto_put_u32(req + 4, PQ_SSL_REQUEST);
+		evbuffer_add(server->io.out, req, sizeof(req));
+		server->tls_requested = true;
+		io_set_read(&server->io, true);
+		server_flush(server);
+		return;
+	}
 	server_send_startup(server);
+}
+
+/*
+ * The server's answer to our SSLRequest.  'S': TLS, verifying its
+ * certificate (and name) as server_tls_sslmode says; 'N': plaintext,
+ * unless TLS is required.  A server that sends more than the one byte is
+ * refused: those bytes would have come in the clear.
+ */
+static void
+server_on_tls_answer(struct server *server)
+{
+	struct pgweir *pw = server->pw;
+	const struct db_conf *conf = server->pool->db->conf;
+	uint8_t answer;
+	SSL *ssl;
+
+	if (evbuffer_get_length(server->io.in) != 1) {
+		server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+		    "received unencrypted data after SSL response");
+		return;
+	}
+	evbuffer_remove(server->io.in, &answer, 1);
+	server->tls_requested = false;
+	if (answer == 'N') {
+		if (pw->cfg->server_tls_sslmode >= TLS_REQUIRE) {
+			server_login_fail(server, SQLSTATE_CANNOT_CONNECT,
+			    "server does not support TLS, and "
+			    "server_tls_sslmode requires it");
+			return;
+		}
+		server_send_startup(server);
+		return;
+	}
+	if (answer != 'S') {
+		server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+		    "invalid answer to SSLRequest from server");
+		return;
+	}
+	ssl = tls_connect_new(pw->tls.server_side, server->io.fd, conf->host,
+	    pw->cfg->server_tls_sslmode == TLS_VERIFY_FULL);
+	if (ssl == NULL) {
+		server_login_fail(server, SQLSTATE_CANNOT_CONNECT,
+		    "could not set up TLS to the server");
+		return;
+	}
+	io_start_tls(&server->io, ssl);
+	/* the first SSL_write drives the handshake */
+	server_send_startup(server);
+}
+
+/* Why a TLS session with the server failed, for the client and the log. */
+static void
+server_tls_failure(struct server *server, char *buf, size_t len)
+{
+	long v = SSL_get_verify_result(server->io.ssl);
+
+	if (v != X509_V_OK)
+		snprintf(buf, len, "TLS to the server failed: certificate "
+		    "verification: %s", X509_verify_cert_error_string(v));
+	else
+		snprintf(buf, len, "TLS to the server failed");
 }
 
 /* Write pending output now; closes the server on a socket error. */
@@ -712,7 +918,8 @@ server_io_cb(struct io *io, short what, void *arg)
 	if (what & EV_WRITE) {
 		if (!io_is_open(io) || server->state == SV_CLOSED)
 			return;
-		if (server->state == SV_CONNECTING && !server->io.want_read) {
+		if (server->state == SV_CONNECTING && !server->io.want_read &&
+		    !server->startup_sent && !server->tls_requested) {
 			server_on_connected(server);
 			return;
 		}
@@ -728,7 +935,13 @@ server_io_cb(struct io *io, short what, void *arg)
 	if (n == IO_AGAIN)
 		return;
 	if (n <= 0) {
-		if (server->state == SV_CONNECTING)
+		if (server->state == SV_CONNECTING && server->io.ssl != NULL &&
+		    !SSL_is_init_finished(server->io.ssl)) {
+			char msg[256];
+			server_tls_failure(server, msg, sizeof(msg));
+			server_login_fail(server, SQLSTATE_CONNECTION_FAILURE,
+			    msg);
+		} else if (server->state == SV_CONNECTING)
 			server_login_fail(server, SQLSTATE_CONNECTION_FAILURE,
 			    "server closed the connection during login");
 		else
@@ -737,7 +950,9 @@ server_io_cb(struct io *io, short what, void *arg)
 			    "read from server failed");
 		return;
 	}
-	if (server->state == SV_CONNECTING)
+	if (server->state == SV_CONNECTING && server->tls_requested)
+		server_on_tls_answer(server);
+	else if (server->state == SV_CONNECTING)
 		server_handle_login(server);
 	else
 		relay_server(server);
@@ -920,6 +1135,7 @@ void
 server_free(struct server *server)
 {
 	server_free_login_params(server);
+	server_free_scram(server);
 	varset_release(&server->pw->vars, server->vars);
 	free(server);
 }

@@ -11,6 +11,7 @@
 #include "pgweir/pgweir.h"
 
 struct config;
+struct auth_state;
 
 /* A client's state; it also decides which list the client is on. */
 enum client_state {
@@ -55,10 +56,13 @@ struct client {
 	int64_t wait_start;		/* began waiting for a server */
 	int64_t deadline;		/* when the timer fires, or 0 */
 	struct event timer;		/* the nearest deadline (deadline.c) */
+	struct auth_state *auth;	/* during authentication only; owned */
 	bool counted;			/* counted in pw->n_clients */
 	bool logged_in;			/* counted in db/user client counts */
 	bool read_paused;		/* backpressure from the server side */
 	bool discard_until_sync;	/* a cancelled extended batch: drop it */
+	bool direct_tls;		/* began with a TLS ClientHello */
+	bool first_byte_seen;		/* the direct-TLS check was done */
 };
 
 struct client *client_accept(struct pgweir *pw, int fd,

@@ -135,6 +135,7 @@ struct config {
 	char *auth_user;
 	char *auth_query;
 	char *auth_dbname;
+	int64_t auth_query_cache_ttl;
 	char *auth_ldap_options;
 	char *admin_users;
 	char *stats_users;

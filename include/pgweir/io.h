@@ -11,6 +11,7 @@
 
 struct evbuffer;
 struct io;
+typedef struct ssl_st SSL;
 
 typedef void (*io_cb)(struct io *io, short what, void *arg);
 
@@ -33,6 +34,7 @@ struct io {
 	struct evbuffer *out;	/* bytes to write; owned */
 	io_cb cb;		/* owner's callback */
 	void *arg;		/* owner */
+	SSL *ssl;		/* TLS on the same fd, or NULL; owned */
 };
 
 int io_init(struct io *io, struct event_base *base, int fd, io_cb cb,
@@ -45,5 +47,7 @@ void io_set_read(struct io *io, bool on);
 void io_set_write(struct io *io, bool on);
 size_t io_out_pending(const struct io *io);
 size_t io_in_pending(const struct io *io);
+void io_start_tls(struct io *io, SSL *ssl);
+int io_peek_byte(struct io *io);
 
 #endif

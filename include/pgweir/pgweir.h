@@ -8,6 +8,7 @@
 
 #include <event2/event_struct.h>
 
+#include "pgweir/tls.h"
 #include "pgweir/varcache.h"
 
 /* glibc's sys/queue.h lacks the _SAFE iterator (BSDs have it). */
@@ -26,6 +27,8 @@ struct user;
 struct config;
 struct listener;
 struct authfile;
+struct hba;
+struct authquery;
 
 TAILQ_HEAD(client_list, client);
 TAILQ_HEAD(server_list, server);
@@ -51,6 +54,10 @@ struct pgweir {
 	struct config *cfg;		/* current config; a reference */
 	char *config_path;		/* file named on the command line */
 	struct authfile *auth;		/* users of auth_file, or NULL */
+	struct hba *hba;		/* auth_hba_file rules, or NULL */
+	struct authquery *authquery;	/* auth_query connections and cache */
+	struct tls_contexts tls;	/* TLS towards clients and servers */
+	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */
 	struct var_registry vars;	/* tracked parameter names and sets */
 
 	struct database_list databases;	/* runtime databases */

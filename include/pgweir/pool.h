@@ -10,6 +10,7 @@
 #include "pgweir/pgweir.h"
 
 struct db_conf;
+struct scram_secret;
 struct user_conf;
 struct varset;
 
@@ -33,12 +34,19 @@ struct database {
 	int64_t last_used;		/* monotonic usec, for autodb_idle */
 };
 
-/* A login user name with its connection counts. */
+/* A login user name with its connection counts and cached keys. */
 struct user {
 	TAILQ_ENTRY(user) entry;
 	char *name;			/* owned */
 	int n_clients;
 	int n_servers;
+	/* SCRAM pass-through: from the last client proof (auth.c) */
+	bool has_scram_keys;
+	uint8_t scram_client_key[32];
+	uint8_t scram_server_key[32];
+	/* SCRAM secret derived from a plaintext one, and its source's hash */
+	struct scram_secret *derived;	/* owned, or NULL */
+	uint8_t derived_from[32];
 };
 
 /* One ParameterStatus of a server's login, replayed to clients. */
@@ -102,6 +110,8 @@ void pool_server_failed(struct pool *pool, const char *sqlstate,
 void pool_server_gone(struct pool *pool);
 void pool_dispatch(struct pool *pool);
 int pool_total_servers(const struct pool *pool);
+void pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,
+    const uint8_t *server_key);
 void pool_reload(struct pgweir *pw, struct config *newcfg);
 void pool_janitor(struct pgweir *pw);
 int64_t pool_server_lifetime(const struct pool *pool);

@@ -13,6 +13,7 @@
 
 struct evdns_getaddrinfo_request;
 struct welcome_param;
+struct scram_client;
 
 /* A server's state; it also decides which pool list it is on. */
 enum server_state {
@@ -70,6 +71,9 @@ struct server {
 	bool read_paused;		/* backpressure from the client side */
 	bool auth_sent;			/* a password went out */
 	bool just_checked;		/* passed server_check_query just now */
+	bool tls_requested;		/* SSLRequest sent, answer pending */
+	bool startup_sent;		/* StartupMessage went out */
+	struct scram_client *scram;	/* during a SCRAM login; owned */
 	int64_t connect_time;		/* wall clock usec */
 	int64_t idle_since;		/* monotonic usec */
 	int64_t created;		/* monotonic usec */

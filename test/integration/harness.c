@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -180,8 +181,8 @@ it_pg_start(struct it_env *e)
 	char out[2048];
 
 	if (it_sh(e, out, sizeof(out), "%s/pgcluster.sh start '%s' %d "
-	    "-c max_connections=200", env_or("PGWEIR_SCRIPTS", "scripts"),
-	    e->pgdir, e->pg_port) != 0) {
+	    "-c max_connections=200 %s", env_or("PGWEIR_SCRIPTS", "scripts"),
+	    e->pgdir, e->pg_port, e->pg_opts) != 0) {
 		fprintf(stderr, "harness: PostgreSQL did not start: %s\n", out);
 		return -1;
 	}
@@ -545,4 +546,31 @@ it_raw_connect(struct it_env *e)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Make a test CA and certificates in DIR/certs (for PostgreSQL and pgweir,
+ * owned by the account they run as) and DIR/client-certs (for libpq, owned
+ * by us: libpq insists that a private key belongs to its user).
+ */
+int
+it_make_certs(struct it_env *e)
+{
+	if (it_sh(e, NULL, 0, "%s/make-test-certs.sh '%s/certs' && cp -r "
+	    "'%s/certs' '%s/client-certs'", env_or("PGWEIR_SCRIPTS",
+	    "scripts"), e->dir, e->dir, e->dir) != 0)
+		return -1;
+	if (getuid() == 0 && it_sh(e, NULL, 0, "chown -R postgres: '%s/certs'",
+	    e->dir) != 0)
+		return -1;
+	return 0;
+}
+
+/* The name of the account the tests run as. */
+const char *
+it_os_user(void)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	return pw ? pw->pw_name : "root";
 }

@@ -24,6 +24,7 @@ struct it_env {
 	char ini[300];		/* pgweir's config file */
 	char log[300];		/* pgweir's stderr */
 	char extra_env[256];	/* "NAME=value" for pgweir's environment */
+	char pg_opts[1024];	/* extra "-c name=value" for PostgreSQL */
 };
 
 int it_env_init(struct it_env *e);
@@ -60,6 +61,8 @@ bool it_log_contains(struct it_env *e, const char *needle);
 bool it_wait_log(struct it_env *e, const char *needle, int timeout_ms);
 int it_free_port(void);
 int it_raw_connect(struct it_env *e);
+int it_make_certs(struct it_env *e);
+const char *it_os_user(void);
 void it_sleep_ms(int ms);
 const char *it_pg_user(void);
 

@@ -1,0 +1,744 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Client authentication: choosing the method (auth_type, or the first
+ * matching auth_hba_file rule), finding the user's secret (auth_file, else
+ * auth_query), and running the exchange: cleartext password, MD5,
+ * SCRAM-SHA-256 (-PLUS over TLS, with tls-server-end-point binding), peer
+ * credentials on the unix socket, or a verified TLS client certificate.
+ *
+ * Security rules kept here: an unknown user goes through the same exchange
+ * as a known one and fails with the same error (a mock SCRAM run, a dummy
+ * MD5 comparison); secrets are compared in constant time; nonces and salts
+ * come from OpenSSL's generator; secrets and passwords are wiped after use
+ * and never logged.  The per-login state (about 4 kB with SCRAM) exists only
+ * while the client authenticates.  Callers: client.c after the startup
+ * packet, and for each PasswordMessage; it ends in pool_client_login() or
+ * in closing the client.
+ */
+#include "config.h"
+
+#include <event2/buffer.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "pgweir/auth.h"
+#include "pgweir/authfile.h"
+#include "pgweir/authquery.h"
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/hba.h"
+#include "pgweir/log.h"
+#include "pgweir/pgmd5.h"
+#include "pgweir/pool.h"
+#include "pgweir/proto.h"
+#include "pgweir/scram.h"
+#include "pgweir/tls.h"
+
+/* Longest authentication message accepted from a client. */
+#define AUTH_MSG_MAX 8192
+
+/* Where a login is in its exchange. */
+enum auth_step {
+	AUTH_WAIT_SECRET,	/* auth_query is running */
+	AUTH_WAIT_PASSWORD,	/* sent AuthenticationCleartextPassword */
+	AUTH_WAIT_MD5,		/* sent AuthenticationMD5Password */
+	AUTH_WAIT_SASL_FIRST,	/* sent AuthenticationSASL */
+	AUTH_WAIT_SASL_FINAL,	/* sent AuthenticationSASLContinue */
+};
+
+/* The state of one login's authentication; freed when it ends. */
+struct auth_state {
+	enum hba_method method;
+	enum auth_step step;
+	char *secret;			/* the user's secret; wiped, owned */
+	bool mock;			/* unknown user: must fail like a bad one */
+	uint8_t md5_salt[4];
+	struct authquery_req *aq;	/* lookup in flight, or NULL */
+	struct scram_server scram;
+};
+
+/* Free a login's state, wiping what was secret. */
+void
+auth_free(struct client *client)
+{
+	struct auth_state *a = client->auth;
+
+	if (a == NULL)
+		return;
+	if (a->aq)
+		authquery_cancel(a->aq);
+	if (a->secret) {
+		OPENSSL_cleanse(a->secret, strlen(a->secret));
+		free(a->secret);
+	}
+	scram_server_wipe(&a->scram);
+	OPENSSL_cleanse(a, sizeof(*a));
+	free(a);
+	client->auth = NULL;
+}
+
+/* The user name the client logged in with. */
+static const char *
+login_user(const struct client *client)
+{
+	return client->pool->user->name;
+}
+
+/* The failure every password method ends with, known user or not. */
+static void
+auth_fail_password(struct client *client, const char *why)
+{
+	char msg[200];
+
+	/* the reason goes to the log only: the client learns nothing */
+	client_log(client, LOG_LVL_LOG, "authentication failed: %s", why);
+	snprintf(msg, sizeof(msg), "password authentication failed for user "
+	    "\"%.63s\"", login_user(client));
+	auth_free(client);
+	client_close_error(client, SQLSTATE_INVALID_PASSWORD, msg);
+}
+
+/* Authentication succeeded: on to the pool. */
+static void
+auth_succeed(struct client *client)
+{
+	struct pool *pool = client->pool;
+
+	auth_free(client);
+	pool_client_login(pool, client);
+}
+
+/* Compare two strings in constant time (for their length, at least). */
+static bool
+secret_equal(const char *a, const char *b)
+{
+	uint8_t ha[EVP_MAX_MD_SIZE], hb[EVP_MAX_MD_SIZE];
+	unsigned int la = 0, lb = 0;
+
+	/* hashing first makes the comparison independent of the lengths */
+	if (EVP_Digest(a, strlen(a), ha, &la, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(b, strlen(b), hb, &lb, EVP_sha256(), NULL) != 1)
+		return false;
+	return la == lb && CRYPTO_memcmp(ha, hb, la) == 0;
+}
+
+/* The kind of a stored secret. */
+static bool
+is_md5_secret(const char *s)
+{
+	return strncmp(s, "md5", 3) == 0 && strlen(s) == PGMD5_LEN - 1;
+}
+
+static bool
+is_scram_secret(const char *s)
+{
+	return strncmp(s, "SCRAM-SHA-256$", 14) == 0;
+}
+
+/*
+ * The SCRAM secret for a plaintext password, as PostgreSQL would store it.
+ * The salt is derived from the user name with the process's mock key (the
+ * same derivation mock logins use, so real and unknown users look alike)
+ * and the result is cached on the user: PBKDF2 runs once per password, not
+ * once per login.
+ */
+static int
+scram_build_secret_cached(struct client *client, struct scram_secret *out)
+{
+	struct user *user = client->pool->user;
+	const char *password = client->auth->secret;
+	uint8_t digest[32], salt[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0, slen = 0;
+
+	if (EVP_Digest(password, strlen(password), digest, &dlen,
+	    EVP_sha256(), NULL) != 1)
+		return -1;
+	if (user->derived != NULL &&
+	    CRYPTO_memcmp(user->derived_from, digest, sizeof(digest)) == 0) {
+		*out = *user->derived;
+		return 0;
+	}
+	if (HMAC(EVP_sha256(), client->pw->auth_mock_key, SCRAM_KEY_LEN,
+	    (const unsigned char *)user->name, strlen(user->name), salt,
+	    &slen) == NULL)
+		return -1;
+	if (scram_secret_from_password(password, salt, SCRAM_SALT_LEN,
+	    client->pw->cfg->scram_iterations, out) < 0)
+		return -1;
+	if (user->derived == NULL)
+		user->derived = malloc(sizeof(*user->derived));
+	if (user->derived != NULL) {
+		*user->derived = *out;
+		memcpy(user->derived_from, digest, sizeof(digest));
+	}
+	return 0;
+}
+
+/* Send an Authentication request and flush. */
+static int
+auth_send(struct client *client, uint32_t code, const void *data, size_t len)
+{
+	proto_build_auth(client->io.out, code, data, len);
+	return client_flush(client);
+}
+
+/* Start a SCRAM exchange (real or mock). */
+static void
+auth_start_scram(struct client *client)
+{
+	struct auth_state *a = client->auth;
+	struct scram_secret secret;
+	uint8_t cbind[SCRAM_CBIND_MAX];
+	size_t cbind_len = 0;
+	char mechs[SCRAM_MECHANISMS_MAX];
+	size_t n;
+
+	if (client->io.ssl != NULL &&
+	    tls_end_point_hash(client->io.ssl, true, cbind, &cbind_len) < 0)
+		cbind_len = 0;
+	if (!a->mock && is_scram_secret(a->secret)) {
+		if (scram_parse_secret(a->secret, &secret) < 0)
+			a->mock = true;
+	} else if (!a->mock && !is_md5_secret(a->secret)) {
+		/* a plaintext password: the same secret PostgreSQL would keep */
+		if (scram_build_secret_cached(client, &secret) < 0)
+			a->mock = true;
+	} else {
+		/* SCRAM cannot check an MD5 secret; fail like a bad password */
+		if (!a->mock)
+			client_log(client, LOG_LVL_LOG, "user has an MD5 secret; "
+			    "SCRAM needs a plaintext or SCRAM secret");
+		a->mock = true;
+	}
+	if (a->mock)
+		scram_server_init_mock(&a->scram, login_user(client),
+		    client->pw->auth_mock_key);
+	else if (scram_server_init(&a->scram, &secret, NULL, 0) < 0) {
+		auth_fail_password(client, "SCRAM set-up failed");
+		return;
+	}
+	OPENSSL_cleanse(&secret, sizeof(secret));
+	if (cbind_len > 0)
+		scram_server_set_cbind(&a->scram, cbind, cbind_len);
+	n = scram_server_mechanisms(&a->scram, mechs, sizeof(mechs));
+	a->step = AUTH_WAIT_SASL_FIRST;
+	auth_send(client, PQAUTH_SASL, mechs, n);
+}
+
+/* Ask for the password in the way the method and the secret allow. */
+static void
+auth_challenge(struct client *client)
+{
+	struct auth_state *a = client->auth;
+
+	switch (a->method) {
+	case HBA_PASSWORD:
+		a->step = AUTH_WAIT_PASSWORD;
+		auth_send(client, PQAUTH_CLEARTEXT, NULL, 0);
+		return;
+	case HBA_MD5:
+		/* a SCRAM secret cannot answer MD5: upgrade, as PostgreSQL */
+		if (!a->mock && is_scram_secret(a->secret)) {
+			auth_start_scram(client);
+			return;
+		}
+		if (RAND_bytes(a->md5_salt, sizeof(a->md5_salt)) != 1) {
+			auth_fail_password(client, "no random salt");
+			return;
+		}
+		a->step = AUTH_WAIT_MD5;
+		auth_send(client, PQAUTH_MD5, a->md5_salt, 4);
+		return;
+	case HBA_SCRAM:
+		auth_start_scram(client);
+		return;
+	default:
+		auth_fail_password(client, "no password method");
+		return;
+	}
+}
+
+/* auth_query answered: go on with the secret, or as an unknown user. */
+static void
+auth_query_done(void *arg, enum authquery_status st, const char *secret,
+    const char *errmsg)
+{
+	struct client *client = arg;
+	struct auth_state *a = client->auth;
+
+	a->aq = NULL;
+	if (st == AQ_ERROR) {
+		client_log(client, LOG_LVL_WARNING, "auth_query failed: %s",
+		    errmsg ? errmsg : "?");
+		auth_free(client);
+		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
+		    "could not look up the user (auth_query failed)");
+		return;
+	}
+	if (st == AQ_FOUND && secret != NULL) {
+		a->secret = strdup(secret);
+		if (a->secret == NULL) {
+			client_close(client, "out of memory");
+			return;
+		}
+	} else {
+		a->mock = true;
+	}
+	auth_challenge(client);
+}
+
+/* Append key='value' to a libpq connection string, quoted as libpq wants. */
+static size_t
+conninfo_add(char *out, size_t len, size_t o, const char *key,
+    const char *value)
+{
+	if (value == NULL || o >= len)
+		return o;
+	o += (size_t)snprintf(out + o, len - o, "%s%s='", o ? " " : "", key);
+	for (const char *p = value; *p && o + 3 < len; p++) {
+		if (*p == '\'' || *p == '\\')
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	if (o + 2 < len) {
+		out[o++] = '\'';
+		out[o] = '\0';
+	}
+	return o;
+}
+
+/* The libpq connection string auth_query uses for this login. */
+static int
+auth_query_conninfo(struct client *client, const char *auth_user,
+    char *out, size_t len)
+{
+	struct pgweir *pw = client->pw;
+	const struct db_conf *conf = client->pool->db->conf;
+	const char *dbname = conf->auth_dbname ? conf->auth_dbname :
+	    pw->cfg->auth_dbname[0] ? pw->cfg->auth_dbname : NULL;
+	const struct authfile_entry *e = authfile_find(pw->auth, auth_user);
+	struct database *authdb;
+	const char *password = NULL;
+	char host[512];
+
+	if (dbname != NULL) {
+		authdb = pool_find_database(pw, dbname);
+		if (authdb == NULL)
+			return -1;
+		conf = authdb->conf;
+	}
+	if (conf->host == NULL || conf->host[0] == '\0')
+		snprintf(host, sizeof(host), "%s", pw->cfg->unix_socket_dir);
+	else
+		snprintf(host, sizeof(host), "%s", conf->host);
+	if (e != NULL && !is_md5_secret(e->secret) &&
+	    !is_scram_secret(e->secret))
+		password = e->secret;
+	else if (conf->user && strcmp(conf->user, auth_user) == 0)
+		password = conf->password;
+	{
+		char port[16];
+		size_t o = 0;
+		snprintf(port, sizeof(port), "%d", conf->port);
+		out[0] = '\0';
+		o = conninfo_add(out, len, o, "host", host);
+		o = conninfo_add(out, len, o, "port", port);
+		o = conninfo_add(out, len, o, "dbname", conf->dbname ?
+		    conf->dbname : dbname ? dbname : client->pool->db->name);
+		o = conninfo_add(out, len, o, "user", auth_user);
+		o = conninfo_add(out, len, o, "password", password);
+		o = conninfo_add(out, len, o, "application_name",
+		    "pgweir auth_query");
+		if (o + 2 >= len)
+			return -1;
+	}
+	return 0;
+}
+
+/* Find the user's secret: auth_file, else auth_query, else none (mock). */
+static void
+auth_find_secret(struct client *client)
+{
+	struct pgweir *pw = client->pw;
+	struct auth_state *a = client->auth;
+	const struct authfile_entry *e = authfile_find(pw->auth,
+	    login_user(client));
+	const struct db_conf *conf = client->pool->db->conf;
+	const char *auth_user = conf->auth_user ? conf->auth_user :
+	    pw->cfg->auth_user;
+	const char *query = conf->auth_query ? conf->auth_query :
+	    pw->cfg->auth_query;
+	enum authquery_status st;
+	char conninfo[1024], secret[SCRAM_SECRET_TEXT_MAX];
+
+	if (e != NULL) {
+		a->secret = strdup(e->secret);
+		if (a->secret == NULL)
+			a->mock = true;
+		auth_challenge(client);
+		return;
+	}
+	if (auth_user == NULL || auth_user[0] == '\0' ||
+	    auth_query_conninfo(client, auth_user, conninfo,
+	    sizeof(conninfo)) < 0) {
+		a->mock = true;
+		auth_challenge(client);
+		return;
+	}
+	a->step = AUTH_WAIT_SECRET;
+	a->aq = authquery_lookup(pw->authquery, conninfo, query,
+	    login_user(client), auth_query_done, client, &st, secret,
+	    sizeof(secret));
+	OPENSSL_cleanse(conninfo, sizeof(conninfo));
+	if (a->aq == NULL)
+		auth_query_done(client, st, secret, "auth_query failed");
+	OPENSSL_cleanse(secret, sizeof(secret));
+}
+
+/* The hba connection type of a client. */
+static enum hba_conn
+auth_conn_type(const struct client *client)
+{
+	if (client->addr.family == AF_UNIX)
+		return HBA_CONN_LOCAL;
+	return client->io.ssl ? HBA_CONN_HOST_SSL : HBA_CONN_HOST_NOSSL;
+}
+
+/* Peer authentication: the unix socket's peer must be the named user. */
+static void
+auth_peer(struct client *client)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct passwd pwd, *res = NULL;
+	char buf[1024], msg[160];
+
+	if (client->addr.family == AF_UNIX &&
+	    getsockopt(client->io.fd, SOL_SOCKET, SO_PEERCRED, &cred,
+	    &len) == 0 &&
+	    getpwuid_r(cred.uid, &pwd, buf, sizeof(buf), &res) == 0 &&
+	    res != NULL && strcmp(res->pw_name, login_user(client)) == 0) {
+		auth_succeed(client);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "Peer authentication failed for user "
+	    "\"%.63s\"", login_user(client));
+	auth_free(client);
+	client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION, msg);
+}
+
+/* Cert authentication: a verified client certificate naming the user. */
+static void
+auth_cert(struct client *client)
+{
+	char cn[256], msg[160];
+
+	if (client->io.ssl != NULL &&
+	    tls_peer_common_name(client->io.ssl, cn, sizeof(cn)) == 0 &&
+	    strcmp(cn, login_user(client)) == 0) {
+		auth_succeed(client);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "certificate authentication failed for "
+	    "user \"%.63s\"", login_user(client));
+	auth_free(client);
+	client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION, msg);
+}
+
+/* A socket address for hba matching, from the compact peer address. */
+static const struct sockaddr *
+client_sockaddr(const struct client *client, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (client->addr.family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, client->addr.ip.v4, 4);
+		return (struct sockaddr *)ss;
+	}
+	if (client->addr.family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, client->addr.ip.v6, 16);
+		return (struct sockaddr *)ss;
+	}
+	return NULL;
+}
+
+/* Pick the method for this login; false when the login is refused. */
+static bool
+auth_pick_method(struct client *client, enum hba_method *method)
+{
+	struct pgweir *pw = client->pw;
+	struct sockaddr_storage ss;
+	char msg[300], addr[64];
+	int rc;
+
+	switch (pw->cfg->auth_type) {
+	case AUTH_ANY:
+	case AUTH_TRUST:
+		*method = HBA_TRUST;
+		return true;
+	case AUTH_PLAIN:
+		*method = HBA_PASSWORD;
+		return true;
+	case AUTH_MD5:
+		*method = HBA_MD5;
+		return true;
+	case AUTH_SCRAM:
+		*method = HBA_SCRAM;
+		return true;
+	case AUTH_CERT:
+		*method = HBA_CERT;
+		return true;
+	case AUTH_HBA:
+		break;
+	}
+	rc = pw->hba ? hba_match(pw->hba, auth_conn_type(client),
+	    client->pool->db->name, login_user(client),
+	    client_sockaddr(client, &ss), method, NULL) : -1;
+	if (rc == 0 && *method != HBA_REJECT)
+		return true;
+	peer_addr_format(&client->addr, addr, sizeof(addr));
+	snprintf(msg, sizeof(msg), "%s for host \"%s\", user \"%.63s\", "
+	    "database \"%.63s\", %s", rc < 0 ? "no auth_hba_file entry" :
+	    "auth_hba_file rejects connection", addr, login_user(client),
+	    client->pool->db->name, client->io.ssl ? "SSL encryption" :
+	    "no encryption");
+	client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION, msg);
+	return false;
+}
+
+/*
+ * Authenticate a client whose startup packet named its database and user.
+ * Ends in pool_client_login(), or closes the client; may return before
+ * that, waiting for the client's answers or for auth_query.
+ */
+void
+auth_start(struct client *client)
+{
+	enum hba_method method;
+
+	if (!auth_pick_method(client, &method))
+		return;
+	switch (method) {
+	case HBA_TRUST:
+		pool_client_login(client->pool, client);
+		return;
+	case HBA_REJECT:
+		return;		/* auth_pick_method refused it */
+	case HBA_PEER:
+	case HBA_CERT:
+	case HBA_PASSWORD:
+	case HBA_MD5:
+	case HBA_SCRAM:
+		break;
+	}
+	client->auth = calloc(1, sizeof(*client->auth));
+	if (client->auth == NULL) {
+		client_close(client, "out of memory");
+		return;
+	}
+	client->auth->method = method;
+	if (method == HBA_PEER)
+		auth_peer(client);
+	else if (method == HBA_CERT)
+		auth_cert(client);
+	else
+		auth_find_secret(client);
+}
+
+/* Check a cleartext password against the secret, whatever its kind. */
+static bool
+check_cleartext(struct client *client, const char *password)
+{
+	struct auth_state *a = client->auth;
+	char md5[PGMD5_LEN];
+	struct scram_secret stored;
+	bool ok = false;
+
+	if (a->mock) {
+		/* the same work as for a real user with an md5 secret */
+		pgmd5_hash(password, login_user(client), md5);
+		secret_equal(md5, "md5-never-matches");
+		return false;
+	}
+	if (is_md5_secret(a->secret)) {
+		ok = pgmd5_hash(password, login_user(client), md5) == 0 &&
+		    secret_equal(md5, a->secret);
+	} else if (is_scram_secret(a->secret)) {
+		uint8_t ck[SCRAM_KEY_LEN], sk[SCRAM_KEY_LEN];
+		uint8_t hk[EVP_MAX_MD_SIZE];
+		unsigned int hlen = 0;
+
+		ok = scram_parse_secret(a->secret, &stored) == 0 &&
+		    scram_salted_keys(password, strlen(password), stored.salt,
+		    stored.salt_len, stored.iterations, ck, sk) == 0 &&
+		    EVP_Digest(ck, sizeof(ck), hk, &hlen, EVP_sha256(),
+		    NULL) == 1 && hlen == SCRAM_KEY_LEN &&
+		    CRYPTO_memcmp(hk, stored.stored_key, SCRAM_KEY_LEN) == 0 &&
+		    CRYPTO_memcmp(sk, stored.server_key, SCRAM_KEY_LEN) == 0;
+		/* the password gives the ClientKey: pass-through works too */
+		if (ok)
+			pool_user_set_scram_keys(client->pool->user, ck, sk);
+		OPENSSL_cleanse(ck, sizeof(ck));
+		OPENSSL_cleanse(sk, sizeof(sk));
+		OPENSSL_cleanse(&stored, sizeof(stored));
+	} else {
+		ok = secret_equal(password, a->secret);
+	}
+	OPENSSL_cleanse(md5, sizeof(md5));
+	return ok;
+}
+
+/* Check an MD5 answer against the secret. */
+static bool
+check_md5(struct client *client, const char *answer)
+{
+	struct auth_state *a = client->auth;
+	char stored[PGMD5_LEN], expect[PGMD5_LEN];
+	bool ok;
+
+	if (a->mock || is_scram_secret(a->secret)) {
+		snprintf(stored, sizeof(stored), "md5%032d", 0);
+	} else if (is_md5_secret(a->secret)) {
+		snprintf(stored, sizeof(stored), "%s", a->secret);
+	} else if (pgmd5_hash(a->secret, login_user(client), stored) < 0) {
+		return false;
+	}
+	ok = pgmd5_salted(stored, a->md5_salt, expect) == 0 &&
+	    secret_equal(answer, expect) && !a->mock;
+	OPENSSL_cleanse(stored, sizeof(stored));
+	OPENSSL_cleanse(expect, sizeof(expect));
+	return ok;
+}
+
+/* One PasswordMessage / SASLInitialResponse / SASLResponse. */
+static void
+auth_on_password(struct client *client, char *body, size_t len)
+{
+	struct auth_state *a = client->auth;
+	char out[SCRAM_OUT_MAX], err[200];
+	size_t outn = 0;
+
+	switch (a->step) {
+	case AUTH_WAIT_PASSWORD:
+	case AUTH_WAIT_MD5:
+		if (len == 0 || body[len - 1] != '\0' ||
+		    strlen(body) != len - 1) {
+			auth_fail_password(client, "malformed password "
+			    "message");
+			return;
+		}
+		if (a->step == AUTH_WAIT_PASSWORD ? check_cleartext(client,
+		    body) : check_md5(client, body))
+			auth_succeed(client);
+		else
+			auth_fail_password(client, a->mock ? "no such user" :
+			    "wrong password");
+		return;
+	case AUTH_WAIT_SASL_FIRST: {
+		const char *mech = body;
+		const char *nul = memchr(body, '\0', len);
+		size_t mlen, dlen;
+		uint32_t declared;
+
+		if (nul == NULL || (size_t)(nul - body) + 5 > len) {
+			auth_fail_password(client, "malformed "
+			    "SASLInitialResponse");
+			return;
+		}
+		mlen = (size_t)(nul - body) + 1;
+		declared = proto_get_u32(body + mlen);
+		dlen = len - mlen - 4;
+		if (declared == 0xffffffffu || declared != dlen) {
+			auth_fail_password(client, "malformed "
+			    "SASLInitialResponse");
+			return;
+		}
+		if (scram_server_client_first(&a->scram, mech, body + mlen + 4,
+		    dlen, out, sizeof(out), &outn, err, sizeof(err)) < 0) {
+			auth_fail_password(client, err);
+			return;
+		}
+		a->step = AUTH_WAIT_SASL_FINAL;
+		auth_send(client, PQAUTH_SASL_CONTINUE, out, outn);
+		return;
+	}
+	case AUTH_WAIT_SASL_FINAL:
+		if (scram_server_client_final(&a->scram, body, len, out,
+		    sizeof(out), &outn, err, sizeof(err)) < 0 || a->mock) {
+			auth_fail_password(client, a->mock ? "no such user" :
+			    err);
+			return;
+		}
+		/* keep the ClientKey: it can log in to PostgreSQL for us */
+		if (a->scram.have_client_key)
+			pool_user_set_scram_keys(client->pool->user,
+			    a->scram.client_key, a->scram.secret.server_key);
+		proto_build_auth(client->io.out, PQAUTH_SASL_FINAL, out, outn);
+		auth_succeed(client);
+		return;
+	case AUTH_WAIT_SECRET:
+		break;
+	}
+	client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+	    "unexpected password message");
+}
+
+/*
+ * Input from a client in authentication: PasswordMessage-type messages
+ * only ('p'); anything else is a protocol violation.
+ */
+void
+auth_handle_input(struct client *client)
+{
+	struct evbuffer *in = client->io.in;
+
+	while (client->auth != NULL && client->state == CL_LOGIN) {
+		struct pq_header hdr;
+		size_t total;
+		char *msg;
+		int rc = proto_peek_header(in, 0, &hdr);
+
+		if (rc == 0)
+			return;
+		if (rc < 0 || hdr.type != PQMSG_PASSWORD ||
+		    hdr.len > AUTH_MSG_MAX) {
+			auth_free(client);
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "expected a password message during "
+			    "authentication");
+			return;
+		}
+		total = 1 + (size_t)hdr.len;
+		if (evbuffer_get_length(in) < total)
+			return;
+		if (client->auth->step == AUTH_WAIT_SECRET) {
+			auth_free(client);
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "password message before the server asked");
+			return;
+		}
+		msg = malloc(total + 1);
+		if (msg == NULL) {
+			client_close(client, "out of memory");
+			return;
+		}
+		evbuffer_remove(in, msg, total);
+		msg[total] = '\0';
+		auth_on_password(client, msg + PQ_HEADER_LEN,
+		    total - PQ_HEADER_LEN);
+		OPENSSL_cleanse(msg, total);
+		free(msg);
+	}
+}

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Authentication and TLS against a PostgreSQL that demands SCRAM over TCP
+ * and has TLS on (certificates made at test time with `openssl`): password
+ * methods with right, wrong and unknown users; SCRAM pass-through with only
+ * a SCRAM secret; auth_query through a SECURITY DEFINER function; TLS to
+ * pgweir with verify-full and channel binding; direct TLS; cert
+ * authentication; TLS to PostgreSQL with verify-full; SSLRequest followed
+ * by plaintext; hba rules with reject and peer.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct it_env env;
+static char alice_scram[512];	/* alice's secret as PostgreSQL keeps it */
+
+static int
+setup(void **state)
+{
+	char hba[512], sql[1024];
+	FILE *fp;
+	PGconn *conn;
+
+	(void)state;
+	if (it_env_init(&env) < 0 || it_make_certs(&env) < 0)
+		return -1;
+	snprintf(hba, sizeof(hba), "%s/pg_hba.conf", env.pgdir);
+	fp = fopen(hba, "w");
+	fprintf(fp, "local all all trust\n"
+	    "host all all 127.0.0.1/32 scram-sha-256\n");
+	fclose(fp);
+	snprintf(env.pg_opts, sizeof(env.pg_opts), "-c ssl=on "
+	    "-c ssl_cert_file=%s/certs/server.crt "
+	    "-c ssl_key_file=%s/certs/server.key "
+	    "-c password_encryption=scram-sha-256", env.dir, env.dir);
+	if (it_pg_start(&env) < 0)
+		return -1;
+	snprintf(sql, sizeof(sql),
+	    "create role alice login password 'alice-pw';"
+	    "create role bob login password 'bob-pw';"
+	    "create role carol login password 'carol-pw';"
+	    "create role pgweir_auth login password 'auth-pw';"
+	    "create role \"%s\" login;"
+	    "create schema pgweir;"
+	    "create function pgweir.get_auth(p_usename text) returns "
+	    "table(username text, password text) language sql security "
+	    "definer set search_path = pg_catalog, pg_temp as $$ select "
+	    "rolname::text, case when rolvaliduntil < now() then null else "
+	    "rolpassword end from pg_authid where rolname = p_usename and "
+	    "rolcanlogin $$;"
+	    "revoke all on function pgweir.get_auth(text) from public;"
+	    "grant usage on schema pgweir to pgweir_auth;"
+	    "grant execute on function pgweir.get_auth(text) to pgweir_auth;",
+	    it_os_user());
+	if (it_pg_exec(&env, sql) < 0)
+		return -1;
+	conn = it_connect_pg(&env, "postgres");
+	{
+		char *v = it_query_text(conn, "select rolpassword from "
+		    "pg_authid where rolname = 'alice'");
+		if (v == NULL)
+			return -1;
+		snprintf(alice_scram, sizeof(alice_scram), "%s", v);
+		free(v);
+	}
+	PQfinish(conn);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return it_env_fini(&env);
+}
+
+/* Write the auth_file; returns its path in a static buffer. */
+static const char *
+write_userlist(const char *text)
+{
+	static char path[300];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/userlist.txt", env.dir);
+	fp = fopen(path, "w");
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, 0644);
+	return path;
+}
+
+/* Restart pgweir; PostgreSQL is reached over TCP (where it wants SCRAM). */
+static void
+restart(const char *settings)
+{
+	char dbs[512];
+
+	if (env.pid > 0)
+		assert_int_equal(it_pgweir_stop(&env), 0);
+	snprintf(dbs, sizeof(dbs), "postgres = host=127.0.0.1 port=%d\n"
+	    "byname = host=localhost port=%d dbname=postgres\n"
+	    "local = host=%s port=%d dbname=postgres\n", env.pg_port,
+	    env.pg_port, env.pgdir, env.pg_port);
+	assert_int_equal(it_pgweir_start(&env, settings, dbs), 0);
+}
+
+/* Connect and report the error text ("" when it worked). */
+static char *
+login_error(const char *db, const char *user, const char *extra)
+{
+	static char err[512];
+	PGconn *conn = it_connect(&env, db, user, extra);
+
+	err[0] = '\0';
+	if (PQstatus(conn) != CONNECTION_OK)
+		snprintf(err, sizeof(err), "%s", PQerrorMessage(conn));
+	else if (it_query_int(conn, "select 1") != 1)
+		snprintf(err, sizeof(err), "query failed: %s",
+		    PQerrorMessage(conn));
+	PQfinish(conn);
+	return err;
+}
+
+/* The same message with the user name replaced, to compare failures. */
+static void
+assert_same_failure(const char *a, const char *user_a, const char *b,
+    const char *user_b)
+{
+	char na[512], nb[512];
+	const char *p;
+
+	p = strstr(a, user_a);
+	assert_non_null(p);
+	snprintf(na, sizeof(na), "%.*sX%s", (int)(p - a), a,
+	    p + strlen(user_a));
+	p = strstr(b, user_b);
+	assert_non_null(p);
+	snprintf(nb, sizeof(nb), "%.*sX%s", (int)(p - b), b,
+	    p + strlen(user_b));
+	assert_string_equal(na, nb);
+}
+
+/* SCRAM with a plaintext auth_file; unknown users fail the same way. */
+static void
+test_scram_login(void **state)
+{
+	char userlist[256], settings[512], wrong[512];
+	const char *err;
+
+	(void)state;
+	snprintf(userlist, sizeof(userlist), "\"alice\" \"alice-pw\"\n");
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\n", write_userlist(userlist));
+	restart(settings);
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+	err = login_error("postgres", "alice", "password=nope");
+	assert_non_null(strstr(err, "password authentication failed for user "
+	    "\"alice\""));
+	snprintf(wrong, sizeof(wrong), "%s", err);
+	err = login_error("postgres", "mallory", "password=nope");
+	assert_same_failure(wrong, "alice", err, "mallory");
+	/* psql, as a user would */
+	{
+		char out[512];
+		assert_int_equal(it_sh(&env, out, sizeof(out), "PGPASSWORD="
+		    "alice-pw psql -X -h 127.0.0.1 -p %d -U alice -Atc "
+		    "'select current_user' postgres", env.port), 0);
+		assert_string_equal(out, "alice\n");
+	}
+}
+
+/* md5 and plain with the other kinds of secrets. */
+static void
+test_md5_and_plain(void **state)
+{
+	char userlist[512], settings[512];
+	char md5[64];
+
+	(void)state;
+	/* md5 secret of bob-pw for bob, made the way PostgreSQL does */
+	assert_int_equal(it_sh(&env, md5, sizeof(md5), "printf %%s "
+	    "'bob-pwbob' | md5sum | cut -c1-32"), 0);
+	md5[32] = '\0';
+	snprintf(userlist, sizeof(userlist), "\"alice\" \"%s\"\n"
+	    "\"bob\" \"md5%s\"\n\"carol\" \"carol-pw\"\n", alice_scram, md5);
+	snprintf(settings, sizeof(settings), "auth_type = md5\n"
+	    "auth_file = %s\n", write_userlist(userlist));
+	restart(settings);
+	/* carol: plaintext secret, md5 exchange */
+	assert_string_equal(login_error("postgres", "carol",
+	    "password=carol-pw"), "");
+	/* alice: a SCRAM secret, so md5 is upgraded to SCRAM */
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+	/* bob: md5 secret; the client checks out, but pgweir cannot log in
+	 * to a SCRAM-only server with an md5 secret: the server says why */
+	assert_non_null(strstr(login_error("postgres", "bob",
+	    "password=bob-pw"), "SCRAM"));
+	assert_non_null(strstr(login_error("postgres", "bob",
+	    "password=bad"), "password authentication failed"));
+
+	snprintf(settings, sizeof(settings), "auth_type = plain\n"
+	    "auth_file = %s\n", write_userlist(userlist));
+	restart(settings);
+	assert_string_equal(login_error("postgres", "carol",
+	    "password=carol-pw"), "");
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+	assert_non_null(strstr(login_error("postgres", "carol",
+	    "password=x"), "password authentication failed"));
+}
+
+/*
+ * Only alice's SCRAM secret is stored: her own proof gives pgweir the key
+ * to log in to the SCRAM-only server as her.  With server TLS on (the
+ * default "prefer"), that login is SCRAM-SHA-256-PLUS.
+ */
+static void
+test_scram_pass_through(void **state)
+{
+	char userlist[600], settings[512];
+
+	(void)state;
+	snprintf(userlist, sizeof(userlist), "\"alice\" \"%s\"\n",
+	    alice_scram);
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\n", write_userlist(userlist));
+	restart(settings);
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+	assert_int_equal(it_pg_int(&env, "select count(*) from pg_stat_ssl s "
+	    "join pg_stat_activity a using (pid) where a.usename = 'alice' "
+	    "and s.ssl"), 1);
+	assert_non_null(strstr(login_error("postgres", "alice",
+	    "password=wrong"), "password authentication failed"));
+}
+
+/* auth_query through the SECURITY DEFINER function. */
+static void
+test_auth_query(void **state)
+{
+	char settings[1024];
+	const char *err_bob, *err_nobody;
+	char saved[512];
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nauth_user = pgweir_auth\n"
+	    "auth_query = select username, password from "
+	    "pgweir.get_auth($1)\n",
+	    write_userlist("\"pgweir_auth\" \"auth-pw\"\n"));
+	restart(settings);
+	assert_string_equal(login_error("postgres", "bob", "password=bob-pw"),
+	    "");
+	err_bob = login_error("postgres", "bob", "password=wrong");
+	snprintf(saved, sizeof(saved), "%s", err_bob);
+	err_nobody = login_error("postgres", "nobody", "password=wrong");
+	assert_same_failure(saved, "bob", err_nobody, "nobody");
+	/* a role that may not log in is an unknown user */
+	assert_int_equal(it_pg_exec(&env, "alter role carol nologin"), 0);
+	assert_non_null(strstr(login_error("postgres", "carol",
+	    "password=carol-pw"), "password authentication failed"));
+	assert_int_equal(it_pg_exec(&env, "alter role carol login"), 0);
+}
+
+/* TLS to pgweir: verify-full with the test CA, and channel binding. */
+static void
+test_client_tls(void **state)
+{
+	char settings[1024], userlist[256], extra[512];
+
+	(void)state;
+	snprintf(userlist, sizeof(userlist), "\"alice\" \"alice-pw\"\n");
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nclient_tls_sslmode = require\n"
+	    "client_tls_cert_file = %s/certs/server.crt\n"
+	    "client_tls_key_file = %s/certs/server.key\n",
+	    write_userlist(userlist), env.dir, env.dir);
+	restart(settings);
+	snprintf(extra, sizeof(extra), "host=localhost password=alice-pw "
+	    "sslmode=verify-full sslrootcert=%s/client-certs/ca.crt "
+	    "channel_binding=require", env.dir);
+	assert_string_equal(login_error("postgres", "alice", extra), "");
+	/* a client that does not trust our CA refuses to go on */
+	snprintf(extra, sizeof(extra), "host=localhost password=alice-pw "
+	    "sslmode=verify-full sslrootcert=%s/client-certs/other-ca.crt",
+	    env.dir);
+	assert_non_null(strstr(login_error("postgres", "alice", extra),
+	    "certificate verify failed"));
+	/* require: plaintext TCP clients are refused */
+	assert_non_null(strstr(login_error("postgres", "alice",
+	    "password=alice-pw sslmode=disable"), "SSL required"));
+}
+
+/* A raw connection that sends bytes and reads the answer. */
+static size_t
+raw_exchange(int fd, const void *data, size_t len, char *out, size_t outlen)
+{
+	size_t got = 0;
+
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&pfd, 1, 3000) <= 0)
+			break;
+		n = read(fd, out + got, outlen - got - 1);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	out[got] = '\0';
+	return got;
+}
+
+/* A StartupMessage for user/database. */
+static size_t
+startup_packet(uint8_t *pkt, const char *user)
+{
+	size_t o = 8;
+
+	o += (size_t)sprintf((char *)pkt + o, "user") + 1;
+	o += (size_t)sprintf((char *)pkt + o, "%s", user) + 1;
+	o += (size_t)sprintf((char *)pkt + o, "database") + 1;
+	o += (size_t)sprintf((char *)pkt + o, "local") + 1;
+	pkt[o++] = 0;
+	pkt[0] = pkt[1] = 0;
+	pkt[2] = (uint8_t)(o >> 8);
+	pkt[3] = (uint8_t)o;
+	pkt[4] = 0;
+	pkt[5] = 3;
+	pkt[6] = pkt[7] = 0;
+	return o;
+}
+
+/* SSLRequest with plaintext right behind it: refused (CVE-2021-23214). */
+static void
+test_ssl_request_then_plaintext(void **state)
+{
+	uint8_t pkt[128] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
+	char out[1024];
+	size_t n;
+	int fd;
+
+	(void)state;
+	n = 8 + startup_packet(pkt + 8, it_pg_user());
+	fd = it_raw_connect(&env);
+	n = raw_exchange(fd, pkt, n, out, sizeof(out));
+	close(fd);
+	assert_true(n > 1);
+	assert_int_equal(out[0], 'E');
+	assert_non_null(memmem(out, n, "received unencrypted data after SSL "
+	    "request", 42));
+}
+
+/* Direct TLS: a ClientHello first, with ALPN "postgresql"; and without. */
+static void
+test_direct_tls(void **state)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	static const unsigned char alpn[] = "\x0apostgresql";
+	uint8_t pkt[128];
+	char buf[4096];
+	size_t n, got = 0;
+	SSL *ssl;
+	int fd;
+
+	(void)state;
+	assert_non_null(ctx);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	fd = it_raw_connect(&env);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1);
+	assert_int_equal(SSL_connect(ssl), 1);
+	n = startup_packet(pkt, it_os_user());
+	assert_int_equal(SSL_write(ssl, pkt, (int)n), (int)n);
+	while (got < 6 || memcmp(buf + got - 6, "Z\0\0\0\5I", 6) != 0) {
+		int r = SSL_read(ssl, buf + got, (int)(sizeof(buf) - got));
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+	assert_int_equal(buf[0], 'R');	/* AuthenticationOk first */
+	SSL_free(ssl);
+	close(fd);
+
+	/* without ALPN the connection is refused */
+	fd = it_raw_connect(&env);
+	ssl = SSL_new(ctx);
+	SSL_set_fd(ssl, fd);
+	assert_int_equal(SSL_connect(ssl), 1);
+	assert_int_equal(SSL_write(ssl, pkt, (int)n), (int)n);
+	{
+		int r = SSL_read(ssl, buf, sizeof(buf));
+		assert_true(r > 0);
+		assert_int_equal(buf[0], 'E');
+		assert_non_null(memmem(buf, (size_t)r, "ALPN", 4));
+	}
+	SSL_free(ssl);
+	close(fd);
+	SSL_CTX_free(ctx);
+}
+
+/* Direct TLS and cert authentication need TLS and trust for the db. */
+static void
+test_tls_trust_setup(void **state)
+{
+	char settings[1024];
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = trust\n"
+	    "client_tls_sslmode = prefer\n"
+	    "client_tls_cert_file = %s/certs/server.crt\n"
+	    "client_tls_key_file = %s/certs/server.key\n", env.dir, env.dir);
+	restart(settings);
+}
+
+/* Cert authentication: the certificate's CN must be the user. */
+static void
+test_cert_auth(void **state)
+{
+	char settings[1024], extra[512];
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = cert\n"
+	    "client_tls_sslmode = verify-ca\n"
+	    "client_tls_cert_file = %s/certs/server.crt\n"
+	    "client_tls_key_file = %s/certs/server.key\n"
+	    "client_tls_ca_file = %s/certs/ca.crt\n"
+	    "auth_file = %s\n", env.dir, env.dir, env.dir,
+	    write_userlist("\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	snprintf(extra, sizeof(extra), "sslmode=require "
+	    "sslcert=%s/client-certs/client.crt "
+	    "sslkey=%s/client-certs/client.key", env.dir, env.dir);
+	assert_string_equal(login_error("postgres", "alice", extra), "");
+	assert_non_null(strstr(login_error("postgres", "bob", extra),
+	    "certificate authentication failed for user \"bob\""));
+	/* verify-ca: no certificate, no TLS session */
+	assert_string_not_equal(login_error("postgres", "alice",
+	    "sslmode=require"), "");
+}
+
+/* pgweir to PostgreSQL over TLS, verify-full: right CA works, wrong fails. */
+static void
+test_server_tls_verify_full(void **state)
+{
+	char settings[1024];
+	const char *err;
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nserver_tls_sslmode = verify-full\n"
+	    "server_tls_ca_file = %s/certs/ca.crt\n",
+	    write_userlist("\"alice\" \"alice-pw\"\n"), env.dir);
+	restart(settings);
+	assert_string_equal(login_error("byname", "alice",
+	    "password=alice-pw"), "");
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+	assert_int_equal(it_pg_int(&env, "select count(*) from pg_stat_ssl s "
+	    "join pg_stat_activity a using (pid) where a.usename = 'alice' "
+	    "and s.ssl"), 2);
+
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nserver_tls_sslmode = verify-full\n"
+	    "server_tls_ca_file = %s/certs/other-ca.crt\n",
+	    write_userlist("\"alice\" \"alice-pw\"\n"), env.dir);
+	restart(settings);
+	err = login_error("postgres", "alice", "password=alice-pw");
+	assert_non_null(strstr(err, "certificate verification"));
+}
+
+/* hba rules: peer on the unix socket, reject, and password over TCP. */
+static void
+test_hba(void **state)
+{
+	char settings[1024], hba[300], out[512];
+	FILE *fp;
+
+	(void)state;
+	snprintf(hba, sizeof(hba), "%s/hba.conf", env.dir);
+	fp = fopen(hba, "w");
+	fprintf(fp, "local all %s peer\nlocal all alice peer\n"
+	    "local all all reject\nhost all carol 127.0.0.1/32 reject\n"
+	    "host all all 127.0.0.1/32 scram-sha-256\n", it_os_user());
+	fclose(fp);
+	chmod(hba, 0644);
+	snprintf(settings, sizeof(settings), "auth_type = hba\n"
+	    "auth_hba_file = %s\nauth_file = %s\n", hba,
+	    write_userlist("\"alice\" \"alice-pw\"\n\"carol\" "
+	    "\"carol-pw\"\n"));
+	restart(settings);
+	/* peer: the unix socket's peer is the account we run as */
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h %s -p %d "
+	    "-U %s -Atc 'select 1' local", env.dir, env.port, it_os_user()),
+	    0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h %s -p %d "
+	    "-U alice -Atc 'select 1' local", env.dir, env.port), 2);
+	assert_non_null(strstr(out, "Peer authentication failed for user "
+	    "\"alice\""));
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h %s -p %d "
+	    "-U bob -Atc 'select 1' local", env.dir, env.port), 2);
+	assert_non_null(strstr(out, "auth_hba_file rejects connection"));
+	assert_non_null(strstr(login_error("postgres", "carol",
+	    "password=carol-pw"), "auth_hba_file rejects connection"));
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scram_login),
+		cmocka_unit_test(test_md5_and_plain),
+		cmocka_unit_test(test_scram_pass_through),
+		cmocka_unit_test(test_auth_query),
+		cmocka_unit_test(test_client_tls),
+		cmocka_unit_test(test_tls_trust_setup),
+		cmocka_unit_test(test_ssl_request_then_plaintext),
+		cmocka_unit_test(test_direct_tls),
+		cmocka_unit_test(test_cert_auth),
+		cmocka_unit_test(test_server_tls_verify_full),
+		cmocka_unit_test(test_hba),
+	};
+
+	return IT_RUN_GROUP(tests, setup, teardown);
+}
