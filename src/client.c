@@ -372,9 +372,13 @@ client_finish_login(struct client *client)
 	proto_build_backend_key_data(out, client->slot, client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
 	client_set_state(client, CL_IDLE);
-	if (pw->cfg->log_connections)
-		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s",
-		    pool->db->name, pool->user->name);
+	if (pw->cfg->log_connections) {
+		char tls[128];
+		tls_describe(client->io.ssl, tls, sizeof(tls));
+		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s "
+		    "tls=%s", pool->db->name, pool->user->name,
+		    tls[0] ? tls : "no");
+	}
 	if (client_flush(client) < 0)
 		return;
 	if (io_in_pending(&client->io) > 0)

@@ -15,6 +15,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -310,6 +311,21 @@ test_client_tls(void **state)
 	/* require: plaintext TCP clients are refused */
 	assert_non_null(strstr(login_error("postgres", "alice",
 	    "password=alice-pw sslmode=disable"), "SSL required"));
+
+	/* a reload with a key file that does not load keeps the old ones */
+	{
+		FILE *fp = fopen(env.ini, "a");
+		fprintf(fp, "client_tls_key_file = %s/certs/missing.key\n",
+		    env.dir);
+		fclose(fp);
+	}
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "keeping the running configuration "
+	    "and certificates", 5000));
+	snprintf(extra, sizeof(extra), "host=localhost password=alice-pw "
+	    "sslmode=verify-full sslrootcert=%s/client-certs/ca.crt", env.dir);
+	assert_string_equal(login_error("postgres", "alice", extra), "");
+	assert_true(it_log_contains(&env, "tls=TLSv1.3/"));
 }
 
 /* A raw connection that sends bytes and reads the answer. */

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "pgweir/authfile.h"
+#include "pgweir/pgmd5.h"
 
 static void
 test_parse(void **state)
@@ -67,12 +68,33 @@ test_errors(void **state)
 	}
 }
 
+/* PostgreSQL's md5 scheme: stored form and salted answer. */
+static void
+test_pgmd5(void **state)
+{
+	/* md5("secretapp") and md5(<that hex> || "\x01\x02\x03\x04") */
+	static const uint8_t salt[4] = { 1, 2, 3, 4 };
+	char stored[PGMD5_LEN], answer[PGMD5_LEN], again[PGMD5_LEN];
+
+	(void)state;
+	assert_int_equal(pgmd5_hash("secret", "app", stored), 0);
+	assert_string_equal(stored, "md56a422f785c9e20873908ce25d1736ae2");
+	assert_int_equal(pgmd5_salted(stored, salt, answer), 0);
+	assert_int_equal(strlen(answer), 35);
+	assert_memory_equal(answer, "md5", 3);
+	assert_int_equal(pgmd5_salted(stored, salt, again), 0);
+	assert_string_equal(answer, again);
+	/* not an md5 secret */
+	assert_int_equal(pgmd5_salted("plaintext", salt, answer), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_pgmd5),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
