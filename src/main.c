@@ -547,11 +547,11 @@ teardown(struct pgweir *pw)
 			event_free(pw->signal_evs[i]);
 	event_del(&pw->janitor_ev);
 	event_del(&pw->reap_ev);
+	authquery_free(pw->authquery);
 	if (pw->dns)
 		evdns_base_free(pw->dns, 0);
 	free(pw->slots);
 	free(pw->free_slots);
-	authquery_free(pw->authquery);
 	hba_free(pw->hba);
 	tls_free(&pw->tls);
 	authfile_free(pw->auth);
@@ -670,6 +670,8 @@ main(int argc, char **argv)
 		return 1;
 	}
 	authquery_set_cache_ttl(pw.authquery, pw.cfg->auth_query_cache_ttl);
+	/* host names through evdns: libpq's own lookup would block */
+	authquery_set_dns(pw.authquery, pw.dns);
 	event_assign(&pw.reap_ev, pw.base, -1, 0, reap_cb, &pw);
 	event_assign(&pw.janitor_ev, pw.base, -1, EV_PERSIST, janitor_cb,
 	    &pw);

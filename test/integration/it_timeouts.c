@@ -43,14 +43,19 @@ teardown(void **state)
 	return it_env_fini(&env);
 }
 
+static bool wait_backends(long long want);
+
 /* Restart pgweir with these settings (transaction mode) and databases. */
 static void
 restart(const char *settings, const char *extra_dbs)
 {
 	char all[2048], dbs[2048];
 
-	if (env.pid > 0)
+	if (env.pid > 0) {
 		assert_int_equal(it_pgweir_stop(&env), 0);
+		/* the old instance's backends may take a moment to exit */
+		assert_true(wait_backends(0));
+	}
 	snprintf(all, sizeof(all), "pool_mode = transaction\n%s\n", settings);
 	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n%s\n",
 	    env.pgdir, env.pg_port, extra_dbs ? extra_dbs : "");
