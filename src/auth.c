@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pgweir/admin.h"
 #include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
@@ -528,6 +529,16 @@ auth_start(struct client *client)
 {
 	enum hba_method method;
 
+	if (client->pool->db->admin) {
+		int rc = admin_prepare(client);
+		if (rc < 0)
+			return;
+		if (rc > 0) {
+			/* pgweir's own account on the unix socket */
+			pool_client_login(client->pool, client);
+			return;
+		}
+	}
 	if (!auth_pick_method(client, &method))
 		return;
 	switch (method) {

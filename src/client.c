@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "pgweir/admin.h"
 #include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/client.h"
@@ -35,6 +36,7 @@
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
 #include "pgweir/sockopt.h"
+#include "pgweir/stats.h"
 #include "pgweir/tls.h"
 
 static void client_io_cb(struct io *io, short what, void *arg);
@@ -371,6 +373,7 @@ client_finish_login(struct client *client)
 	}
 	proto_build_backend_key_data(out, client->slot, client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
+	pool->stats->total.client_login_count++;
 	client_set_state(client, CL_IDLE);
 	if (pw->cfg->log_connections) {
 		char tls[128];
@@ -479,21 +482,27 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		    "replication connections are not supported by pgweir");
 		return;
 	}
-	if (pw->shutdown != SHUTDOWN_NONE) {
-		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW,
-		    "pgweir is shutting down");
-		return;
-	}
-	if (pw->n_clients > pw->cfg->max_client_conn) {
+
+	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
+	db = pool_find_database(pw, sp->database);
+	if (db != NULL && db->admin) {
+		/* the console does not count against max_client_conn */
+		client->counted = false;
+		pw->n_clients--;
+	} else if (pw->n_clients > pw->cfg->max_client_conn) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    "no more connections allowed (max_client_conn)");
 		return;
 	}
-	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
-	db = pool_find_database(pw, sp->database);
 	if (db == NULL) {
 		snprintf(msg, sizeof(msg), "no such database: %s", esc);
 		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
+		return;
+	}
+	if (pw->shutdown != SHUTDOWN_NONE && !db->admin) {
+		/* the console stays reachable on the unix socket */
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW,
+		    "pgweir is shutting down");
 		return;
 	}
 	if (db->disabled) {
@@ -503,7 +512,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 	}
 	/* trust: the user must exist in auth_file when one is set */
 	if (pw->cfg->auth_type == AUTH_TRUST && pw->auth != NULL &&
-	    authfile_find(pw->auth, sp->user) == NULL) {
+	    !db->admin && authfile_find(pw->auth, sp->user) == NULL) {
 		log_escape(esc, sizeof(esc), sp->user, strlen(sp->user));
 		snprintf(msg, sizeof(msg), "no such user: %s", esc);
 		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
@@ -519,7 +528,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		client_close(client, "out of memory");
 		return;
 	}
-	if (client_limit_reached(pool)) {
+	if (!db->admin && client_limit_reached(pool)) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    client_limit_reached(pool));
 		return;
@@ -760,7 +769,10 @@ client_io_cb(struct io *io, short what, void *arg)
 		}
 		break;
 	default:
-		relay_client(client);
+		if (client->admin)
+			admin_handle_input(client);
+		else
+			relay_client(client);
 		break;
 	}
 }
@@ -780,6 +792,7 @@ client_close(struct client *client, const char *reason)
 	if (client->state == CL_CLOSED)
 		return;
 	auth_free(client);
+	admin_client_closed(client);
 	if (pw->cfg->log_disconnections || client->state == CL_LOGIN)
 		client_log(client, client->logged_in ? LOG_LVL_LOG :
 		    LOG_LVL_DEBUG, "closing: %s", reason);

@@ -822,7 +822,7 @@ ini_handler_cb(void *user, const char *section, const char *name,
 /* ---- validation ---- */
 
 /* Checks that need the whole file: combinations of keys. */
-static int
+int
 config_validate(struct config *cfg, struct config_error *err,
     const char *path)
 {
@@ -982,4 +982,56 @@ config_auth_type_name(int type)
 	const struct config_option *opt = config_find_option("auth_type");
 
 	return opt->choices[type];
+}
+
+/*
+ * A deep copy of a config, for changing one option at runtime (SET in the
+ * admin console) without touching the config that connections point to.
+ */
+struct config *
+config_clone(const struct config *src)
+{
+	struct config *dst = malloc(sizeof(*dst));
+	char err[256];
+
+	if (dst == NULL)
+		return NULL;
+	memcpy(dst, src, sizeof(*dst));
+	dst->refcount = 1;
+	dst->databases = NULL;
+	dst->n_databases = 0;
+	dst->fallback_db = NULL;
+	dst->users = NULL;
+	dst->n_users = 0;
+	for (size_t i = 0; i < config_n_options; i++) {
+		char **f = (char **)((char *)dst + config_options[i].offset);
+		if (config_options[i].type == OPT_STRING)
+			*f = *f ? strdup(*f) : NULL;
+	}
+	for (size_t i = 0; i < src->n_databases; i++) {
+		struct db_conf *db = calloc(1, sizeof(*db));
+		if (db == NULL || dbconf_parse(db, src->databases[i]->name,
+		    src->databases[i]->conninfo, err, sizeof(err)) < 0 ||
+		    array_push((void ***)&dst->databases, &dst->n_databases,
+		    db) < 0)
+			goto fail;
+	}
+	if (src->fallback_db != NULL) {
+		dst->fallback_db = calloc(1, sizeof(*dst->fallback_db));
+		if (dst->fallback_db == NULL ||
+		    dbconf_parse(dst->fallback_db, "*",
+		    src->fallback_db->conninfo, err, sizeof(err)) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < src->n_users; i++) {
+		struct user_conf *u = calloc(1, sizeof(*u));
+		if (u == NULL || userconf_parse(u, src->users[i]->name,
+		    src->users[i]->text, err, sizeof(err)) < 0 ||
+		    array_push((void ***)&dst->users, &dst->n_users, u) < 0)
+			goto fail;
+	}
+	return dst;
+fail:
+	config_unref(dst);
+	return NULL;
 }

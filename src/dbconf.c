@@ -424,12 +424,13 @@ userconf_parse(struct user_conf *u, const char *name, const char *text,
 
 	memset(u, 0, sizeof(*u));
 	u->name = strdup(name);
+	u->text = strdup(text);
 	u->pool_mode = u->pool_size = u->reserve_pool_size = CONF_UNSET;
 	u->max_user_connections = u->max_user_client_connections = CONF_UNSET;
 	u->query_timeout = u->idle_transaction_timeout = CONF_UNSET;
 	u->transaction_timeout = u->client_idle_timeout = CONF_UNSET;
 	u->query_wait_timeout = CONF_UNSET;
-	if (u->name == NULL) {
+	if (u->name == NULL || u->text == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -460,5 +461,7 @@ void
 userconf_free(struct user_conf *u)
 {
 	free(u->name);
+	free(u->text);
 	u->name = NULL;
+	u->text = NULL;
 }

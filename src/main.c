@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * pgweir's entry point: the command line, start-up (config, log,
- * listeners, dropping root, daemonizing, pidfile), signals, reload,
- * shutdown, the janitor and reaper timers, and the event loop.
+ * listeners, dropping root, daemonizing, pidfile), turning signals into
+ * reload and shutdown (lifecycle.c), and the event loop.
  *
  * Signals: SIGHUP reloads; SIGTERM stops accepting and exits when the last
  * client has left; SIGINT stops accepting, pauses and exits when every
@@ -49,249 +49,6 @@ struct options {
 	const char *config;
 };
 
-/* Wall-clock time of this loop iteration, in microseconds. */
-int64_t
-pgweir_now_usec(struct pgweir *pw)
-{
-	struct timeval tv;
-
-	event_base_gettimeofday_cached(pw->base, &tv);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-/* Monotonic time in microseconds, for deadlines and durations. */
-int64_t
-pgweir_mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Whether a shutdown in progress has nothing left to wait for. */
-static bool
-shutdown_complete(struct pgweir *pw)
-{
-	struct pool *pool;
-
-	switch (pw->shutdown) {
-	case SHUTDOWN_NONE:
-		return false;
-	case SHUTDOWN_NOW:
-		return true;
-	case SHUTDOWN_WAIT_CLIENTS:
-		return pw->n_clients == 0;
-	case SHUTDOWN_WAIT_SERVERS:
-		TAILQ_FOREACH(pool, &pw->pools, entry)
-			if (pool->n_active_servers > 0 || pool->n_tested > 0)
-				return false;
-		return true;
-	}
-	return false;
-}
-
-/* Free closed connections once no callback can still be using them. */
-static void
-reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pgweir *pw = arg;
-	struct client *client;
-	struct server *server;
-
-	(void)fd;
-	(void)what;
-	pw->reap_scheduled = false;
-	while ((client = TAILQ_FIRST(&pw->dead_clients)) != NULL) {
-		TAILQ_REMOVE(&pw->dead_clients, client, entry);
-		client_free(client);
-	}
-	while ((server = TAILQ_FIRST(&pw->dead_servers)) != NULL) {
-		TAILQ_REMOVE(&pw->dead_servers, server, entry);
-		server_free(server);
-	}
-	if (shutdown_complete(pw))
-		event_base_loopbreak(pw->base);
-}
-
-/* Ask the reaper to run after the current callbacks. */
-void
-pgweir_schedule_reap(struct pgweir *pw)
-{
-	if (!pw->reap_scheduled) {
-		pw->reap_scheduled = true;
-		event_active(&pw->reap_ev, EV_TIMEOUT, 0);
-	}
-}
-
-/* Send systemd a STATUS line with a few live numbers. */
-static void
-notify_status(struct pgweir *pw)
-{
-	int pools = 0, waiting = 0;
-	struct pool *pool;
-
-	TAILQ_FOREACH(pool, &pw->pools, entry) {
-		pools++;
-		waiting += pool->n_waiting;
-	}
-	sdnotify("STATUS=clients: %d, waiting: %d, servers: %d, pools: %d",
-	    pw->n_clients, waiting, pw->n_servers, pools);
-}
-
-/* Periodic upkeep, once a second. */
-static void
-janitor_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct pgweir *pw = arg;
-
-	(void)fd;
-	(void)what;
-	pool_janitor(pw);
-	notify_status(pw);
-	if (shutdown_complete(pw))
-		event_base_loopbreak(pw->base);
-}
-
-/* Apply the logging settings of a config and the command line. */
-static int
-apply_log_settings(const struct config *cfg, const struct options *opt)
-{
-	struct log_settings ls = {
-		.verbose = cfg->verbose > opt->verbose ? cfg->verbose :
-		    opt->verbose,
-		.quiet = opt->quiet || opt->daemon,
-		.logfile = cfg->logfile,
-		.syslog = cfg->syslog,
-		.syslog_ident = cfg->syslog_ident,
-		.syslog_facility = cfg->syslog_facility,
-	};
-
-	return log_configure(&ls);
-}
-
-/* Log options that changed but only take effect after a restart. */
-static void
-warn_restart_needed(const struct config *old, const struct config *cfg)
-{
-	for (size_t i = 0; i < config_n_options; i++) {
-		const struct config_option *o = &config_options[i];
-		char a[512], b[512];
-
-		if (o->flags & OPT_RELOAD)
-			continue;
-		config_format_option(old, o, a, sizeof(a));
-		config_format_option(cfg, o, b, sizeof(b));
-		if (strcmp(a, b) != 0)
-			log_warning("%s changed; the new value takes effect "
-			    "after a restart", o->name);
-	}
-}
-
-static struct options cmdline;
-
-/*
- * Reload: parse the file (and auth_file) into new objects, and only if all
- * of it is good, swap them in.  A bad file changes nothing.
- */
-static int
-reload(struct pgweir *pw)
-{
-	struct config_error err;
-	struct config *cfg;
-	struct authfile *auth = NULL;
-	struct hba *hba = NULL;
-	struct tls_contexts tls;
-	const char *path = pw->cfg->conffile[0] ? pw->cfg->conffile :
-	    pw->config_path;
-	char aerr[512];
-
-	log_info("reloading configuration from %s", path);
-	cfg = config_load(path, &err);
-	if (cfg == NULL) {
-		log_error("reload failed, keeping the running configuration: "
-		    "%s", err.msg);
-		return -1;
-	}
-	if (cfg->auth_file[0] != '\0') {
-		auth = authfile_load(cfg->auth_file, aerr, sizeof(aerr));
-		if (auth == NULL) {
-			log_error("reload failed, keeping the running "
-			    "configuration: auth_file: %s", aerr);
-			config_unref(cfg);
-			return -1;
-		}
-	}
-	if (cfg->auth_hba_file[0] != '\0') {
-		hba = hba_load(cfg->auth_hba_file, aerr, sizeof(aerr));
-		if (hba == NULL) {
-			log_error("reload failed, keeping the running "
-			    "configuration: auth_hba_file: %s", aerr);
-			goto fail;
-		}
-	}
-	/* certificates are re-read at every reload, for new connections */
-	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0) {
-		log_error("reload failed, keeping the running configuration "
-		    "and certificates: %s", aerr);
-		goto fail;
-	}
-	if (apply_log_settings(cfg, &cmdline) < 0) {
-		log_error("reload failed, keeping the running configuration: "
-		    "cannot open logfile");
-		tls_free(&tls);
-		goto fail;
-	}
-	warn_restart_needed(pw->cfg, cfg);
-	pool_reload(pw, cfg);
-	config_unref(pw->cfg);
-	pw->cfg = cfg;
-	pw->timeouts_active = deadline_timeouts_in_use(cfg);
-	authfile_free(pw->auth);
-	pw->auth = auth;
-	hba_free(pw->hba);
-	pw->hba = hba;
-	tls_free(&pw->tls);
-	pw->tls = tls;
-	authquery_flush_cache(pw->authquery);
-	authquery_set_cache_ttl(pw->authquery, cfg->auth_query_cache_ttl);
-	log_info("configuration reloaded");
-	return 0;
-fail:
-	hba_free(hba);
-	authfile_free(auth);
-	config_unref(cfg);
-	return -1;
-}
-
-/* Start a graceful or immediate shutdown. */
-static void
-begin_shutdown(struct pgweir *pw, enum shutdown_mode mode)
-{
-	struct database *db;
-
-	if (pw->shutdown != SHUTDOWN_NONE || mode == SHUTDOWN_NOW) {
-		log_info("exiting now");
-		pw->shutdown = SHUTDOWN_NOW;
-		event_base_loopbreak(pw->base);
-		return;
-	}
-	pw->shutdown = mode;
-	sdnotify("STOPPING=1");
-	listener_close_tcp(pw);
-	if (mode == SHUTDOWN_WAIT_CLIENTS) {
-		log_info("shutting down: no new connections; exiting when the "
-		    "last client has left (%d now)", pw->n_clients);
-	} else {
-		log_info("shutting down: no new connections; exiting when "
-		    "every server is released");
-		TAILQ_FOREACH(db, &pw->databases, entry)
-			db->paused = true;
-	}
-	if (shutdown_complete(pw))
-		event_base_loopbreak(pw->base);
-}
-
 /* Signal handler (runs in the loop, not in signal context). */
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -303,18 +60,18 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		sdnotify("RELOADING=1\nMONOTONIC_USEC=%lld",
 		    (long long)pgweir_mono_usec());
-		reload(pw);
+		pgweir_reload(pw);
 		sdnotify("READY=1");
-		notify_status(pw);
+		pgweir_notify_status(pw);
 		break;
 	case SIGTERM:
-		begin_shutdown(pw, SHUTDOWN_WAIT_CLIENTS);
+		pgweir_shutdown(pw, SHUTDOWN_WAIT_CLIENTS);
 		break;
 	case SIGINT:
-		begin_shutdown(pw, SHUTDOWN_WAIT_SERVERS);
+		pgweir_shutdown(pw, SHUTDOWN_WAIT_SERVERS);
 		break;
 	case SIGQUIT:
-		begin_shutdown(pw, SHUTDOWN_NOW);
+		pgweir_shutdown(pw, SHUTDOWN_NOW);
 		break;
 	}
 }
@@ -339,6 +96,8 @@ usage(FILE *out)
 	    "after\nevery server is released, QUIT exit now\n",
 	    PACKAGE_VERSION);
 }
+
+static struct options cmdline;
 
 /* Parse the command line; returns -1 to exit with failure, 1 to succeed. */
 static int
@@ -521,7 +280,7 @@ teardown(struct pgweir *pw)
 		while ((c = TAILQ_FIRST(&pw->login_clients)) != NULL)
 			client_close(c, "pgweir is exiting");
 	}
-	reap_cb(-1, 0, pw);
+	pgweir_reap_cb(-1, 0, pw);
 	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
 		pool_free(pool);
 	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
@@ -546,6 +305,7 @@ teardown(struct pgweir *pw)
 		if (pw->signal_evs[i])
 			event_free(pw->signal_evs[i]);
 	event_del(&pw->janitor_ev);
+	event_del(&pw->stats_ev);
 	event_del(&pw->reap_ev);
 	authquery_free(pw->authquery);
 	if (pw->dns)
@@ -568,7 +328,8 @@ main(int argc, char **argv)
 {
 	struct pgweir pw;
 	struct config_error err;
-	struct timeval second = { 1, 0 };
+	/* the janitor's tick: the granularity of PAUSE and the reserve pool */
+	struct timeval janitor_tick = { 0, 200000 };
 	const char *user;
 	char aerr[512];
 	int rc;
@@ -590,8 +351,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	pw.config_path = strdup(cmdline.config);
+	pw.cmd_verbose = cmdline.verbose;
+	pw.cmd_quiet = cmdline.quiet || cmdline.daemon;
 	pw.timeouts_active = deadline_timeouts_in_use(pw.cfg);
-	if (apply_log_settings(pw.cfg, &cmdline) < 0)
+	if (pgweir_apply_log_settings(&pw, pw.cfg) < 0)
 		return 1;
 	user = cmdline.user ? cmdline.user :
 	    (pw.cfg->user[0] ? pw.cfg->user : NULL);
@@ -672,15 +435,17 @@ main(int argc, char **argv)
 	authquery_set_cache_ttl(pw.authquery, pw.cfg->auth_query_cache_ttl);
 	/* host names through evdns: libpq's own lookup would block */
 	authquery_set_dns(pw.authquery, pw.dns);
-	event_assign(&pw.reap_ev, pw.base, -1, 0, reap_cb, &pw);
-	event_assign(&pw.janitor_ev, pw.base, -1, EV_PERSIST, janitor_cb,
-	    &pw);
-	event_add(&pw.janitor_ev, &second);
+	event_assign(&pw.reap_ev, pw.base, -1, 0, pgweir_reap_cb, &pw);
+	event_assign(&pw.janitor_ev, pw.base, -1, EV_PERSIST,
+	    pgweir_janitor_cb, &pw);
+	event_add(&pw.janitor_ev, &janitor_tick);
+	pgweir_stats_arm(&pw);
+	pw.started = pgweir_now_usec(&pw);
 
 	log_info("pgweir %s started, process %d", PACKAGE_VERSION,
 	    (int)getpid());
 	sdnotify("READY=1\nMAINPID=%d", (int)getpid());
-	notify_status(&pw);
+	pgweir_notify_status(&pw);
 	event_base_dispatch(pw.base);
 	log_info("pgweir is exiting");
 	sdnotify("STOPPING=1");

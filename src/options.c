@@ -176,6 +176,11 @@ const struct config_option config_options[] = {
 	  NULL, R | S | L, "LDAP options; pgweir has no LDAP support." },
 	{ "admin_users", OPT_STRING, OFF(admin_users), "", 0, 0, NULL, R,
 	  "Comma-separated users allowed every admin console command." },
+	{ "admin_db_aliases", OPT_STRING, OFF(admin_db_aliases), "pgbouncer",
+	  0, 0, NULL, R | OPT_PGWEIR,
+	  "Other names of the admin console's database (it is always "
+	  "\"pgweir\"), so that tools written for PgBouncer connect "
+	  "unchanged." },
 	{ "stats_users", OPT_STRING, OFF(stats_users), "", 0, 0, NULL, R,
 	  "Comma-separated users allowed the read-only admin console "
 	  "commands." },

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgweir/admin.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/log.h"
@@ -24,6 +25,7 @@
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
+#include "pgweir/stats.h"
 
 /* Shortest pause between failed server connects, whatever the config. */
 #define LAUNCH_BACKOFF_MIN (200 * 1000)
@@ -70,6 +72,30 @@ autodb_conf(const struct db_conf *fallback, const char *name)
 	return conf;
 }
 
+/* The settings of the console's virtual database. */
+static struct db_conf *
+admin_db_conf(const char *name)
+{
+	struct db_conf *conf = calloc(1, sizeof(*conf));
+
+	if (conf == NULL)
+		return NULL;
+	conf->name = strdup(name);
+	conf->conninfo = strdup("");
+	conf->pool_size = 0;
+	conf->min_pool_size = conf->reserve_pool_size = CONF_UNSET;
+	conf->max_db_connections = conf->max_db_client_connections =
+	    CONF_UNSET;
+	conf->pool_mode = POOL_STATEMENT;
+	conf->server_lifetime = conf->query_wait_timeout = CONF_UNSET;
+	if (conf->name == NULL || conf->conninfo == NULL) {
+		dbconf_free(conf);
+		free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
 /*
  * The database a client asks for: a [databases] entry, or one made from
  * the "*" entry; NULL when neither exists (or it was removed at reload).
@@ -88,6 +114,13 @@ pool_find_database(struct pgweir *pw, const char *name)
 			db->last_used = pgweir_mono_usec();
 			return db;
 		}
+	}
+	if (admin_is_console(pw, name)) {
+		copy = admin_db_conf(name);
+		db = copy ? database_new(pw, name, copy, true) : NULL;
+		if (db != NULL)
+			db->admin = true;
+		return db;
 	}
 	conf = config_find_db(pw->cfg, name);
 	if (conf != NULL)
@@ -157,6 +190,12 @@ pool_find(struct pgweir *pw, struct database *db, struct user *user,
 		free(pool);
 		return NULL;
 	}
+	pool->stats = calloc(1, sizeof(*pool->stats));
+	if (pool->stats == NULL) {
+		free(pool->server_user);
+		free(pool);
+		return NULL;
+	}
 	pool->pw = pw;
 	pool->db = db;
 	pool->user = user;
@@ -184,6 +223,7 @@ pool_free(struct pool *pool)
 	free(pool->welcome);
 	varset_release(&pool->pw->vars, pool->defaults);
 	free(pool->server_user);
+	free(pool->stats);
 	free(pool->last_error_sqlstate);
 	free(pool->last_error_message);
 	free(pool);
@@ -391,6 +431,10 @@ pool_take_idle(struct pool *pool)
 void
 pool_client_login(struct pool *pool, struct client *client)
 {
+	if (pool->db->admin) {
+		admin_login(client);
+		return;
+	}
 	if (pool->welcome != NULL) {
 		client_finish_login(client);
 		return;
@@ -446,6 +490,16 @@ pool_link(struct client *client, struct server *server)
 {
 	struct pgweir *pw = client->pw;
 
+	uint64_t waited = 0;
+
+	if (client->state == CL_WAITING) {
+		int64_t w = pgweir_mono_usec() - client->wait_start;
+		waited = w > 0 ? (uint64_t)w : 0;
+	}
+	/* immediate links count too: the wait percentiles include them */
+	client->pool->stats->total.server_assignment_count++;
+	client->pool->stats->total.wait_time += waited;
+	stats_record(client->pool->stats, LAT_WAIT, waited);
 	client->link = server;
 	server->link = client;
 	server->just_checked = false;
@@ -639,6 +693,11 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 		struct db_conf *conf = NULL;
 		bool owned = false;
 
+		if (db->admin) {
+			config_unref(db->cfg);
+			db->cfg = config_ref(newcfg);
+			continue;
+		}
 		if (db->auto_db) {
 			if (newcfg->fallback_db != NULL &&
 			    config_find_db(newcfg, db->name) == NULL) {
@@ -704,7 +763,11 @@ pool_janitor(struct pgweir *pw)
 
 	TAILQ_FOREACH_SAFE(pool, &pw->pools, entry, next) {
 		struct server *server, *snext;
-		int min = pool_min_size(pool);
+		int min;
+
+		if (pool->db->admin)
+			continue;
+		min = pool_min_size(pool);
 		int64_t lifetime = pool_server_lifetime(pool);
 
 		TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry,

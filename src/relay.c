@@ -32,6 +32,7 @@
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
+#include "pgweir/stats.h"
 
 /* Largest ParameterStatus or ErrorResponse we read whole. */
 #define SMALL_MSG_MAX (64 * 1024)
@@ -294,6 +295,7 @@ relay_client(struct client *client)
 		return;
 	if (client->pw->timeouts_active)
 		client_update_deadline(client);
+	client->pool->stats->total.bytes_received += fwd;
 	if (move_bytes(in, server->io.out, fwd) < 0) {
 		client_close(client, "out of memory");
 		return;
@@ -310,9 +312,10 @@ flush_forward(struct server *server, struct client *client, size_t *fwd)
 {
 	if (*fwd == 0)
 		return;
-	if (client != NULL && client->state != CL_CLOSED)
+	if (client != NULL && client->state != CL_CLOSED) {
+		server->pool->stats->total.bytes_sent += *fwd;
 		move_bytes(server->io.in, client->io.out, *fwd);
-	else
+	} else
 		evbuffer_drain(server->io.in, *fwd);
 	*fwd = 0;
 }
@@ -419,11 +422,26 @@ relay_on_ReadyForQuery(struct server *server, char status)
 static void
 relay_answer_done(struct client *client, char status)
 {
-	client->idle_since = pgweir_mono_usec();
-	if (status == 'I')
+	struct pool_stats *st = client->pool->stats;
+	int64_t now = pgweir_mono_usec();
+	uint64_t q = now > client->request_time ?
+	    (uint64_t)(now - client->request_time) : 0;
+
+	client->idle_since = now;
+	st->total.query_count++;
+	st->total.query_time += q;
+	stats_record(st, LAT_QUERY, q);
+	if (status == 'I') {
+		int64_t begin = client->tx_start ? client->tx_start :
+		    client->request_time;
+		uint64_t x = now > begin ? (uint64_t)(now - begin) : 0;
+		st->total.xact_count++;
+		st->total.xact_time += x;
+		stats_record(st, LAT_XACT, x);
 		client->tx_start = 0;
-	else if (client->tx_start == 0)
+	} else if (client->tx_start == 0) {
 		client->tx_start = client->request_time;
+	}
 	if (client->pw->timeouts_active)
 		client_update_deadline(client);
 }

@@ -12,6 +12,7 @@
 
 struct config;
 struct auth_state;
+struct admin_session;
 
 /* A client's state; it also decides which list the client is on. */
 enum client_state {
@@ -57,6 +58,7 @@ struct client {
 	int64_t deadline;		/* when the timer fires, or 0 */
 	struct event timer;		/* the nearest deadline (deadline.c) */
 	struct auth_state *auth;	/* during authentication only; owned */
+	struct admin_session *admin;	/* console clients only; owned */
 	bool counted;			/* counted in pw->n_clients */
 	bool logged_in;			/* counted in db/user client counts */
 	bool read_paused;		/* backpressure from the server side */

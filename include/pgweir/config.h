@@ -65,6 +65,7 @@ struct db_conf {
 /* One [users] entry: per-user pooler overrides. */
 struct user_conf {
 	char *name;
+	char *text;		/* the entry as written, for copies */
 	int pool_mode;		/* CONF_UNSET or enum pool_mode */
 	int pool_size;
 	int reserve_pool_size;
@@ -138,6 +139,7 @@ struct config {
 	int64_t auth_query_cache_ttl;
 	char *auth_ldap_options;
 	char *admin_users;
+	char *admin_db_aliases;
 	char *stats_users;
 
 	/* logging */
@@ -265,6 +267,9 @@ struct config *config_load(const char *path, struct config_error *err);
 struct config *config_load_string(const char *text, const char *name,
     struct config_error *err);
 struct config *config_ref(struct config *cfg);
+struct config *config_clone(const struct config *src);
+int config_validate(struct config *cfg, struct config_error *err,
+    const char *path);
 void config_unref(struct config *cfg);
 
 const struct db_conf *config_find_db(const struct config *cfg,

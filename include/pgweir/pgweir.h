@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 
 #include <event2/event_struct.h>
+#include <event2/util.h>
 
 #include "pgweir/tls.h"
 #include "pgweir/varcache.h"
@@ -80,6 +81,11 @@ struct pgweir {
 	int n_servers;			/* server connections */
 	uint64_t next_id;		/* connection ids, from 1 */
 
+	int cmd_verbose;		/* -v count */
+	bool cmd_quiet;			/* -q or -d: no stderr */
+	bool suspended;			/* SUSPEND: no socket is read */
+	struct event stats_ev;		/* ends a stats period */
+	int64_t started;		/* wall clock usec, for metrics */
 	bool timeouts_active;		/* some active-state timeout is set */
 	bool kicking;			/* pool_kick_related is running */
 	enum shutdown_mode shutdown;
@@ -91,5 +97,17 @@ struct pgweir {
 int64_t pgweir_now_usec(struct pgweir *pw);
 int64_t pgweir_mono_usec(void);
 void pgweir_schedule_reap(struct pgweir *pw);
+void pgweir_reap_cb(evutil_socket_t fd, short what, void *arg);
+void pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg);
+void pgweir_stats_cb(evutil_socket_t fd, short what, void *arg);
+int pgweir_apply_log_settings(struct pgweir *pw, const struct config *cfg);
+int pgweir_reload(struct pgweir *pw);
+void pgweir_shutdown(struct pgweir *pw, enum shutdown_mode mode);
+void pgweir_notify_status(struct pgweir *pw);
+void pgweir_stats_arm(struct pgweir *pw);
+void pgweir_install_config(struct pgweir *pw, struct config *cfg,
+    struct tls_contexts *tls);
+int pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
+    char *err, size_t errlen);
 
 #endif

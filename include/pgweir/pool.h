@@ -10,6 +10,7 @@
 #include "pgweir/pgweir.h"
 
 struct db_conf;
+struct pool_stats;
 struct scram_secret;
 struct user_conf;
 struct varset;
@@ -24,6 +25,7 @@ struct database {
 	bool removed;			/* gone from the config at reload */
 	bool paused;			/* PAUSE: no new server work */
 	bool disabled;			/* DISABLE: no new clients */
+	bool admin;			/* the admin console's virtual database */
 	int n_clients;			/* logged-in clients */
 	int n_servers;			/* server connections */
 	/* cached DNS answer for conf->host */
@@ -83,6 +85,7 @@ struct pool {
 	int n_welcome_params;
 	struct varset *defaults;	/* tracked values of a fresh server */
 
+	struct pool_stats *stats;	/* counters and histograms; owned */
 	char *last_error_sqlstate;	/* last connect/login failure; owned */
 	char *last_error_message;
 	int64_t last_error_time;	/* monotonic usec; 0: none */

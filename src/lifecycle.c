@@ -1,0 +1,403 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The process's life once it runs: time, the reaper that frees closed
+ * connections after the callbacks that closed them, the janitor tick, the
+ * stats period, reload and shutdown.  main.c starts things and turns
+ * signals into these calls; the admin console calls them for RELOAD,
+ * SHUTDOWN and PAUSE.
+ */
+#include "config.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgweir/admin.h"
+#include "pgweir/authfile.h"
+#include "pgweir/authquery.h"
+#include "pgweir/client.h"
+#include "pgweir/config.h"
+#include "pgweir/hba.h"
+#include "pgweir/listener.h"
+#include "pgweir/log.h"
+#include "pgweir/pgweir.h"
+#include "pgweir/pool.h"
+#include "pgweir/sdnotify.h"
+#include "pgweir/server.h"
+#include "pgweir/stats.h"
+#include "pgweir/tls.h"
+
+/* Wall-clock time of this loop iteration, in microseconds. */
+int64_t
+pgweir_now_usec(struct pgweir *pw)
+{
+	struct timeval tv;
+
+	event_base_gettimeofday_cached(pw->base, &tv);
+	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+/* Monotonic time in microseconds, for deadlines and durations. */
+int64_t
+pgweir_mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Whether a shutdown in progress has nothing left to wait for. */
+static bool
+shutdown_complete(struct pgweir *pw)
+{
+	struct pool *pool;
+
+	switch (pw->shutdown) {
+	case SHUTDOWN_NONE:
+		return false;
+	case SHUTDOWN_NOW:
+		return true;
+	case SHUTDOWN_WAIT_CLIENTS:
+		return pw->n_clients == 0;
+	case SHUTDOWN_WAIT_SERVERS:
+		TAILQ_FOREACH(pool, &pw->pools, entry)
+			if (pool->n_active_servers > 0 || pool->n_tested > 0)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* Free closed connections once no callback can still be using them. */
+void
+pgweir_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+	struct client *client;
+	struct server *server;
+
+	(void)fd;
+	(void)what;
+	pw->reap_scheduled = false;
+	while ((client = TAILQ_FIRST(&pw->dead_clients)) != NULL) {
+		TAILQ_REMOVE(&pw->dead_clients, client, entry);
+		client_free(client);
+	}
+	while ((server = TAILQ_FIRST(&pw->dead_servers)) != NULL) {
+		TAILQ_REMOVE(&pw->dead_servers, server, entry);
+		server_free(server);
+	}
+	if (shutdown_complete(pw))
+		event_base_loopbreak(pw->base);
+}
+
+/* Ask the reaper to run after the current callbacks. */
+void
+pgweir_schedule_reap(struct pgweir *pw)
+{
+	if (!pw->reap_scheduled) {
+		pw->reap_scheduled = true;
+		event_active(&pw->reap_ev, EV_TIMEOUT, 0);
+	}
+}
+
+/* Send systemd a STATUS line with a few live numbers. */
+void
+pgweir_notify_status(struct pgweir *pw)
+{
+	int pools = 0, waiting = 0;
+	struct pool *pool;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		pools++;
+		waiting += pool->n_waiting;
+	}
+	sdnotify("STATUS=clients: %d, waiting: %d, servers: %d, pools: %d",
+	    pw->n_clients, waiting, pw->n_servers, pools);
+}
+
+/* Periodic upkeep, once a second. */
+void
+pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+
+	(void)fd;
+	(void)what;
+	pool_janitor(pw);
+	admin_check_pending(pw);
+	if (shutdown_complete(pw))
+		event_base_loopbreak(pw->base);
+}
+
+/* Apply the logging settings of a config and the command line. */
+int
+pgweir_apply_log_settings(struct pgweir *pw, const struct config *cfg)
+{
+	struct log_settings ls = {
+		.verbose = cfg->verbose > pw->cmd_verbose ? cfg->verbose :
+		    pw->cmd_verbose,
+		.quiet = pw->cmd_quiet,
+		.logfile = cfg->logfile,
+		.syslog = cfg->syslog,
+		.syslog_ident = cfg->syslog_ident,
+		.syslog_facility = cfg->syslog_facility,
+	};
+
+	return log_configure(&ls);
+}
+
+/* Log options that changed but only take effect after a restart. */
+static void
+warn_restart_needed(const struct config *old, const struct config *cfg)
+{
+	for (size_t i = 0; i < config_n_options; i++) {
+		const struct config_option *o = &config_options[i];
+		char a[512], b[512];
+
+		if (o->flags & OPT_RELOAD)
+			continue;
+		config_format_option(old, o, a, sizeof(a));
+		config_format_option(cfg, o, b, sizeof(b));
+		if (strcmp(a, b) != 0)
+			log_warning("%s changed; the new value takes effect "
+			    "after a restart", o->name);
+	}
+}
+
+
+/*
+ * Reload: parse the file (and auth_file) into new objects, and only if all
+ * of it is good, swap them in.  A bad file changes nothing.
+ */
+int
+pgweir_reload(struct pgweir *pw)
+{
+	struct config_error err;
+	struct config *cfg;
+	struct authfile *auth = NULL;
+	struct hba *hba = NULL;
+	struct tls_contexts tls;
+	const char *path = pw->cfg->conffile[0] ? pw->cfg->conffile :
+	    pw->config_path;
+	char aerr[512];
+
+	log_info("reloading configuration from %s", path);
+	cfg = config_load(path, &err);
+	if (cfg == NULL) {
+		log_error("reload failed, keeping the running configuration: "
+		    "%s", err.msg);
+		return -1;
+	}
+	if (cfg->auth_file[0] != '\0') {
+		auth = authfile_load(cfg->auth_file, aerr, sizeof(aerr));
+		if (auth == NULL) {
+			log_error("reload failed, keeping the running "
+			    "configuration: auth_file: %s", aerr);
+			config_unref(cfg);
+			return -1;
+		}
+	}
+	if (cfg->auth_hba_file[0] != '\0') {
+		hba = hba_load(cfg->auth_hba_file, aerr, sizeof(aerr));
+		if (hba == NULL) {
+			log_error("reload failed, keeping the running "
+			    "configuration: auth_hba_file: %s", aerr);
+			goto fail;
+		}
+	}
+	/* certificates are re-read at every reload, for new connections */
+	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0) {
+		log_error("reload failed, keeping the running configuration "
+		    "and certificates: %s", aerr);
+		goto fail;
+	}
+	if (pgweir_apply_log_settings(pw, cfg) < 0) {
+		log_error("reload failed, keeping the running configuration: "
+		    "cannot open logfile");
+		tls_free(&tls);
+		goto fail;
+	}
+	warn_restart_needed(pw->cfg, cfg);
+	pgweir_install_config(pw, cfg, &tls);
+	authfile_free(pw->auth);
+	pw->auth = auth;
+	hba_free(pw->hba);
+	pw->hba = hba;
+	log_info("configuration reloaded");
+	return 0;
+fail:
+	hba_free(hba);
+	authfile_free(auth);
+	config_unref(cfg);
+	return -1;
+}
+
+/* Start a graceful or immediate shutdown. */
+void
+pgweir_shutdown(struct pgweir *pw, enum shutdown_mode mode)
+{
+	struct database *db;
+
+	if (pw->shutdown != SHUTDOWN_NONE || mode == SHUTDOWN_NOW) {
+		log_info("exiting now");
+		pw->shutdown = SHUTDOWN_NOW;
+		event_base_loopbreak(pw->base);
+		return;
+	}
+	pw->shutdown = mode;
+	sdnotify("STOPPING=1");
+	listener_close_tcp(pw);
+	if (mode == SHUTDOWN_WAIT_CLIENTS) {
+		log_info("shutting down: no new connections; exiting when the "
+		    "last client has left (%d now)", pw->n_clients);
+	} else {
+		log_info("shutting down: no new connections; exiting when "
+		    "every server is released");
+		TAILQ_FOREACH(db, &pw->databases, entry)
+			db->paused = true;
+	}
+	if (shutdown_complete(pw))
+		event_base_loopbreak(pw->base);
+}
+
+
+/* Per second, over a period of secs seconds. */
+static unsigned long long
+per_sec(uint64_t n, double secs)
+{
+	return (unsigned long long)((double)n / secs + 0.5);
+}
+
+/* Average of a time total over a count, in microseconds. */
+static unsigned long long
+per_item(uint64_t total, uint64_t count)
+{
+	return count ? (unsigned long long)(total / count) : 0;
+}
+
+/*
+ * A stats period ended: every pool keeps the period's deltas and
+ * histograms (SHOW STATS averages, SHOW LATENCY), and the totals go to the
+ * log (log_stats) and to systemd's STATUS line.
+ */
+void
+pgweir_stats_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+	struct stats_counters sum;
+	double secs = (double)pw->cfg->stats_period / 1e6;
+	struct pool *pool;
+	char line[512];
+
+	(void)fd;
+	(void)what;
+	memset(&sum, 0, sizeof(sum));
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		stats_period_end(pool->stats);
+		stats_add(&sum, &pool->stats->last);
+	}
+	snprintf(line, sizeof(line), "%llu xacts/s, %llu queries/s, %llu "
+	    "client parses/s, %llu server parses/s, %llu binds/s, %llu "
+	    "client logins/s, in %llu B/s, out %llu B/s, xact %llu us, "
+	    "query %llu us, wait %llu us",
+	    per_sec(sum.xact_count, secs), per_sec(sum.query_count, secs),
+	    per_sec(sum.client_parse_count, secs),
+	    per_sec(sum.server_parse_count, secs),
+	    per_sec(sum.bind_count, secs),
+	    per_sec(sum.client_login_count, secs),
+	    per_sec(sum.bytes_received, secs), per_sec(sum.bytes_sent, secs),
+	    per_item(sum.xact_time, sum.xact_count),
+	    per_item(sum.query_time, sum.query_count),
+	    per_item(sum.wait_time, sum.server_assignment_count));
+	if (pw->cfg->log_stats)
+		log_info("stats: %s", line);
+	sdnotify("STATUS=stats: %s; clients: %d, servers: %d", line,
+	    pw->n_clients, pw->n_servers);
+}
+
+/* (Re)arm the stats period timer with the configured period. */
+void
+pgweir_stats_arm(struct pgweir *pw)
+{
+	struct timeval tv = { (time_t)(pw->cfg->stats_period / 1000000),
+		(suseconds_t)(pw->cfg->stats_period % 1000000) };
+
+	event_del(&pw->stats_ev);
+	event_assign(&pw->stats_ev, pw->base, -1, EV_PERSIST, pgweir_stats_cb,
+	    pw);
+	event_add(&pw->stats_ev, &tv);
+}
+
+/*
+ * Put a new, valid config in place (the caller's reference moves to pw),
+ * with the TLS contexts built from it.  Used by reload and by SET.
+ */
+void
+pgweir_install_config(struct pgweir *pw, struct config *cfg,
+    struct tls_contexts *tls)
+{
+	pool_reload(pw, cfg);
+	config_unref(pw->cfg);
+	pw->cfg = cfg;
+	pw->timeouts_active = deadline_timeouts_in_use(cfg);
+	tls_free(&pw->tls);
+	pw->tls = *tls;
+	authquery_flush_cache(pw->authquery);
+	authquery_set_cache_ttl(pw->authquery, cfg->auth_query_cache_ttl);
+	pgweir_stats_arm(pw);
+}
+
+/*
+ * SET key = value from the admin console: a copy of the running config
+ * with one reloadable option changed, validated and installed.  The next
+ * RELOAD reads the file again and replaces it.
+ */
+int
+pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	const struct config_option *opt = config_find_option(name);
+	struct config_error cerr = { .msg = "" };
+	struct tls_contexts tls;
+	struct config *cfg;
+	char msg[384];
+
+	if (opt == NULL) {
+		snprintf(err, errlen, "unknown setting \"%s\"", name);
+		return -1;
+	}
+	if (!(opt->flags & OPT_RELOAD)) {
+		snprintf(err, errlen, "%s cannot be changed at runtime (it "
+		    "takes effect after a restart)", opt->name);
+		return -1;
+	}
+	cfg = config_clone(pw->cfg);
+	if (cfg == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (config_set_option(cfg, opt, value, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s: %s", opt->name, msg);
+		config_unref(cfg);
+		return -1;
+	}
+	if (config_validate(cfg, &cerr, "SET") < 0 ||
+	    tls_build(cfg, &tls, msg, sizeof(msg)) < 0) {
+		snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : msg);
+		config_unref(cfg);
+		return -1;
+	}
+	if (pgweir_apply_log_settings(pw, cfg) < 0) {
+		snprintf(err, errlen, "cannot open the log file");
+		tls_free(&tls);
+		config_unref(cfg);
+		return -1;
+	}
+	pgweir_install_config(pw, cfg, &tls);
+	log_info("%s set to \"%s\" from the admin console", opt->name,
+	    (opt->flags & OPT_SENSITIVE) ? "********" : value);
+	return 0;
+}
