@@ -1,10 +1,11 @@
 # Shared by scripts/demo and scripts/check: Debian packages and the build.
 # shellcheck shell=bash
 
-# Everything the build, the tests and the demo need on Debian 12.
+# Everything the build, the tests and the demo need on Debian 12
+# (prometheus brings promtool, which checks the /metrics output).
 PGWEIR_PACKAGES="build-essential autoconf automake libtool pkg-config \
 libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev \
-postgresql postgresql-client openssl"
+postgresql postgresql-client openssl prometheus"
 
 # Install the packages that are missing (as root), or say what to run.
 ensure_packages() {
@@ -23,7 +24,7 @@ ensure_packages() {
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -q
 	# shellcheck disable=SC2086
-	apt-get install -y -q $missing
+	apt-get install -y -q --no-install-recommends $missing
 }
 
 # Configure and build in a separate directory: build_tree DIR [configure args]

@@ -36,6 +36,7 @@
 #include "pgweir/server.h"
 
 #define CMD_MAX 4096		/* longest console command */
+#define MSG_MAX (1024 * 1024)	/* longer messages close the connection */
 #define WORDS_MAX 4
 #define WORD_LEN 256
 #define STMTS_MAX 16		/* named statements per console client */
@@ -1063,7 +1064,7 @@ admin_handle_input(struct client *client)
 
 		if (rc == 0)
 			break;
-		if (rc < 0 || hdr.len > CMD_MAX + 1024) {
+		if (rc < 0 || hdr.len > MSG_MAX) {
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 			    "invalid or oversized message to the admin "
 			    "console");

@@ -35,6 +35,7 @@
 #include "pgweir/config.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
+#include "pgweir/metrics.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
 #include "pgweir/sdnotify.h"
@@ -300,6 +301,7 @@ teardown(struct pgweir *pw)
 		free(user);
 	}
 	listener_close_all(pw);
+	metrics_stop(pw);
 	for (size_t i = 0; i < sizeof(pw->signal_evs) /
 	    sizeof(pw->signal_evs[0]); i++)
 		if (pw->signal_evs[i])
@@ -441,6 +443,8 @@ main(int argc, char **argv)
 	event_add(&pw.janitor_ev, &janitor_tick);
 	pgweir_stats_arm(&pw);
 	pw.started = pgweir_now_usec(&pw);
+	if (metrics_start(&pw) < 0)
+		return 1;
 
 	log_info("pgweir %s started, process %d", PACKAGE_VERSION,
 	    (int)getpid());

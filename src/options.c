@@ -89,6 +89,14 @@ const struct config_option config_options[] = {
 	  0, 0, NULL, R | L,
 	  "A NOTICE sent to each client after it logs in." },
 
+	{ "metrics_listen_addr", OPT_STRING, OFF(metrics_listen_addr),
+	  "127.0.0.1", 0, 0, NULL, OPT_PGWEIR,
+	  "Address of the Prometheus endpoint (see metrics_port)." },
+	{ "metrics_port", OPT_INT, OFF(metrics_port), "0", 0, 65535, NULL,
+	  OPT_PGWEIR,
+	  "Port of the Prometheus endpoint http://metrics_listen_addr:port/"
+	  "metrics (0: off)." },
+
 	/* pool sizing and limits */
 	{ "pool_mode", OPT_ENUM, OFF(pool_mode), "session", 0, 0, pool_modes,
 	  R, "When a server connection goes back to the pool: at client "

@@ -108,6 +108,8 @@ struct config {
 	int max_prepared_statements;
 	int scram_iterations;
 	char *login_notify_message;
+	char *metrics_listen_addr;
+	int metrics_port;
 
 	/* pool sizing and limits */
 	int pool_mode;

@@ -28,6 +28,7 @@ struct user;
 struct config;
 struct listener;
 struct authfile;
+struct evhttp;
 struct hba;
 struct authquery;
 
@@ -85,6 +86,7 @@ struct pgweir {
 	bool cmd_quiet;			/* -q or -d: no stderr */
 	bool suspended;			/* SUSPEND: no socket is read */
 	struct event stats_ev;		/* ends a stats period */
+	struct evhttp *http;		/* the /metrics endpoint, or NULL */
 	int64_t started;		/* wall clock usec, for metrics */
 	bool timeouts_active;		/* some active-state timeout is set */
 	bool kicking;			/* pool_kick_related is running */

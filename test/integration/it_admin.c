@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * The admin console, statistics and metrics: every SHOW's columns against
+ * PgBouncer 1.25's, what pgbouncer_exporter reads under load, the
+ * Prometheus endpoint (checked by promtool when it is installed), PAUSE and
+ * RESUME under pgbench without losing a transaction, KILL_CLIENT,
+ * RECONNECT, SHUTDOWN WAIT_FOR_CLIENTS, rights, the extended protocol,
+ * bad commands, and SHOW LATENCY against what the client measured.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct it_env env;
+static int metrics_port;
+
+static const char base_settings[] =
+    "pool_mode = transaction\ndefault_pool_size = 4\n"
+    "admin_users = admin\nstats_users = watcher\nstats_period = 1\n"
+    "metrics_listen_addr = 127.0.0.1\n";
+
+static int
+setup(void **state)
+{
+	char settings[1024], dbs[512];
+
+	(void)state;
+	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
+		return -1;
+	if (it_sh(&env, NULL, 0, "pgbench -i -q -s 1 -h %s -p %d -U postgres "
+	    "postgres", env.pgdir, env.pg_port) != 0)
+		return -1;
+	metrics_port = it_free_port();
+	snprintf(settings, sizeof(settings), "%smetrics_port = %d\n",
+	    base_settings, metrics_port);
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
+	    "lat = host=%s port=%d dbname=postgres\n", env.pgdir, env.pg_port,
+	    env.pgdir, env.pg_port);
+	return it_pgweir_start(&env, settings, dbs);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return it_env_fini(&env);
+}
+
+/* A console connection as a user. */
+static PGconn *
+console(const char *user)
+{
+	PGconn *conn = it_connect(&env, "pgweir", user, NULL);
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail_msg("console login as %s: %s", user,
+		    PQerrorMessage(conn));
+	return conn;
+}
+
+/* Run a console command that must succeed; the result (caller clears). */
+static PGresult *
+admin_ok(PGconn *conn, const char *sql)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+	    PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(conn));
+	return res;
+}
+
+/* The value in a result's row whose column col equals key, by name. */
+static char *
+lookup(PGresult *res, const char *keycol, const char *key,
+    const char *valcol)
+{
+	int k = PQfnumber(res, keycol), v = PQfnumber(res, valcol);
+
+	assert_true(k >= 0);
+	assert_true(v >= 0);
+	for (int r = 0; r < PQntuples(res); r++)
+		if (strcmp(PQgetvalue(res, r, k), key) == 0)
+			return PQgetvalue(res, r, v);
+	return NULL;
+}
+
+/* The type oid of a fixture type letter. */
+static Oid
+letter_oid(char t)
+{
+	switch (t) {
+	case 'i':
+		return 23;
+	case 'q':
+		return 20;
+	case 'N':
+		return 1700;
+	case 'b':
+		return 17;
+	default:
+		return 25;
+	}
+}
+
+/* Every SHOW has PgBouncer 1.25's columns, names, order and types. */
+static void
+test_columns_match_pgbouncer(void **state)
+{
+	char path[512], line[4096];
+	PGconn *conn = console("admin");
+	FILE *fp;
+	int checked = 0;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/pgbouncer-1.25-columns.txt",
+	    getenv("TEST_DATA_DIR"));
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		char sql[128], *save = NULL, *tok, *cmd;
+		PGresult *res;
+		int col = 0;
+
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		cmd = strtok_r(line, " ", &save);
+		snprintf(sql, sizeof(sql), "SHOW %s", cmd);
+		res = admin_ok(conn, sql);
+		while ((tok = strtok_r(NULL, " ", &save)) != NULL) {
+			char *colon = strchr(tok, ':');
+			*colon = '\0';
+			if (col >= PQnfields(res) ||
+			    strcmp(PQfname(res, col), tok) != 0)
+				fail_msg("SHOW %s column %d: want %s, got %s",
+				    cmd, col, tok, col < PQnfields(res) ?
+				    PQfname(res, col) : "(none)");
+			if (PQftype(res, col) != letter_oid(colon[1]))
+				fail_msg("SHOW %s column %s: type %u, want "
+				    "%c", cmd, tok, PQftype(res, col),
+				    colon[1]);
+			col++;
+		}
+		assert_int_equal(PQnfields(res), col);
+		PQclear(res);
+		checked++;
+	}
+	fclose(fp);
+	assert_true(checked >= 18);
+	PQfinish(conn);
+}
+
+/* pgbench in the background; returns its pid (output to a file). */
+static pid_t
+pgbench_background(const char *args, const char *outfile)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		char out[16384];
+		FILE *fp;
+		it_sh(&env, out, sizeof(out), "pgbench -h 127.0.0.1 -p %d -U "
+		    "postgres %s postgres", env.port, args);
+		fp = fopen(outfile, "w");
+		if (fp) {
+			fputs(out, fp);
+			fclose(fp);
+		}
+		_exit(0);
+	}
+	return pid;
+}
+
+/* What pgbouncer_exporter reads, by column name, under load. */
+static void
+test_exporter_queries(void **state)
+{
+	char out[300];
+	PGconn *conn;
+	PGresult *res;
+	pid_t bench;
+	char *v;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/bench-exporter.txt", env.dir);
+	bench = pgbench_background("-n -c 8 -j 2 -T 4", out);
+	it_sleep_ms(2000);
+	conn = console("watcher");	/* a stats user, as an exporter runs */
+	res = admin_ok(conn, "SHOW STATS_TOTALS");
+	v = lookup(res, "database", "postgres", "xact_count");
+	assert_non_null(v);
+	assert_true(atoll(v) > 0);
+	v = lookup(res, "database", "postgres", "query_count");
+	assert_true(atoll(v) > 0);
+	PQclear(res);
+	res = admin_ok(conn, "SHOW POOLS");
+	v = lookup(res, "database", "postgres", "cl_active");
+	assert_non_null(v);
+	assert_true(atoi(v) + atoi(lookup(res, "database", "postgres",
+	    "cl_waiting")) == 8);
+	assert_true(atoi(lookup(res, "database", "postgres", "sv_active")) +
+	    atoi(lookup(res, "database", "postgres", "sv_idle")) > 0);
+	PQclear(res);
+	res = admin_ok(conn, "SHOW DATABASES");
+	assert_non_null(lookup(res, "name", "postgres", "current_connections"));
+	PQclear(res);
+	res = admin_ok(conn, "SHOW LISTS");
+	assert_int_equal(PQnfields(res), 2);
+	assert_true(atoi(lookup(res, "list", "pools", "items")) >= 1);
+	PQclear(res);
+	res = admin_ok(conn, "SHOW CONFIG");
+	assert_string_equal(lookup(res, "key", "default_pool_size", "value"),
+	    "4");
+	assert_non_null(lookup(res, "key", "max_user_connections", "value"));
+	PQclear(res);
+	res = admin_ok(conn, "SHOW VERSION");
+	assert_int_equal(PQnfields(res), 1);
+	assert_string_equal(PQfname(res, 0), "version");
+	PQclear(res);
+	PQfinish(conn);
+	waitpid(bench, NULL, 0);
+	/* the console's pgbouncer name works as well */
+	conn = it_connect(&env, "pgbouncer", "watcher", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PQfinish(conn);
+}
+
+/* GET /metrics into buf; returns the body length, or -1. */
+static ssize_t
+http_get_metrics(char *buf, size_t len)
+{
+	struct sockaddr_in sin;
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	size_t got = 0;
+	char *body;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)metrics_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+		close(fd);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + got, len - got - 1);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || strstr(buf, " 200 ") == NULL)
+		return -1;
+	body = strstr(buf, "\r\n\r\n");
+	if (body == NULL)
+		return -1;
+	body += 4;
+	memmove(buf, body, strlen(body) + 1);
+	return (ssize_t)strlen(buf);
+}
+
+/* The value of a metric line that starts with prefix. */
+static double
+metric_value(const char *text, const char *prefix)
+{
+	const char *p = text;
+
+	while ((p = strstr(p, prefix)) != NULL) {
+		if (p == text || p[-1] == '\n')
+			return atof(p + strlen(prefix));
+		p++;
+	}
+	return -1;
+}
+
+/* /metrics: valid for promtool, and the same numbers as the console. */
+static void
+test_prometheus(void **state)
+{
+	static char body[1 << 20];
+	char path[300], out[4096];
+	PGconn *conn = console("admin");
+	PGresult *res;
+	FILE *fp;
+	double xacts;
+
+	(void)state;
+	assert_true(http_get_metrics(body, sizeof(body)) > 0);
+	res = admin_ok(conn, "SHOW STATS_TOTALS");
+	xacts = atof(lookup(res, "database", "postgres", "xact_count"));
+	PQclear(res);
+	assert_true(xacts > 0);
+	assert_true(fabs(metric_value(body, "pgweir_database_transactions_"
+	    "total{database=\"postgres\"} ") - xacts) < 0.5);
+	assert_true(strstr(body, "pgweir_pool_transaction_seconds_bucket{"
+	    "database=\"postgres\",user=\"postgres\",le=\"+Inf\"}") != NULL);
+	assert_true(metric_value(body, "process_open_fds ") > 0);
+	PQfinish(conn);
+
+	snprintf(path, sizeof(path), "%s/metrics.txt", env.dir);
+	fp = fopen(path, "w");
+	fputs(body, fp);
+	fclose(fp);
+	if (it_sh(&env, NULL, 0, "command -v promtool") != 0) {
+		fprintf(stderr, "promtool is not installed; its check is "
+		    "skipped (scripts/check installs it)\n");
+		return;
+	}
+	if (it_sh(&env, out, sizeof(out), "promtool check metrics < %s",
+	    path) != 0)
+		fail_msg("promtool: %s", out);
+}
+
+/* The consistency check of the transaction-pooling tests. */
+static void
+assert_pgbench_consistent(void)
+{
+	assert_int_equal(it_pg_int(&env, "select (select sum(abalance) from "
+	    "pgbench_accounts) - (select sum(delta) from pgbench_history)"),
+	    0);
+}
+
+/* PAUSE and RESUME under load: nothing lost or doubled. */
+static void
+test_pause_resume_under_load(void **state)
+{
+	char outfile[300], out[16384];
+	long long before, after;
+	PGconn *conn = console("admin");
+	PGresult *res;
+	long processed;
+	pid_t bench;
+	FILE *fp;
+	size_t n;
+
+	(void)state;
+	before = it_pg_int(&env, "select count(*) from pgbench_history");
+	snprintf(outfile, sizeof(outfile), "%s/bench-pause.txt", env.dir);
+	bench = pgbench_background("-n -c 10 -j 2 -T 5", outfile);
+	it_sleep_ms(1500);
+	res = admin_ok(conn, "PAUSE");	/* returns once the pools are quiet */
+	assert_string_equal(PQcmdStatus(res), "PAUSE");
+	PQclear(res);
+	/* nothing runs on PostgreSQL now, and pgweir holds no servers */
+	assert_int_equal(it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where application_name = 'pgbench'"), 0);
+	res = admin_ok(conn, "SHOW STATE");
+	assert_string_equal(lookup(res, "key", "paused", "value"), "yes");
+	PQclear(res);
+	it_sleep_ms(1000);
+	res = admin_ok(conn, "RESUME");
+	PQclear(res);
+	waitpid(bench, NULL, 0);
+	fp = fopen(outfile, "r");
+	n = fread(out, 1, sizeof(out) - 1, fp);
+	out[n] = '\0';
+	fclose(fp);
+	assert_non_null(strstr(out, "number of failed transactions: 0"));
+	processed = atol(strstr(out, "processed: ") + strlen("processed: "));
+	after = it_pg_int(&env, "select count(*) from pgbench_history");
+	assert_int_equal(after - before, processed);
+	assert_pgbench_consistent();
+	PQfinish(conn);
+}
+
+/* KILL_CLIENT ends exactly that client. */
+static void
+test_kill_client(void **state)
+{
+	PGconn *a = it_connect(&env, "postgres", "postgres",
+	    "application_name=keep_a");
+	PGconn *b = it_connect(&env, "postgres", "postgres",
+	    "application_name=kill_me");
+	PGconn *conn = console("admin");
+	PGresult *res;
+	char sql[64], *id;
+
+	(void)state;
+	assert_int_equal(it_query_int(a, "select 1"), 1);
+	assert_int_equal(it_query_int(b, "select 1"), 1);
+	res = admin_ok(conn, "SHOW CLIENTS");
+	id = lookup(res, "application_name", "kill_me", "id");
+	assert_non_null(id);
+	snprintf(sql, sizeof(sql), "KILL_CLIENT %s", id);
+	PQclear(admin_ok(conn, sql));
+	PQclear(res);
+	assert_false(it_exec_ok(b, "select 1"));
+	assert_int_equal(it_query_int(a, "select 2"), 2);
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(conn);
+}
+
+/* RECONNECT: every server is replaced once its current work is done. */
+static void
+test_reconnect(void **state)
+{
+	PGconn *conn = console("admin");
+	PGconn *c = it_connect(&env, "postgres", "postgres", NULL);
+	long long pid_in_tx, pid_after;
+	PGresult *res;
+
+	(void)state;
+	assert_true(it_exec_ok(c, "begin"));
+	pid_in_tx = it_query_int(c, "select pg_backend_pid()");
+	PQclear(admin_ok(conn, "RECONNECT"));
+	/* the open transaction keeps its server to the end */
+	assert_int_equal(it_query_int(c, "select pg_backend_pid()"),
+	    pid_in_tx);
+	assert_true(it_exec_ok(c, "commit"));
+	pid_after = it_query_int(c, "select pg_backend_pid()");
+	assert_int_not_equal(pid_after, pid_in_tx);
+	res = admin_ok(conn, "WAIT_CLOSE");
+	assert_string_equal(PQcmdStatus(res), "WAIT_CLOSE");
+	PQclear(res);
+	assert_int_equal(it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where pid = (select pg_backend_pid())"), 1);
+	PQfinish(c);
+	PQfinish(conn);
+}
+
+/* Rights: stats users only look; others cannot come in. */
+static void
+test_rights(void **state)
+{
+	PGconn *conn = console("watcher");
+	PGresult *res;
+
+	(void)state;
+	PQclear(admin_ok(conn, "SHOW POOLS"));
+	res = PQexec(conn, "PAUSE");
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(res), "admin access "
+	    "needed"));
+	PQclear(res);
+	res = PQexec(conn, "SHOW FDS");
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	PQfinish(conn);
+	conn = it_connect(&env, "pgweir", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "not allowed to connect "
+	    "to the admin console"));
+	PQfinish(conn);
+}
+
+/* pgweir's own account on the unix socket is an admin, password or not. */
+static void
+test_peer_admin(void **state)
+{
+	char out[1024];
+
+	(void)state;
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s psql -X -h %s "
+	    "-p %d -U whoever -Atc 'SHOW STATE' pgweir",
+	    getuid() == 0 ? "runuser -u postgres --" : "", env.dir,
+	    env.port), 0);
+	assert_non_null(strstr(out, "paused|no"));
+}
+
+/* The extended protocol, and what drivers send on connect. */
+static void
+test_extended_protocol_and_driver_statements(void **state)
+{
+	PGconn *conn = console("admin");
+	PGresult *res;
+
+	(void)state;
+	res = PQexecParams(conn, "SHOW POOLS", 0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_string_equal(PQfname(res, 2), "cl_active");
+	assert_true(PQntuples(res) >= 1);
+	PQclear(res);
+	res = PQprepare(conn, "pools", "SHOW POOLS", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = PQdescribePrepared(conn, "pools");
+	assert_int_equal(PQnfields(res), 17);
+	PQclear(res);
+	res = PQexecPrepared(conn, "pools", 0, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	/* a bad command in the extended protocol: an error, then on */
+	res = PQexecParams(conn, "SHOW NOTHING", 0, NULL, NULL, NULL, NULL,
+	    0);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	PQclear(admin_ok(conn, "SET extra_float_digits = 3"));
+	PQclear(admin_ok(conn, "SET application_name TO 'pgjdbc'"));
+	res = admin_ok(conn, "SHOW client_encoding");
+	assert_string_equal(PQgetvalue(res, 0, 0), "UTF8");
+	PQclear(res);
+	assert_int_equal(it_query_int(conn, "SELECT 1"), 1);
+	PQfinish(conn);
+}
+
+/* Garbage, overlong and unknown commands: an error, and the console lives. */
+static void
+test_bad_commands(void **state)
+{
+	PGconn *conn = console("admin");
+	const char *bad[] = { "SHOW NONSENSE", "!!!", "PAUSE a b c d e",
+		"KILL_CLIENT notanumber", "SET listen_port = 1",
+		"SET default_pool_size = many", "FROBNICATE", NULL };
+	char *huge = malloc(8192);
+	PGresult *res;
+
+	(void)state;
+	for (int i = 0; bad[i]; i++) {
+		res = PQexec(conn, bad[i]);
+		if (PQresultStatus(res) != PGRES_FATAL_ERROR)
+			fail_msg("\"%s\" did not fail", bad[i]);
+		PQclear(res);
+	}
+	memset(huge, 'x', 8191);
+	huge[8191] = '\0';
+	memcpy(huge, "SHOW ", 5);
+	res = PQexec(conn, huge);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	PQclear(res);
+	free(huge);
+	res = admin_ok(conn, "SHOW VERSION");
+	assert_non_null(strstr(PQgetvalue(res, 0, 0), "pgweir"));
+	PQclear(res);
+	/* SET of a reloadable key takes effect; RELOAD puts the file back */
+	PQclear(admin_ok(conn, "SET default_pool_size = 7"));
+	res = admin_ok(conn, "SHOW CONFIG");
+	assert_string_equal(lookup(res, "key", "default_pool_size", "value"),
+	    "7");
+	PQclear(res);
+	PQclear(admin_ok(conn, "RELOAD"));
+	res = admin_ok(conn, "SHOW CONFIG");
+	assert_string_equal(lookup(res, "key", "default_pool_size", "value"),
+	    "4");
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/* DISABLE refuses new clients of a database, ENABLE lets them in. */
+static void
+test_disable_enable(void **state)
+{
+	PGconn *conn = console("admin"), *c;
+
+	(void)state;
+	PQclear(admin_ok(conn, "DISABLE lat"));
+	c = it_connect(&env, "lat", "postgres", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "database \"lat\" is "
+	    "disabled"));
+	PQfinish(c);
+	PQclear(admin_ok(conn, "ENABLE lat"));
+	c = it_connect(&env, "lat", "postgres", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQfinish(c);
+	PQfinish(conn);
+}
+
+/* Percentiles of a sorted array, nearest rank. */
+static long
+percentile(const long *v, int n, double q)
+{
+	int rank = (int)ceil(q * n);
+
+	return v[(rank < 1 ? 1 : rank) - 1];
+}
+
+static int
+cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * SHOW LATENCY agrees with what pgbench measured, per transaction, within
+ * the histogram's bound (3.2 %) plus the client's own overhead (2 ms).
+ */
+static void
+test_latency_matches_client(void **state)
+{
+	char script[300], logprefix[300], cmd[1024], out[8192];
+	static long lat[4096];
+	PGconn *conn;
+	PGresult *res;
+	FILE *fp;
+	int n = 0;
+	char line[256];
+	const double qs[] = { 0.50, 0.90, 0.99 };
+	const char *cols[] = { "p50_us", "p90_us", "p99_us" };
+
+	(void)state;
+	snprintf(script, sizeof(script), "%s/sleep.sql", env.dir);
+	fp = fopen(script, "w");
+	fprintf(fp, "\\set d random(5000, 50000)\n"
+	    "select pg_sleep(:d / 1000000.0);\n");
+	fclose(fp);
+	snprintf(logprefix, sizeof(logprefix), "%s/lat", env.dir);
+	snprintf(cmd, sizeof(cmd), "cd %s && pgbench -n -c 4 -j 1 -t 60 -f %s "
+	    "--log --log-prefix=%s -h 127.0.0.1 -p %d -U postgres lat",
+	    env.dir, script, logprefix, env.port);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s", cmd), 0);
+	assert_int_equal(it_sh(&env, NULL, 0, "cat %s.* > %s.all", logprefix,
+	    logprefix), 0);
+	snprintf(cmd, sizeof(cmd), "%s.all", logprefix);
+	fp = fopen(cmd, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) && n < 4096) {
+		long client, tx, usec;
+		if (sscanf(line, "%ld %ld %ld", &client, &tx, &usec) == 3)
+			lat[n++] = usec;
+	}
+	fclose(fp);
+	assert_int_equal(n, 240);
+	qsort(lat, (size_t)n, sizeof(lat[0]), cmp_long);
+
+	conn = console("admin");
+	res = admin_ok(conn, "SHOW LATENCY");
+	for (int r = 0; r < PQntuples(res); r++) {
+		if (strcmp(PQgetvalue(res, r, PQfnumber(res, "database")),
+		    "lat") != 0 || strcmp(PQgetvalue(res, r, PQfnumber(res,
+		    "metric")), "xact") != 0 || strcmp(PQgetvalue(res, r,
+		    PQfnumber(res, "window")), "total") != 0)
+			continue;
+		assert_int_equal(atoi(PQgetvalue(res, r, PQfnumber(res,
+		    "count"))), 240);
+		for (int i = 0; i < 3; i++) {
+			long ours = atol(PQgetvalue(res, r, PQfnumber(res,
+			    cols[i])));
+			long theirs = percentile(lat, n, qs[i]);
+			long bound = (long)(0.032 * (double)theirs) + 2000;
+			if (labs(ours - theirs) > bound)
+				fail_msg("%s: pgweir %ld us, pgbench %ld us "
+				    "(bound %ld)", cols[i], ours, theirs,
+				    bound);
+		}
+		PQclear(res);
+		PQfinish(conn);
+		return;
+	}
+	fail_msg("no SHOW LATENCY row for lat");
+}
+
+/* The stats line goes to the log every stats_period. */
+static void
+test_stats_log_line(void **state)
+{
+	(void)state;
+	assert_true(it_wait_log(&env, "stats: ", 3000));
+	assert_true(it_log_contains(&env, "xacts/s"));
+}
+
+/* The console does not count against max_client_conn; SHUTDOWN waits. */
+static void
+test_console_exempt_and_shutdown_wait(void **state)
+{
+	char settings[1024];
+	PGconn *a, *b, *conn;
+	PGresult *res;
+
+	(void)state;
+	assert_int_equal(it_pgweir_stop(&env), 0);
+	snprintf(settings, sizeof(settings), "%smax_client_conn = 2\n",
+	    base_settings);
+	assert_int_equal(it_pgweir_start(&env, settings, NULL), 0);
+	a = it_connect(&env, "postgres", "postgres", NULL);
+	b = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(b), CONNECTION_OK);
+	conn = console("admin");
+	res = admin_ok(conn, "SHUTDOWN WAIT_FOR_CLIENTS");
+	PQclear(res);
+	PQfinish(conn);
+	it_sleep_ms(300);
+	assert_true(it_pgweir_alive(&env));
+	assert_int_equal(it_query_int(a, "select 3"), 3);
+	PQfinish(a);
+	PQfinish(b);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_columns_match_pgbouncer),
+		cmocka_unit_test(test_exporter_queries),
+		cmocka_unit_test(test_prometheus),
+		cmocka_unit_test(test_pause_resume_under_load),
+		cmocka_unit_test(test_kill_client),
+		cmocka_unit_test(test_reconnect),
+		cmocka_unit_test(test_rights),
+		cmocka_unit_test(test_peer_admin),
+		cmocka_unit_test(test_extended_protocol_and_driver_statements),
+		cmocka_unit_test(test_bad_commands),
+		cmocka_unit_test(test_disable_enable),
+		cmocka_unit_test(test_latency_matches_client),
+		cmocka_unit_test(test_stats_log_line),
+		cmocka_unit_test(test_console_exempt_and_shutdown_wait),
+	};
+
+	return IT_RUN_GROUP(tests, setup, teardown);
+}
