@@ -487,9 +487,13 @@ pending_done(struct pgweir *pw, struct admin_session *s)
 	return true;
 }
 
-/* The command finished (or gave up): answer it. */
+/*
+ * The command finished (or gave up): answer it.  later: the answer comes
+ * after the command's turn, so a simple Query's ReadyForQuery is ours to
+ * send too.
+ */
 static void
-pending_finish(struct client *client)
+pending_finish(struct client *client, bool later)
 {
 	struct admin_session *s = client->admin;
 	struct pgweir *pw = client->pw;
@@ -509,7 +513,7 @@ pending_finish(struct client *client)
 		}
 	}
 	proto_build_command_complete(client->io.out, tags[s->pending]);
-	if (s->pending_simple)
+	if (later && s->pending_simple)
 		proto_build_ready_for_query(client->io.out, 'I');
 	s->pending = PEND_NONE;
 	client_flush(client);
@@ -533,7 +537,7 @@ admin_check_pending(struct pgweir *pw)
 				continue;
 			if (pending_done(pw, s) || (s->pending ==
 			    PEND_SUSPEND && now >= s->deadline)) {
-				pending_finish(c);
+				pending_finish(c, true);
 				if (c->state != CL_CLOSED &&
 				    io_in_pending(&c->io) > 0)
 					admin_handle_input(c);
@@ -704,7 +708,7 @@ run_pending(struct client *client, enum admin_pending what,
 	s->pending_simple = simple;
 	s->deadline = pgweir_mono_usec() + client->pw->cfg->suspend_timeout;
 	if (pending_done(client->pw, s))
-		pending_finish(client);
+		pending_finish(client, false);
 }
 
 /*

@@ -52,8 +52,9 @@ setup(void **state)
 	snprintf(settings, sizeof(settings), "%smetrics_port = %d\n",
 	    base_settings, metrics_port);
 	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
-	    "lat = host=%s port=%d dbname=postgres\n", env.pgdir, env.pg_port,
-	    env.pgdir, env.pg_port);
+	    "lat = host=%s port=%d dbname=postgres\n"
+	    "latency = host=%s port=%d dbname=postgres\n", env.pgdir,
+	    env.pg_port, env.pgdir, env.pg_port, env.pgdir, env.pg_port);
 	return it_pgweir_start(&env, settings, dbs);
 }
 
@@ -578,6 +579,41 @@ test_disable_enable(void **state)
 	PQfinish(conn);
 }
 
+/* KILL drops a database's clients and holds new ones; SUSPEND, RESUME. */
+static void
+test_kill_and_suspend(void **state)
+{
+	PGconn *conn = console("admin");
+	PGconn *a = it_connect(&env, "lat", "postgres", NULL), *b;
+	PGresult *res;
+
+	(void)state;
+	assert_int_equal(it_query_int(a, "select 1"), 1);
+	PQclear(admin_ok(conn, "KILL lat"));
+	assert_false(it_exec_ok(a, "select 1"));
+	PQfinish(a);
+	b = it_connect(&env, "lat", "postgres", NULL);
+	assert_int_equal(PQstatus(b), CONNECTION_OK);
+	assert_int_equal(PQsendQuery(b, "select 5"), 1);
+	it_sleep_ms(300);
+	assert_int_equal(PQconsumeInput(b), 1);
+	assert_int_equal(PQisBusy(b), 1);	/* held until RESUME */
+	PQclear(admin_ok(conn, "RESUME lat"));
+	res = PQgetResult(b);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	assert_null(PQgetResult(b));
+
+	PQclear(admin_ok(conn, "SUSPEND"));
+	res = admin_ok(conn, "SHOW STATE");
+	assert_string_equal(lookup(res, "key", "suspended", "value"), "yes");
+	PQclear(res);
+	PQclear(admin_ok(conn, "RESUME"));
+	assert_int_equal(it_query_int(b, "select 6"), 6);
+	PQfinish(b);
+	PQfinish(conn);
+}
+
 /* Percentiles of a sorted array, nearest rank. */
 static long
 percentile(const long *v, int n, double q)
@@ -620,7 +656,7 @@ test_latency_matches_client(void **state)
 	fclose(fp);
 	snprintf(logprefix, sizeof(logprefix), "%s/lat", env.dir);
 	snprintf(cmd, sizeof(cmd), "cd %s && pgbench -n -c 4 -j 1 -t 60 -f %s "
-	    "--log --log-prefix=%s -h 127.0.0.1 -p %d -U postgres lat",
+	    "--log --log-prefix=%s -h 127.0.0.1 -p %d -U postgres latency",
 	    env.dir, script, logprefix, env.port);
 	assert_int_equal(it_sh(&env, out, sizeof(out), "%s", cmd), 0);
 	assert_int_equal(it_sh(&env, NULL, 0, "cat %s.* > %s.all", logprefix,
@@ -641,7 +677,7 @@ test_latency_matches_client(void **state)
 	res = admin_ok(conn, "SHOW LATENCY");
 	for (int r = 0; r < PQntuples(res); r++) {
 		if (strcmp(PQgetvalue(res, r, PQfnumber(res, "database")),
-		    "lat") != 0 || strcmp(PQgetvalue(res, r, PQfnumber(res,
+		    "latency") != 0 || strcmp(PQgetvalue(res, r, PQfnumber(res,
 		    "metric")), "xact") != 0 || strcmp(PQgetvalue(res, r,
 		    PQfnumber(res, "window")), "total") != 0)
 			continue;
@@ -661,7 +697,7 @@ test_latency_matches_client(void **state)
 		PQfinish(conn);
 		return;
 	}
-	fail_msg("no SHOW LATENCY row for lat");
+	fail_msg("no SHOW LATENCY row for latency");
 }
 
 /* The stats line goes to the log every stats_period. */
@@ -716,6 +752,7 @@ main(void)
 		cmocka_unit_test(test_extended_protocol_and_driver_statements),
 		cmocka_unit_test(test_bad_commands),
 		cmocka_unit_test(test_disable_enable),
+		cmocka_unit_test(test_kill_and_suspend),
 		cmocka_unit_test(test_latency_matches_client),
 		cmocka_unit_test(test_stats_log_line),
 		cmocka_unit_test(test_console_exempt_and_shutdown_wait),
