@@ -25,6 +25,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/pool.h"
+#include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/server.h"
 #include "pgweir/stats.h"
@@ -679,7 +680,7 @@ client_row(struct pgweir *pw, struct admin_out *o, const struct client *c,
 	tls_describe(c->io.ssl, tls, sizeof(tls));
 	row_text(&r, tls);
 	row_text(&r, client_app_name(pw, c));
-	row_int(&r, 0);
+	row_int(&r, (long long)prepared_client_count(c));
 	row_int(&r, (long long)c->id);
 	if (sockets)
 		row_buffers(&r, &c->io, c->pkt_remain);
@@ -735,7 +736,7 @@ server_row(struct pgweir *pw, struct admin_out *o, const struct server *s,
 	tls_describe(s->io.ssl, tls, sizeof(tls));
 	row_text(&r, tls);
 	row_text(&r, client_app_name(pw, s->link));
-	row_int(&r, 0);
+	row_int(&r, (long long)prepared_server_count(s));
 	row_int(&r, (long long)s->id);
 	if (sockets)
 		row_buffers(&r, &s->io, s->pkt_remain);

@@ -32,6 +32,7 @@
 #include "pgweir/config.h"
 #include "pgweir/log.h"
 #include "pgweir/pool.h"
+#include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
@@ -374,6 +375,7 @@ client_finish_login(struct client *client)
 	proto_build_backend_key_data(out, client->slot, client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
 	pool->stats->total.client_login_count++;
+	client->ps_on = prepared_enabled(pool);
 	client_set_state(client, CL_IDLE);
 	if (pw->cfg->log_connections) {
 		char tls[128];
@@ -839,6 +841,7 @@ client_close(struct client *client, const char *reason)
 void
 client_free(struct client *client)
 {
+	prepared_client_free(client);
 	varset_release(&client->pw->vars, client->vars);
 	free(client);
 }

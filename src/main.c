@@ -38,6 +38,7 @@
 #include "pgweir/metrics.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
+#include "pgweir/prepared.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
 
@@ -317,6 +318,7 @@ teardown(struct pgweir *pw)
 	hba_free(pw->hba);
 	tls_free(&pw->tls);
 	authfile_free(pw->auth);
+	prepared_fini(pw);
 	varcache_fini(&pw->vars);
 	if (pw->cfg->pidfile[0] != '\0')
 		unlink(pw->cfg->pidfile);
@@ -391,6 +393,10 @@ main(int argc, char **argv)
 	}
 	if (RAND_bytes(pw.auth_mock_key, sizeof(pw.auth_mock_key)) != 1) {
 		log_fatal("no random numbers from OpenSSL");
+		return 1;
+	}
+	if (prepared_init(&pw) < 0) {
+		log_fatal("out of memory");
 		return 1;
 	}
 	if (varcache_init(&pw.vars, pw.cfg->track_extra_parameters) < 0) {

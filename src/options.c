@@ -78,10 +78,20 @@ const struct config_option config_options[] = {
 	  OFF(application_name_add_host), "0", 0, 1, NULL, R | L,
 	  "Append the client's host and port to its application_name." },
 	{ "max_prepared_statements", OPT_INT, OFF(max_prepared_statements),
-	  "200", 0, 100000, NULL, R | L,
+	  "200", 0, 100000, NULL, R,
 	  "Protocol-level named prepared statements kept per server "
-	  "connection in transaction and statement mode (0 turns the "
-	  "feature off)." },
+	  "connection in transaction and statement mode, least recently used "
+	  "closed first (0 turns the feature off: statements pass "
+	  "untouched)." },
+	{ "max_client_prepared_statements", OPT_INT,
+	  OFF(max_client_prepared_statements), "10000", 1, 10000000, NULL,
+	  R | OPT_PGWEIR,
+	  "Named prepared statements one client may hold at once; past it "
+	  "the client's Parse fails with an error (others are unaffected)." },
+	{ "max_client_prepared_bytes", OPT_INT,
+	  OFF(max_client_prepared_bytes), "16777216", 1024, 2147483647, NULL,
+	  R | OPT_PGWEIR,
+	  "Bytes of statement text one client may hold at once." },
 	{ "scram_iterations", OPT_INT, OFF(scram_iterations), "4096", 1,
 	  10000000, NULL, R,
 	  "Iterations used when pgweir computes a SCRAM secret itself." },

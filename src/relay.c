@@ -29,6 +29,7 @@
 #include "pgweir/config.h"
 #include "pgweir/log.h"
 #include "pgweir/pool.h"
+#include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
@@ -56,13 +57,30 @@ rq_drop_markers(struct request_queue *rq)
 		rq_pop(rq);
 }
 
+/* Pop the head: answered (done) or skipped by the server. */
+static void
+relay_pop(struct server *server, bool done)
+{
+	struct request_queue *rq = &server->rq;
+	void *data = rq_head_data(rq);
+	uint8_t type = rq_head(rq);
+
+	rq_pop(rq);
+	if (data != NULL) {
+		if (done)
+			prepared_entry_done(server, type, data);
+		else
+			prepared_entry_skipped(server, type, data);
+	}
+}
+
 /* Pop the head if it is the request this answer completes. */
 static void
-rq_complete(struct request_queue *rq, uint8_t type)
+rq_complete(struct server *server, uint8_t type)
 {
-	if (rq_head(rq) == type) {
-		rq_pop(rq);
-		rq_drop_markers(rq);
+	if (rq_head(&server->rq) == type) {
+		relay_pop(server, true);
+		rq_drop_markers(&server->rq);
 	}
 }
 
@@ -70,9 +88,20 @@ rq_complete(struct request_queue *rq, uint8_t type)
 static bool
 is_extended(uint8_t type)
 {
-	return type == PQMSG_PARSE || type == PQMSG_BIND ||
-	    type == PQMSG_DESCRIBE || type == PQMSG_EXECUTE ||
-	    type == PQMSG_CLOSE;
+	switch (type) {
+	case PQMSG_PARSE:
+	case PQMSG_BIND:
+	case PQMSG_DESCRIBE:
+	case PQMSG_EXECUTE:
+	case PQMSG_CLOSE:
+	case RQ_HIDDEN_PARSE:
+	case RQ_HIDDEN_BIND:
+	case RQ_HIDDEN_CLOSE:
+	case RQ_FAKE_PARSE:
+	case RQ_FAKE_CLOSE:
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -93,6 +122,7 @@ rq_on_copy_in(struct server *server)
 		return;
 	for (r = 1; r < rq->count; r++) {
 		uint8_t t = rq->type[(rq->head + r) % RQ_CAP];
+		void *d = rq->data[(rq->head + r) % RQ_CAP];
 		if (!ended && t == PQMSG_SYNC)
 			continue;
 		if (!ended && t == RQ_COPY_END) {
@@ -101,6 +131,7 @@ rq_on_copy_in(struct server *server)
 			continue;
 		}
 		rq->type[(rq->head + w) % RQ_CAP] = t;
+		rq->data[(rq->head + w) % RQ_CAP] = d;
 		w++;
 	}
 	rq->count = w;
@@ -138,6 +169,7 @@ rq_on_client_message(struct server *server, uint8_t type)
 		rq_push(rq, type);
 		server->unsynced = false;
 		server->discard_until_sync = false;
+		prepared_on_sync(server);
 		break;
 	case PQMSG_COPY_DONE:
 	case PQMSG_COPY_FAIL:
@@ -261,6 +293,19 @@ relay_client(struct client *client)
 			}
 			continue;
 		}
+		if (server == NULL && client->ps_on) {
+			enum ps_result r = prepared_unlinked_message(client,
+			    &hdr);
+			if (r == PS_CLOSED)
+				return;
+			if (r == PS_WAIT)
+				break;
+			if (r == PS_DONE) {
+				if (client_flush(client) < 0)
+					return;
+				continue;
+			}
+		}
 		if (server == NULL) {
 			/* only at a message boundary, so fwd is 0 here */
 			if (client->request_time <= client->idle_since)
@@ -273,6 +318,30 @@ relay_client(struct client *client)
 				return;
 			}
 			server = client->link;
+		}
+		if (client->ps_on && (hdr.type == PQMSG_PARSE ||
+		    hdr.type == PQMSG_BIND || hdr.type == PQMSG_DESCRIBE ||
+		    hdr.type == PQMSG_CLOSE) && !server->discard_until_sync) {
+			enum ps_result r;
+			/* what came before goes first: the message is at 0 */
+			if (fwd > 0) {
+				client->pool->stats->total.bytes_received +=
+				    fwd;
+				move_bytes(in, server->io.out, fwd);
+				fwd = 0;
+			}
+			r = prepared_client_message(client, server, &hdr);
+			if (r == PS_CLOSED)
+				return;
+			if (r == PS_WAIT) {
+				if (rq_full(&server->rq))
+					client_pause(client);
+				break;
+			}
+			if (r == PS_DONE) {
+				prepared_emit_fakes(server);
+				continue;
+			}
 		}
 		if (!rq_on_client_message(server, hdr.type)) {
 			/* too many answers outstanding: wait for some */
@@ -291,15 +360,21 @@ relay_client(struct client *client)
 			client->pkt_remain = (uint32_t)(total - avail);
 		}
 	}
-	if (fwd == 0)
+	if (fwd == 0 && (server == NULL ||
+	    io_out_pending(&server->io) == 0)) {
+		if (client->link && io_out_pending(&client->io) > 0)
+			client_flush(client);
 		return;
+	}
 	if (client->pw->timeouts_active)
 		client_update_deadline(client);
 	client->pool->stats->total.bytes_received += fwd;
-	if (move_bytes(in, server->io.out, fwd) < 0) {
+	if (fwd > 0 && move_bytes(in, server->io.out, fwd) < 0) {
 		client_close(client, "out of memory");
 		return;
 	}
+	if (io_out_pending(&client->io) > 0 && client_flush(client) < 0)
+		return;
 	if (server_flush(server) < 0)
 		return;
 	if (io_out_pending(&server->io) > RELAY_OUT_HIGH)
@@ -388,7 +463,7 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 		return;
 	/* the server now skips everything up to the next Sync */
 	while (!rq_empty(rq) && rq_head(rq) != PQMSG_SYNC)
-		rq_pop(rq);
+		relay_pop(server, false);
 	if (rq_empty(rq))
 		server->discard_until_sync = true;
 }
@@ -404,7 +479,8 @@ relay_on_ReadyForQuery(struct server *server, char status)
 		uint8_t head = rq_head(rq);
 		if (head == 0)
 			break;
-		rq_pop(rq);
+		relay_pop(server, head == PQMSG_SYNC || head == PQMSG_QUERY ||
+		    head == PQMSG_FUNCTION_CALL || head == RQ_INTERNAL);
 		if (head == PQMSG_SYNC || head == PQMSG_QUERY ||
 		    head == PQMSG_FUNCTION_CALL || head == RQ_INTERNAL)
 			break;
@@ -444,6 +520,21 @@ relay_answer_done(struct client *client, char status)
 	}
 	if (client->pw->timeouts_active)
 		client_update_deadline(client);
+}
+
+/*
+ * The answer to a message pgweir injected (head of the queue of kind
+ * hidden): pop it and do not forward.  Returns true if it was.
+ */
+static bool
+hidden_head(struct server *server, uint8_t hidden, bool *forward)
+{
+	if (rq_head(&server->rq) != hidden)
+		return false;
+	relay_pop(server, true);
+	rq_drop_markers(&server->rq);
+	*forward = false;
+	return true;
 }
 
 /*
@@ -608,22 +699,43 @@ relay_server(struct server *server)
 				free(body);
 			break;
 		case PQMSG_PARSE_COMPLETE:
-			rq_complete(&server->rq, PQMSG_PARSE);
+			if (hidden_head(server, RQ_HIDDEN_PARSE, &forward))
+				break;
+			rq_complete(server, PQMSG_PARSE);
 			break;
 		case PQMSG_BIND_COMPLETE:
-			rq_complete(&server->rq, PQMSG_BIND);
+			if (hidden_head(server, RQ_HIDDEN_BIND, &forward))
+				break;
+			rq_complete(server, PQMSG_BIND);
 			break;
 		case PQMSG_CLOSE_COMPLETE:
-			rq_complete(&server->rq, PQMSG_CLOSE);
+			if (hidden_head(server, RQ_HIDDEN_CLOSE, &forward))
+				break;
+			rq_complete(server, PQMSG_CLOSE);
 			break;
 		case PQMSG_ROW_DESCRIPTION:
 		case PQMSG_NO_DATA:
-			rq_complete(&server->rq, PQMSG_DESCRIBE);
+			rq_complete(server, PQMSG_DESCRIBE);
 			break;
 		case PQMSG_COMMAND_COMPLETE:
+			if (server->ps != NULL) {
+				/* DISCARD ALL, DEALLOCATE ALL: nothing stays */
+				char tag[32] = "";
+				if (avail < total)
+					goto wait;
+				if (total - PQ_HEADER_LEN < sizeof(tag))
+					read_body(in, fwd, total -
+					    PQ_HEADER_LEN, tag, sizeof(tag));
+				if (strcmp(tag, "DISCARD ALL") == 0 ||
+				    strcmp(tag, "DEALLOCATE ALL") == 0)
+					prepared_on_reset(server, forward ?
+					    client : NULL);
+			}
+			rq_complete(server, PQMSG_EXECUTE);
+			break;
 		case PQMSG_EMPTY_QUERY_RESPONSE:
 		case PQMSG_PORTAL_SUSPENDED:
-			rq_complete(&server->rq, PQMSG_EXECUTE);
+			rq_complete(server, PQMSG_EXECUTE);
 			break;
 		case PQMSG_COPY_IN_RESPONSE:
 			rq_on_copy_in(server);
@@ -666,6 +778,12 @@ relay_server(struct server *server)
 				server->pkt_remain = (uint32_t)(total - avail);
 				server->pkt_forward = false;
 			}
+		}
+		if (rq_head(&server->rq) == RQ_FAKE_PARSE ||
+		    rq_head(&server->rq) == RQ_FAKE_CLOSE) {
+			/* answers pgweir gives come after what came before */
+			flush_forward(server, client, &fwd);
+			prepared_emit_fakes(server);
 		}
 		continue;
 wait:

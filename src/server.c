@@ -39,6 +39,7 @@
 #include "pgweir/log.h"
 #include "pgweir/pgmd5.h"
 #include "pgweir/pool.h"
+#include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/scram.h"
@@ -1136,6 +1137,13 @@ server_free(struct server *server)
 {
 	server_free_login_params(server);
 	server_free_scram(server);
+	while (!rq_empty(&server->rq)) {
+		void *data = rq_head_data(&server->rq);
+		if (data != NULL)
+			prepared_entry_done(server, rq_head(&server->rq), data);
+		rq_pop(&server->rq);
+	}
+	prepared_server_free(server);
 	varset_release(&server->pw->vars, server->vars);
 	free(server);
 }

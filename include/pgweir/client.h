@@ -13,6 +13,7 @@
 struct config;
 struct auth_state;
 struct admin_session;
+struct client_ps;
 
 /* A client's state; it also decides which list the client is on. */
 enum client_state {
@@ -59,12 +60,14 @@ struct client {
 	struct event timer;		/* the nearest deadline (deadline.c) */
 	struct auth_state *auth;	/* during authentication only; owned */
 	struct admin_session *admin;	/* console clients only; owned */
+	struct client_ps *ps;		/* its named statements; owned */
 	bool counted;			/* counted in pw->n_clients */
 	bool logged_in;			/* counted in db/user client counts */
 	bool read_paused;		/* backpressure from the server side */
 	bool discard_until_sync;	/* a cancelled extended batch: drop it */
 	bool direct_tls;		/* began with a TLS ClientHello */
 	bool first_byte_seen;		/* the direct-TLS check was done */
+	bool ps_on;			/* its named statements are rewritten */
 };
 
 struct client *client_accept(struct pgweir *pw, int fd,

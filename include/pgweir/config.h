@@ -106,6 +106,8 @@ struct config {
 	int disable_pqexec;
 	int application_name_add_host;
 	int max_prepared_statements;
+	int max_client_prepared_statements;
+	int max_client_prepared_bytes;
 	int scram_iterations;
 	char *login_notify_message;
 	char *metrics_listen_addr;

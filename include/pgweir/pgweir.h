@@ -30,6 +30,7 @@ struct listener;
 struct authfile;
 struct evhttp;
 struct hba;
+struct ps_registry;
 struct authquery;
 
 TAILQ_HEAD(client_list, client);
@@ -61,6 +62,7 @@ struct pgweir {
 	struct tls_contexts tls;	/* TLS towards clients and servers */
 	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */
 	struct var_registry vars;	/* tracked parameter names and sets */
+	struct ps_registry *ps;		/* prepared statements by text */
 
 	struct database_list databases;	/* runtime databases */
 	struct user_list users;		/* runtime users (login names) */

@@ -14,6 +14,7 @@
 struct evdns_getaddrinfo_request;
 struct welcome_param;
 struct scram_client;
+struct server_ps;
 
 /* A server's state; it also decides which pool list it is on. */
 enum server_state {
@@ -27,14 +28,24 @@ enum server_state {
 /* Requests the server still owes an answer to, oldest first. */
 #define RQ_CAP 256
 
-/* Entries of the request queue (client message types, plus our own). */
+/*
+ * Entries of the request queue: client message types, plus our own.
+ * Entries of prepared.c carry data (undo information for when an error
+ * makes the server skip them).
+ */
 enum {
 	RQ_INTERNAL = 'i',	/* a query pgweir sent; answers swallowed */
 	RQ_COPY_END = 'c',	/* CopyDone/CopyFail, until matched */
+	RQ_HIDDEN_PARSE = 'p',	/* a Parse pgweir injected; answer hidden */
+	RQ_HIDDEN_BIND = 'b',	/* a Bind pgweir injected; answer hidden */
+	RQ_HIDDEN_CLOSE = 'x',	/* an eviction Close; answer hidden */
+	RQ_FAKE_PARSE = 'q',	/* answered by pgweir: ParseComplete */
+	RQ_FAKE_CLOSE = 'y',	/* answered by pgweir: CloseComplete */
 };
 
 struct request_queue {
 	uint8_t type[RQ_CAP];	/* message type per outstanding request */
+	void *data[RQ_CAP];	/* prepared.c's data per entry, or NULL */
 	uint16_t head;
 	uint16_t count;
 };
@@ -74,6 +85,7 @@ struct server {
 	bool tls_requested;		/* SSLRequest sent, answer pending */
 	bool startup_sent;		/* StartupMessage went out */
 	struct scram_client *scram;	/* during a SCRAM login; owned */
+	struct server_ps *ps;		/* statements prepared here; owned */
 	int64_t connect_time;		/* wall clock usec */
 	int64_t idle_since;		/* monotonic usec */
 	int64_t created;		/* monotonic usec */
@@ -114,10 +126,23 @@ rq_head(const struct request_queue *rq)
 }
 
 static inline void
-rq_push(struct request_queue *rq, uint8_t type)
+rq_push_data(struct request_queue *rq, uint8_t type, void *data)
 {
 	rq->type[(rq->head + rq->count) % RQ_CAP] = type;
+	rq->data[(rq->head + rq->count) % RQ_CAP] = data;
 	rq->count++;
+}
+
+static inline void
+rq_push(struct request_queue *rq, uint8_t type)
+{
+	rq_push_data(rq, type, NULL);
+}
+
+static inline void *
+rq_head_data(const struct request_queue *rq)
+{
+	return rq->count ? rq->data[rq->head] : NULL;
 }
 
 static inline void
