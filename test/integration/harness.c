@@ -574,3 +574,210 @@ it_os_user(void)
 
 	return pw ? pw->pw_name : "root";
 }
+
+/* Append a message to a raw connection (written at once). */
+void
+it_raw_send(int fd, char type, const void *body, size_t len)
+{
+	char hdr[5];
+	uint32_t n = htonl((uint32_t)(len + 4));
+
+	hdr[0] = type;
+	memcpy(hdr + 1, &n, 4);
+	if (write(fd, hdr, 5) != 5 || (len && write(fd, body, len) !=
+	    (ssize_t)len))
+		fprintf(stderr, "harness: raw write failed\n");
+}
+
+/* Log in on a raw TCP connection (trust); the fd once ReadyForQuery came. */
+int
+it_raw_login(struct it_env *e, const char *db, const char *user)
+{
+	char pkt[512], types[256];
+	size_t o = 8;
+	uint32_t n;
+	int fd = it_raw_connect(e);
+
+	if (fd < 0)
+		return -1;
+	o += (size_t)sprintf(pkt + o, "user") + 1;
+	o += (size_t)sprintf(pkt + o, "%s", user) + 1;
+	o += (size_t)sprintf(pkt + o, "database") + 1;
+	o += (size_t)sprintf(pkt + o, "%s", db) + 1;
+	pkt[o++] = 0;
+	n = htonl((uint32_t)o);
+	memcpy(pkt, &n, 4);
+	n = htonl(196608);
+	memcpy(pkt + 4, &n, 4);
+	if (write(fd, pkt, o) != (ssize_t)o ||
+	    it_raw_until_ready(fd, types, sizeof(types), NULL, 0, NULL, 0) <
+	    0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Parse with no parameter types. */
+void
+it_raw_parse(int fd, const char *name, const char *query)
+{
+	char body[4096];
+	size_t o = 0;
+
+	o += (size_t)sprintf(body + o, "%s", name) + 1;
+	o += (size_t)sprintf(body + o, "%s", query) + 1;
+	body[o++] = 0;
+	body[o++] = 0;
+	it_raw_send(fd, 'P', body, o);
+}
+
+/* Bind with one text parameter (or none if param is NULL). */
+void
+it_raw_bind(int fd, const char *portal, const char *stmt, const char *param)
+{
+	char body[4096];
+	size_t o = 0;
+	uint32_t n;
+
+	o += (size_t)sprintf(body + o, "%s", portal) + 1;
+	o += (size_t)sprintf(body + o, "%s", stmt) + 1;
+	body[o++] = 0;		/* no parameter formats: text */
+	body[o++] = 0;
+	body[o++] = 0;
+	body[o++] = param ? 1 : 0;
+	if (param) {
+		n = htonl((uint32_t)strlen(param));
+		memcpy(body + o, &n, 4);
+		o += 4;
+		memcpy(body + o, param, strlen(param));
+		o += strlen(param);
+	}
+	body[o++] = 0;		/* no result formats */
+	body[o++] = 0;
+	it_raw_send(fd, 'B', body, o);
+}
+
+/* Describe a statement ('S') or portal ('P'). */
+void
+it_raw_describe(int fd, char what, const char *name)
+{
+	char body[512];
+	size_t o = 0;
+
+	body[o++] = what;
+	o += (size_t)sprintf(body + o, "%s", name) + 1;
+	it_raw_send(fd, 'D', body, o);
+}
+
+/* Execute a portal (all rows). */
+void
+it_raw_execute(int fd, const char *portal)
+{
+	char body[512];
+	size_t o = 0;
+
+	o += (size_t)sprintf(body + o, "%s", portal) + 1;
+	memset(body + o, 0, 4);
+	o += 4;
+	it_raw_send(fd, 'E', body, o);
+}
+
+/* Close a statement ('S') or portal ('P'). */
+void
+it_raw_close(int fd, char what, const char *name)
+{
+	char body[512];
+	size_t o = 0;
+
+	body[o++] = what;
+	o += (size_t)sprintf(body + o, "%s", name) + 1;
+	it_raw_send(fd, 'C', body, o);
+}
+
+/* Sync. */
+void
+it_raw_sync(int fd)
+{
+	it_raw_send(fd, 'S', NULL, 0);
+}
+
+/* Read exactly len bytes (5 s at most); -1 on EOF or timeout. */
+static int
+read_exact(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&pfd, 1, 10000) <= 0)
+			return -1;
+		n = read(fd, buf + got, len - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Read messages until ReadyForQuery.  types gets one letter per message
+ * ("12TDCZ"); err the message of the first ErrorResponse; firstval the
+ * first column of the first DataRow.  Returns 0, or -1 on EOF/timeout.
+ */
+int
+it_raw_until_ready(int fd, char *types, size_t typeslen, char *err,
+    size_t errlen, char *firstval, size_t vallen)
+{
+	size_t nt = 0;
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (firstval && vallen)
+		firstval[0] = '\0';
+	for (;;) {
+		char hdr[5], *body;
+		uint32_t len;
+
+		if (read_exact(fd, hdr, 5) < 0)
+			break;
+		memcpy(&len, hdr + 1, 4);
+		len = ntohl(len) - 4;
+		body = malloc(len + 1);
+		if (body == NULL || read_exact(fd, body, len) < 0) {
+			free(body);
+			break;
+		}
+		body[len] = '\0';
+		if (nt + 1 < typeslen)
+			types[nt++] = hdr[0];
+		if (hdr[0] == 'E' && err && errlen && err[0] == '\0') {
+			for (size_t i = 0; i < len && body[i]; ) {
+				if (body[i] == 'M') {
+					snprintf(err, errlen, "%s", body + i + 1);
+					break;
+				}
+				i += strlen(body + i) + 1;
+			}
+		}
+		if (hdr[0] == 'D' && firstval && vallen && firstval[0] ==
+		    '\0' && len >= 6) {
+			uint32_t vl;
+			memcpy(&vl, body + 2, 4);
+			vl = ntohl(vl);
+			if (vl != 0xffffffffu && vl < vallen && 6 + vl <= len) {
+				memcpy(firstval, body + 6, vl);
+				firstval[vl] = '\0';
+			}
+		}
+		free(body);
+		if (hdr[0] == 'Z') {
+			types[nt] = '\0';
+			return 0;
+		}
+	}
+	if (typeslen)
+		types[nt < typeslen ? nt : typeslen - 1] = '\0';
+	return -1;
+}

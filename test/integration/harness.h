@@ -62,6 +62,19 @@ bool it_wait_log(struct it_env *e, const char *needle, int timeout_ms);
 int it_free_port(void);
 int it_raw_connect(struct it_env *e);
 int it_make_certs(struct it_env *e);
+
+/* A raw protocol client, for exact message sequences. */
+int it_raw_login(struct it_env *e, const char *db, const char *user);
+void it_raw_send(int fd, char type, const void *body, size_t len);
+void it_raw_parse(int fd, const char *name, const char *query);
+void it_raw_bind(int fd, const char *portal, const char *stmt,
+    const char *param);
+void it_raw_describe(int fd, char what, const char *name);
+void it_raw_execute(int fd, const char *portal);
+void it_raw_close(int fd, char what, const char *name);
+void it_raw_sync(int fd);
+int it_raw_until_ready(int fd, char *types, size_t typeslen, char *err,
+    size_t errlen, char *firstval, size_t vallen);
 const char *it_os_user(void);
 void it_sleep_ms(int ms);
 const char *it_pg_user(void);
