@@ -177,6 +177,7 @@ pstmt_intern(struct ps_registry *reg, const char *key, size_t len)
 	p->id = ++reg->next_id;
 	p->hash = h;
 	p->refs = 1;
+	p->validated = false;
 	p->len = (uint32_t)len;
 	snprintf(p->sname, sizeof(p->sname), "PGWEIR_%" PRIu64, p->id);
 	memcpy(p->key, key, len);
