@@ -133,7 +133,9 @@ next:
 			break;
 		p = eol + 1;
 	}
-	qsort(af->entries, af->n, sizeof(af->entries[0]), entry_cmp);
+	/* an empty file has no array at all: qsort() must not see NULL */
+	if (af->n > 1)
+		qsort(af->entries, af->n, sizeof(af->entries[0]), entry_cmp);
 	/* a user listed twice: the later line wins, as PgBouncer does */
 	for (size_t i = 0; i + 1 < af->n; i++) {
 		if (strcmp(af->entries[i].name, af->entries[i + 1].name) == 0) {

@@ -275,7 +275,8 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 	client->connect_time = pgweir_now_usec(pw);
 	client->vars = varset_ref(pw->vars.empty);
 	sockopt_tune(fd, sa->sa_family, pw->cfg);
-	if (io_init(&client->io, pw->base, fd, client_io_cb, client) < 0 ||
+	if (io_init(&client->io, pw->base, fd, client_io_cb, client,
+	    &pw->iobufs) < 0 ||
 	    slot_acquire(pw, client) < 0) {
 		io_close(&client->io);
 		slot_release(pw, client);
@@ -283,7 +284,6 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 		free(client);
 		return NULL;
 	}
-	evtimer_assign(&client->timer, pw->base, client_deadline_cb, client);
 	TAILQ_INSERT_TAIL(&pw->login_clients, client, entry);
 	client->counted = true;
 	pw->n_clients++;
@@ -291,6 +291,17 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 	client_update_deadline(client);
 	client_log(client, LOG_LVL_DEBUG, "connection accepted");
 	return client;
+}
+
+/*
+ * An idle client with nothing buffered gives its buffers back: idle
+ * clients cost their struct, their event and their socket only.
+ */
+void
+client_maybe_release(struct client *client)
+{
+	if (client->state == CL_IDLE && client->admin == NULL)
+		io_release_buffers(&client->io);
 }
 
 /* Write pending output now; closes the client on a socket error. */
@@ -312,7 +323,8 @@ client_send_error(struct client *client, const char *sqlstate,
 	if (client->pw->cfg->log_pooler_errors)
 		client_log(client, LOG_LVL_WARNING, "pooler error: %s",
 		    message);
-	proto_build_error(client->io.out, "ERROR", sqlstate, message, NULL);
+	proto_build_error(io_wbuf(&client->io), "ERROR", sqlstate, message,
+	    NULL);
 }
 
 /* Send a FATAL ErrorResponse and close the client. */
@@ -325,7 +337,8 @@ client_close_error(struct client *client, const char *sqlstate,
 	if (client->pw->cfg->log_pooler_errors)
 		client_log(client, LOG_LVL_WARNING, "pooler error: %s",
 		    message);
-	proto_build_error(client->io.out, "FATAL", sqlstate, message, NULL);
+	proto_build_error(io_wbuf(&client->io), "FATAL", sqlstate, message,
+	    NULL);
 	client_close(client, message);
 }
 
@@ -352,7 +365,7 @@ client_finish_login(struct client *client)
 {
 	struct pool *pool = client->pool;
 	struct pgweir *pw = client->pw;
-	struct evbuffer *out = client->io.out;
+	struct evbuffer *out = io_wbuf(&client->io);
 	struct varset *merged;
 
 	merged = varset_merge(&pw->vars, client->vars, pool->defaults);
@@ -388,6 +401,8 @@ client_finish_login(struct client *client)
 		return;
 	if (io_in_pending(&client->io) > 0)
 		relay_client(client);
+	else
+		client_maybe_release(client);
 }
 
 /* Accept the startup parameters: tracked ones are kept, ignored dropped. */
@@ -576,10 +591,11 @@ client_cancel_wait(struct client *client)
 		}
 		evbuffer_drain(in, total);
 	}
-	proto_build_error(client->io.out, "ERROR", SQLSTATE_QUERY_CANCELED,
-	    "canceling statement due to user request", NULL);
+	proto_build_error(io_wbuf(&client->io), "ERROR",
+	    SQLSTATE_QUERY_CANCELED, "canceling statement due to user request",
+	    NULL);
 	if (ended)
-		proto_build_ready_for_query(client->io.out, 'I');
+		proto_build_ready_for_query(io_wbuf(&client->io), 'I');
 	else
 		client->discard_until_sync = true;
 	if (client_flush(client) < 0)
@@ -742,6 +758,7 @@ client_io_cb(struct io *io, short what, void *arg)
 		if (client->link && client->link->read_paused &&
 		    io_out_pending(io) < RELAY_OUT_LOW)
 			server_resume_read(client->link);
+		client_maybe_release(client);
 	}
 	if (!(what & EV_READ) || client->state == CL_CLOSED)
 		return;
@@ -818,7 +835,7 @@ client_close(struct client *client, const char *reason)
 		}
 		client->state = CL_CLOSED;
 	}
-	evtimer_del(&client->timer);
+	client_deadline_free(client);
 	if (io_is_open(&client->io)) {
 		io_flush(&client->io);
 		io_close(&client->io);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * A client's deadlines: which timeout applies in which state, the one
- * timer that fires at the nearest, and what happens then.
+ * A client's deadlines: which timeout applies in which state, and what
+ * happens when it passes.
  *
  *   login/welcome  client_login_timeout, from accept
  *   idle           client_idle_timeout, from the last answer
@@ -11,6 +11,13 @@
  *                  idle_transaction_timeout when idle inside a transaction;
  *                  client_idle_timeout when idle outside one (session mode);
  *                  transaction_timeout from the start of the transaction
+ *
+ * The lists of login, welcome, waiting and idle clients are in the order
+ * their deadlines come (clients join at the tail when they enter a state),
+ * so deadline_sweep(), on the janitor's tick (0.2 s), looks only at their
+ * heads: no timer per client and nothing to re-arm per transaction.
+ * Active clients have no such order: when an active-state timeout is
+ * configured, an active client gets its own timer, allocated once.
  *
  * Names and meanings are PgBouncer's, with one difference: a query that
  * times out is cancelled on the server and the server is rolled back and
@@ -34,7 +41,7 @@
 static int64_t
 user_timeout(const struct client *client, size_t user_off, int64_t global)
 {
-	const struct user_conf *uc = client->pool ?
+	const struct user_conf *uc = client && client->pool ?
 	    pool_user_conf(client->pool) : NULL;
 
 	if (uc != NULL) {
@@ -133,28 +140,6 @@ client_deadline(const struct client *client)
 	return 0;
 }
 
-/* Arm the client's timer for its nearest deadline, if that changed. */
-void
-client_update_deadline(struct client *client)
-{
-	int64_t d = client_deadline(client), rel;
-	struct timeval tv;
-
-	if (d == client->deadline)
-		return;
-	client->deadline = d;
-	if (d == 0) {
-		evtimer_del(&client->timer);
-		return;
-	}
-	rel = d - pgweir_mono_usec();
-	if (rel < 1000)
-		rel = 1000;
-	tv.tv_sec = (time_t)(rel / 1000000);
-	tv.tv_usec = (suseconds_t)(rel % 1000000);
-	evtimer_add(&client->timer, &tv);
-}
-
 /*
  * Whether a deadline has passed.  libevent's timers run on the coarse
  * monotonic clock and may fire a few milliseconds before our precise one
@@ -166,17 +151,59 @@ passed(int64_t deadline, int64_t now)
 	return deadline > 0 && deadline <= now + 20000;
 }
 
-/* The timer fired: close the client for the deadline that passed. */
-void
-client_deadline_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct client *client = arg;
-	const struct server *server = client->link;
-	int64_t now = pgweir_mono_usec();
+static void client_deadline_cb(evutil_socket_t fd, short what, void *arg);
 
-	(void)fd;
-	(void)what;
-	client->deadline = 0;
+/*
+ * Arm an active client's timer for its nearest deadline, if that changed
+ * (the other states are deadline_sweep()'s).  Cheap when no active-state
+ * timeout is configured: one test.
+ */
+void
+client_update_deadline(struct client *client)
+{
+	int64_t d, rel;
+	struct timeval tv;
+
+	if (!client->pw->timeouts_active && client->timer == NULL)
+		return;
+	d = client->state == CL_ACTIVE && client->pw->timeouts_active ?
+	    client_deadline(client) : 0;
+	if (d == client->deadline)
+		return;
+	client->deadline = d;
+	if (d == 0) {
+		if (client->timer != NULL)
+			evtimer_del(client->timer);
+		return;
+	}
+	if (client->timer == NULL) {
+		client->timer = evtimer_new(client->pw->base,
+		    client_deadline_cb, client);
+		if (client->timer == NULL)
+			return;
+	}
+	rel = d - pgweir_mono_usec();
+	if (rel < 1000)
+		rel = 1000;
+	tv.tv_sec = (time_t)(rel / 1000000);
+	tv.tv_usec = (suseconds_t)(rel % 1000000);
+	evtimer_add(client->timer, &tv);
+}
+
+/* Free a client's timer (it closes). */
+void
+client_deadline_free(struct client *client)
+{
+	if (client->timer != NULL) {
+		event_free(client->timer);
+		client->timer = NULL;
+	}
+}
+
+/* Close a client whose login, wait or idle deadline passed. */
+static void
+expire(struct client *client, int64_t now)
+{
 	switch (client->state) {
 	case CL_LOGIN:
 	case CL_WELCOME:
@@ -190,37 +217,81 @@ client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		    "client_idle_timeout");
 		return;
 	case CL_WAITING:
-		if (passed(due(client->wait_start, query_wait_timeout(client)),
-		    now))
-			client_close_error(client, SQLSTATE_QUERY_CANCELED,
-			    "query_wait_timeout");
-		else if (passed(due(client->request_time,
-		    UTIMEOUT(client, query_timeout)), now))
-			client_close_error(client, SQLSTATE_QUERY_CANCELED,
-			    "query_timeout");
-		else
-			client_update_deadline(client);
+		client_close_error(client, SQLSTATE_QUERY_CANCELED,
+		    passed(due(client->wait_start, query_wait_timeout(client)),
+		    now) ? "query_wait_timeout" : "query_timeout");
 		return;
-	case CL_ACTIVE:
-		if (passed(due(client->tx_start,
-		    UTIMEOUT(client, transaction_timeout)), now))
-			client_close_error(client, SQLSTATE_IDLE_IN_TX_TIMEOUT,
-			    "transaction timeout");
-		else if (client_deadline(client) > now + 20000)
-			client_update_deadline(client);	/* not yet */
-		else if (!rq_empty(&server->rq))
-			/* the server is cancelled and cleaned on release */
-			client_close_error(client, SQLSTATE_QUERY_CANCELED,
-			    "query_timeout");
-		else if (server->tx_status != 'I')
-			client_close_error(client, SQLSTATE_IDLE_IN_TX_TIMEOUT,
-			    "idle transaction timeout");
-		else
-			client_close_error(client,
-			    SQLSTATE_IDLE_SESSION_TIMEOUT,
-			    "client_idle_timeout");
-		return;
-	case CL_CLOSED:
+	default:
 		return;
 	}
+}
+
+/*
+ * Close the clients whose login, wait or idle deadline passed, looking at
+ * the head of each ordered list only (and at every waiting client when
+ * query_timeout counts the wait too: a request may be older than its
+ * wait).  Runs on the janitor's tick.
+ */
+void
+deadline_sweep(struct pgweir *pw)
+{
+	int64_t now = pgweir_mono_usec();
+	struct client *c, *next;
+	struct pool *pool;
+
+	while ((c = TAILQ_FIRST(&pw->login_clients)) != NULL &&
+	    passed(client_deadline(c), now))
+		expire(c, now);
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		if (pool->db->admin)
+			continue;
+		TAILQ_FOREACH_SAFE(c, &pool->welcome_clients, entry, next)
+			if (passed(client_deadline(c), now))
+				expire(c, now);
+		c = TAILQ_FIRST(&pool->waiting_clients);
+		if (c != NULL && UTIMEOUT(c, query_timeout) > 0) {
+			TAILQ_FOREACH_SAFE(c, &pool->waiting_clients, entry,
+			    next)
+				if (passed(client_deadline(c), now))
+					expire(c, now);
+		} else {
+			while ((c = TAILQ_FIRST(&pool->waiting_clients)) !=
+			    NULL && passed(client_deadline(c), now))
+				expire(c, now);
+		}
+		while ((c = TAILQ_FIRST(&pool->idle_clients)) != NULL &&
+		    passed(client_deadline(c), now))
+			expire(c, now);
+	}
+}
+
+/* An active client's timer fired: close it for the deadline that passed. */
+static void
+client_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *client = arg;
+	const struct server *server = client->link;
+	int64_t now = pgweir_mono_usec();
+
+	(void)fd;
+	(void)what;
+	client->deadline = 0;
+	if (client->state != CL_ACTIVE || server == NULL)
+		return;
+	if (passed(due(client->tx_start, UTIMEOUT(client,
+	    transaction_timeout)), now))
+		client_close_error(client, SQLSTATE_IDLE_IN_TX_TIMEOUT,
+		    "transaction timeout");
+	else if (client_deadline(client) > now + 20000)
+		client_update_deadline(client);	/* not yet */
+	else if (!rq_empty(&server->rq))
+		/* the server is cancelled and cleaned on release */
+		client_close_error(client, SQLSTATE_QUERY_CANCELED,
+		    "query_timeout");
+	else if (server->tx_status != 'I')
+		client_close_error(client, SQLSTATE_IDLE_IN_TX_TIMEOUT,
+		    "idle transaction timeout");
+	else
+		client_close_error(client, SQLSTATE_IDLE_SESSION_TIMEOUT,
+		    "client_idle_timeout");
 }

@@ -61,17 +61,83 @@ io_update(struct io *io)
 	event_add(&io->ev, NULL);
 }
 
+/* A buffer from the cache, or a new one. */
+static struct evbuffer *
+buf_take(struct iobuf_cache *cache)
+{
+	if (cache != NULL && cache->n > 0)
+		return cache->spare[--cache->n];
+	return evbuffer_new();
+}
+
+/* Give an empty buffer back to the cache (or free it). */
+static void
+buf_give(struct iobuf_cache *cache, struct evbuffer *buf)
+{
+	if (buf == NULL)
+		return;
+	if (cache != NULL && cache->n < IOBUF_CACHE_MAX &&
+	    evbuffer_get_length(buf) == 0)
+		cache->spare[cache->n++] = buf;
+	else
+		evbuffer_free(buf);
+}
+
+/* Free the cached buffers (at exit). */
+void
+iobuf_cache_fini(struct iobuf_cache *cache)
+{
+	while (cache->n > 0)
+		evbuffer_free(cache->spare[--cache->n]);
+}
+
+/* Make sure both buffers exist. */
+static int
+io_take_buffers(struct io *io)
+{
+	if (io->in == NULL && (io->in = buf_take(io->cache)) == NULL)
+		return -1;
+	if (io->out == NULL && (io->out = buf_take(io->cache)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* The output buffer, taken if the connection had given it back. */
+struct evbuffer *
+io_wbuf(struct io *io)
+{
+	if (io->out == NULL)
+		io->out = buf_take(io->cache);
+	return io->out;
+}
+
+/*
+ * Give both buffers back when both are empty: a connection with nothing
+ * to read or write holds only its struct, its event and its socket.
+ */
+void
+io_release_buffers(struct io *io)
+{
+	if (io->in == NULL || io->out == NULL || io->ssl != NULL ||
+	    evbuffer_get_length(io->in) > 0 ||
+	    evbuffer_get_length(io->out) > 0)
+		return;
+	buf_give(io->cache, io->in);
+	buf_give(io->cache, io->out);
+	io->in = io->out = NULL;
+}
+
 /* Set up an io on a connected, non-blocking socket; read interest is on. */
 int
-io_init(struct io *io, struct event_base *base, int fd, io_cb cb, void *arg)
+io_init(struct io *io, struct event_base *base, int fd, io_cb cb, void *arg,
+    struct iobuf_cache *cache)
 {
 	memset(io, 0, sizeof(*io));
 	io->fd = fd;
 	io->cb = cb;
 	io->arg = arg;
-	io->in = evbuffer_new();
-	io->out = evbuffer_new();
-	if (io->in == NULL || io->out == NULL)
+	io->cache = cache;
+	if (io_take_buffers(io) < 0)
 		goto fail;
 	/* assign once so event_get_base() works; not added yet */
 	if (event_assign(&io->ev, base, fd, EV_READ | EV_PERSIST, io_event_cb,
@@ -81,10 +147,8 @@ io_init(struct io *io, struct event_base *base, int fd, io_cb cb, void *arg)
 	io_update(io);
 	return 0;
 fail:
-	if (io->in)
-		evbuffer_free(io->in);
-	if (io->out)
-		evbuffer_free(io->out);
+	buf_give(NULL, io->in);
+	buf_give(NULL, io->out);
 	io->in = io->out = NULL;
 	io->fd = -1;
 	return -1;
@@ -110,11 +174,13 @@ io_close(struct io *io)
 	}
 	io->armed = 0;
 	if (io->in) {
-		evbuffer_free(io->in);
+		evbuffer_drain(io->in, evbuffer_get_length(io->in));
+		buf_give(io->cache, io->in);
 		io->in = NULL;
 	}
 	if (io->out) {
-		evbuffer_free(io->out);
+		evbuffer_drain(io->out, evbuffer_get_length(io->out));
+		buf_give(io->cache, io->out);
 		io->out = NULL;
 	}
 }
@@ -182,6 +248,8 @@ io_read(struct io *io, size_t max)
 	struct evbuffer_iovec vec;
 	ssize_t n;
 
+	if (io_take_buffers(io) < 0)
+		return -1;
 	if (io->ssl != NULL)
 		return io_read_tls(io, max);
 
@@ -245,6 +313,8 @@ io_flush_tls(struct io *io)
 int
 io_flush(struct io *io)
 {
+	if (io->out == NULL)
+		return 0;
 	if (io->ssl != NULL)
 		return io_flush_tls(io);
 	while (evbuffer_get_length(io->out) > 0) {

@@ -127,6 +127,7 @@ pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	pool_janitor(pw);
+	deadline_sweep(pw);
 	admin_check_pending(pw);
 	if (shutdown_complete(pw))
 		event_base_loopbreak(pw->base);

@@ -311,6 +311,7 @@ teardown(struct pgweir *pw)
 	event_del(&pw->stats_ev);
 	event_del(&pw->reap_ev);
 	authquery_free(pw->authquery);
+	iobuf_cache_fini(&pw->iobufs);
 	if (pw->dns)
 		evdns_base_free(pw->dns, 0);
 	free(pw->slots);

@@ -229,6 +229,9 @@ relay_client(struct client *client)
 	int64_t max_packet = client->pw->cfg->max_packet_size;
 	size_t fwd = 0;
 
+	if (in == NULL)
+		return;
+
 	for (;;) {
 		size_t avail = evbuffer_get_length(in) - fwd, total;
 		struct pq_header hdr;
@@ -547,8 +550,9 @@ relay_maybe_release(struct server *server)
 	struct client *client = server->link;
 	int mode;
 
+	/* a message the client is still sending must end on this server */
 	if (client == NULL || !rq_empty(&server->rq) || server->copy_in ||
-	    server->copy_both || server->unsynced)
+	    server->copy_both || server->unsynced || client->pkt_remain > 0)
 		return false;
 	mode = pool_mode_of(server->pool);
 	if (mode == POOL_SESSION || server->tx_status != 'I')
@@ -641,7 +645,7 @@ relay_server(struct server *server)
 			relay_on_ReadyForQuery(server, status);
 			if (forward && pool_mode_of(server->pool) ==
 			    POOL_STATEMENT && status != 'I' &&
-			    rq_empty(&server->rq)) {
+			    rq_empty(&server->rq) && client->pkt_remain == 0) {
 				/* refuse the transaction block, end it */
 				flush_forward(server, client, &fwd);
 				evbuffer_drain(in, total);
@@ -662,10 +666,15 @@ relay_server(struct server *server)
 				evbuffer_drain(in, total);
 			}
 			flush_forward(server, client, &fwd);
+			if (rq_head(&server->rq) == RQ_FAKE_PARSE ||
+			    rq_head(&server->rq) == RQ_FAKE_CLOSE)
+				/* ours, queued behind this Sync: they go now */
+				prepared_emit_fakes(server);
 			if (client != NULL && forward) {
 				relay_answer_done(client, status);
-				if (relay_maybe_release(server))
-					client_flush(client);
+				if (relay_maybe_release(server) &&
+				    client_flush(client) == 0)
+					client_maybe_release(client);
 			} else if (client == NULL) {
 				server_settle(server);
 			} else if (server->internal_failed) {

@@ -311,8 +311,8 @@ server_connect_to(struct server *server, const struct sockaddr *sa,
 	sockopt_tune(fd, sa->sa_family, server->pw->cfg);
 	if (connect(fd, sa, len) < 0 && errno != EINPROGRESS)
 		goto fail;
-	if (io_init(&server->io, server->pw->base, fd, server_io_cb,
-	    server) < 0) {
+	if (io_init(&server->io, server->pw->base, fd, server_io_cb, server,
+	    &server->pw->iobufs) < 0) {
 		close(fd);
 		fd = -1;
 		errno = ENOMEM;

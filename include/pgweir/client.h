@@ -57,7 +57,7 @@ struct client {
 	int64_t idle_since;		/* last answer completed */
 	int64_t wait_start;		/* began waiting for a server */
 	int64_t deadline;		/* when the timer fires, or 0 */
-	struct event timer;		/* the nearest deadline (deadline.c) */
+	struct event *timer;		/* active-state deadline; owned/lazy */
 	struct auth_state *auth;	/* during authentication only; owned */
 	struct admin_session *admin;	/* console clients only; owned */
 	struct client_ps *ps;		/* its named statements; owned */
@@ -84,6 +84,7 @@ void client_log(const struct client *client, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void client_resume_read(struct client *client);
 int client_flush(struct client *client);
+void client_maybe_release(struct client *client);
 struct client *client_find_by_key(struct pgweir *pw, uint32_t pid,
     uint32_t key);
 const char *client_state_name(enum client_state state);
@@ -91,7 +92,8 @@ void client_cancel_wait(struct client *client);
 
 /* deadline.c: the timeouts that apply to a client in its state */
 void client_update_deadline(struct client *client);
-void client_deadline_cb(evutil_socket_t fd, short what, void *arg);
+void client_deadline_free(struct client *client);
+void deadline_sweep(struct pgweir *pw);
 bool deadline_timeouts_in_use(const struct config *cfg);
 int peer_addr_format(const struct peer_addr *a, char *buf, size_t len);
 void peer_addr_set(struct peer_addr *a, const struct sockaddr *sa);

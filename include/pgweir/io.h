@@ -13,6 +13,17 @@ struct evbuffer;
 struct io;
 typedef struct ssl_st SSL;
 
+/*
+ * Spare evbuffers for connections to take when bytes arrive and give back
+ * when drained: an idle connection holds no buffer, and the steady state
+ * allocates nothing.
+ */
+#define IOBUF_CACHE_MAX 256
+struct iobuf_cache {
+	struct evbuffer *spare[IOBUF_CACHE_MAX];
+	int n;
+};
+
 typedef void (*io_cb)(struct io *io, short what, void *arg);
 
 /* io_read() result when the socket has nothing more right now. */
@@ -35,10 +46,14 @@ struct io {
 	io_cb cb;		/* owner's callback */
 	void *arg;		/* owner */
 	SSL *ssl;		/* TLS on the same fd, or NULL; owned */
+	struct iobuf_cache *cache; /* where idle buffers go, or NULL */
 };
 
 int io_init(struct io *io, struct event_base *base, int fd, io_cb cb,
-    void *arg);
+    void *arg, struct iobuf_cache *cache);
+struct evbuffer *io_wbuf(struct io *io);
+void io_release_buffers(struct io *io);
+void iobuf_cache_fini(struct iobuf_cache *cache);
 void io_close(struct io *io);
 bool io_is_open(const struct io *io);
 ssize_t io_read(struct io *io, size_t max);

@@ -9,6 +9,7 @@
 #include <event2/event_struct.h>
 #include <event2/util.h>
 
+#include "pgweir/io.h"
 #include "pgweir/tls.h"
 #include "pgweir/varcache.h"
 
@@ -62,6 +63,7 @@ struct pgweir {
 	struct tls_contexts tls;	/* TLS towards clients and servers */
 	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */
 	struct var_registry vars;	/* tracked parameter names and sets */
+	struct iobuf_cache iobufs;	/* spare buffers for connections */
 	struct ps_registry *ps;		/* prepared statements by text */
 
 	struct database_list databases;	/* runtime databases */

@@ -364,7 +364,17 @@ test_pause_resume_under_load(void **state)
 	res = admin_ok(conn, "PAUSE");	/* returns once the pools are quiet */
 	assert_string_equal(PQcmdStatus(res), "PAUSE");
 	PQclear(res);
-	/* nothing runs on PostgreSQL now, and pgweir holds no servers */
+	/* pgweir holds no servers, and nothing of pgbench's runs (the
+	 * backends of the closed servers exit a moment later) */
+	res = admin_ok(conn, "SHOW POOLS");
+	assert_string_equal(lookup(res, "database", "postgres", "sv_active"),
+	    "0");
+	assert_string_equal(lookup(res, "database", "postgres", "sv_idle"),
+	    "0");
+	PQclear(res);
+	for (int i = 0; i < 100 && it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where application_name = 'pgbench'") > 0; i++)
+		it_sleep_ms(20);
 	assert_int_equal(it_pg_int(&env, "select count(*) from "
 	    "pg_stat_activity where application_name = 'pgbench'"), 0);
 	res = admin_ok(conn, "SHOW STATE");
