@@ -7,6 +7,14 @@ PGWEIR_PACKAGES="build-essential autoconf automake libtool pkg-config \
 libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev \
 postgresql postgresql-client openssl prometheus"
 
+# What the driver tests (test/integration/it_drivers) run: Java with pgJDBC,
+# Python's asyncpg, node-postgres.  NodeSource's nodejs bundles npm and
+# conflicts with Debian's node-* packages, so node-pg only when npm is absent
+# (the test then finds pg in /usr/share/nodejs; otherwise npm fetches it).
+PGWEIR_TEST_PACKAGES="default-jdk-headless libpostgresql-jdbc-java \
+python3-asyncpg nodejs"
+command -v npm >/dev/null 2>&1 || PGWEIR_TEST_PACKAGES="$PGWEIR_TEST_PACKAGES node-pg"
+
 # Install the packages that are missing (as root), or say what to run.
 ensure_packages() {
 	local missing="" p

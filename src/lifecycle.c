@@ -326,7 +326,8 @@ pgweir_stats_arm(struct pgweir *pw)
 	struct timeval tv = { (time_t)(pw->cfg->stats_period / 1000000),
 		(suseconds_t)(pw->cfg->stats_period % 1000000) };
 
-	event_del(&pw->stats_ev);
+	if (event_initialized(&pw->stats_ev))
+		event_del(&pw->stats_ev);
 	event_assign(&pw->stats_ev, pw->base, -1, EV_PERSIST, pgweir_stats_cb,
 	    pw);
 	event_add(&pw->stats_ev, &tv);

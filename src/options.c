@@ -217,7 +217,7 @@ const struct config_option config_options[] = {
 	  NULL, R, "Log each disconnection with its reason." },
 	{ "log_pooler_errors", OPT_BOOL, OFF(log_pooler_errors), "1", 0, 1,
 	  NULL, R, "Log the errors pgweir itself sends to clients." },
-	{ "log_stats", OPT_BOOL, OFF(log_stats), "1", 0, 1, NULL, R | L,
+	{ "log_stats", OPT_BOOL, OFF(log_stats), "1", 0, 1, NULL, R,
 	  "Log a line of statistics every stats_period." },
 	{ "verbose", OPT_INT, OFF(verbose), "0", 0, 3, NULL, R,
 	  "Log verbosity: 1 adds debug lines, 2 and more add noise (same as "

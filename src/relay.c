@@ -218,6 +218,20 @@ client_pause(struct client *client)
 }
 
 /*
+ * Before a client is closed for bad input: the bytes counted so far end a
+ * message whose head the server already has, so they go too; a server must
+ * never be left (and reused) with half a message.
+ */
+static void
+forward_counted(struct client *client, struct server *server, size_t fwd)
+{
+	if (server != NULL && fwd > 0) {
+		move_bytes(client->io.in, server->io.out, fwd);
+		server_flush(server);
+	}
+}
+
+/*
  * Forward what the client sent, linking it to a server first if needed.
  * May close the client or make it wait; check its state after.
  */
@@ -228,6 +242,7 @@ relay_client(struct client *client)
 	struct server *server = client->link;
 	int64_t max_packet = client->pw->cfg->max_packet_size;
 	size_t fwd = 0;
+	bool need_flush = false;
 
 	if (in == NULL)
 		return;
@@ -261,11 +276,13 @@ relay_client(struct client *client)
 			char msg[96];
 			snprintf(msg, sizeof(msg), "invalid message from "
 			    "client (type 0x%02x)", hdr.type);
+			forward_counted(client, server, fwd);
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 			    msg);
 			return;
 		}
 		if ((int64_t)hdr.len > max_packet) {
+			forward_counted(client, server, fwd);
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 			    "message too large (max_packet_size)");
 			return;
@@ -337,8 +354,10 @@ relay_client(struct client *client)
 			if (r == PS_CLOSED)
 				return;
 			if (r == PS_WAIT) {
-				if (rq_full(&server->rq))
+				if (rq_full(&server->rq)) {
 					client_pause(client);
+					need_flush = server->unsynced;
+				}
 				break;
 			}
 			if (r == PS_DONE) {
@@ -349,6 +368,7 @@ relay_client(struct client *client)
 		if (!rq_on_client_message(server, hdr.type)) {
 			/* too many answers outstanding: wait for some */
 			client_pause(client);
+			need_flush = server->unsynced;
 			break;
 		}
 		if (client->request_time <= client->idle_since &&
@@ -362,6 +382,20 @@ relay_client(struct client *client)
 			fwd += avail;
 			client->pkt_remain = (uint32_t)(total - avail);
 		}
+	}
+	if (need_flush) {
+		/*
+		 * The queue is full and the server holds its answers until a
+		 * Sync or Flush, which the client may only send after more
+		 * than we take now: ask for them, or neither side moves.
+		 */
+		static const uint8_t flush_msg[5] = { PQMSG_FLUSH, 0, 0, 0, 4 };
+		if (fwd > 0) {
+			client->pool->stats->total.bytes_received += fwd;
+			move_bytes(in, server->io.out, fwd);
+			fwd = 0;
+		}
+		evbuffer_add(server->io.out, flush_msg, 5);
 	}
 	if (fwd == 0 && (server == NULL ||
 	    io_out_pending(&server->io) == 0)) {

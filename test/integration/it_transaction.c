@@ -180,6 +180,53 @@ test_pipeline(void **state)
 	PQfinish(other);
 }
 
+/*
+ * A long batch before one Sync (JDBC executeBatch, asyncpg executemany):
+ * PostgreSQL answers nothing until a Sync or Flush, so pgweir must not
+ * wait for answers before reading that far.
+ */
+static void
+test_long_batch_one_sync(void **state)
+{
+	PGconn *conn = it_connect(&env, "one", "postgres", NULL);
+	PGresult *res;
+	char val[16];
+	const int n = 1000;
+
+	(void)state;
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(PQenterPipelineMode(conn), 1);
+		for (int i = 0; i < n; i++) {
+			const char *params[1] = { val };
+			snprintf(val, sizeof(val), "%d", i);
+			assert_int_equal(PQsendQueryParams(conn,
+			    "select $1::int + 1", 1, NULL, params, NULL, NULL,
+			    0), 1);
+		}
+		/* first round ends with Sync, the second with Flush */
+		if (round == 0)
+			assert_int_equal(PQpipelineSync(conn), 1);
+		else
+			assert_int_equal(PQsendFlushRequest(conn), 1);
+		assert_int_equal(PQflush(conn), 0);
+		for (int i = 0; i < n; i++) {
+			res = PQgetResult(conn);
+			assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+			assert_int_equal(atoi(PQgetvalue(res, 0, 0)), i + 1);
+			PQclear(res);
+			assert_null(PQgetResult(conn));
+		}
+		if (round == 1)
+			assert_int_equal(PQpipelineSync(conn), 1);
+		res = PQgetResult(conn);
+		assert_int_equal(PQresultStatus(res), PGRES_PIPELINE_SYNC);
+		PQclear(res);
+		assert_int_equal(PQexitPipelineMode(conn), 1);
+	}
+	assert_int_equal(it_query_int(conn, "select 7"), 7);
+	PQfinish(conn);
+}
+
 /* Two clients share one backend; each sees only its own settings. */
 static void
 test_parameter_isolation(void **state)
@@ -433,6 +480,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pgbench_consistency),
 		cmocka_unit_test(test_pipeline),
+		cmocka_unit_test(test_long_batch_one_sync),
 		cmocka_unit_test(test_parameter_isolation),
 		cmocka_unit_test(test_abandoned_transaction),
 		cmocka_unit_test(test_copy),
