@@ -21,7 +21,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,7 +251,8 @@ auth_challenge(struct client *client)
 			auth_start_scram(client);
 			return;
 		}
-		if (RAND_bytes(a->md5_salt, sizeof(a->md5_salt)) != 1) {
+		if (random_take(&client->pw->random, a->md5_salt,
+		    sizeof(a->md5_salt)) < 0) {
 			auth_fail_password(client, "no random salt");
 			return;
 		}

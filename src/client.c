@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <netinet/in.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,10 +221,7 @@ slot_acquire(struct pgweir *pw, struct client *client)
 	}
 	pw->slots[slot] = client;
 	client->slot = slot;
-	if (RAND_bytes((unsigned char *)&client->cancel_key,
-	    sizeof(client->cancel_key)) != 1)
-		return -1;
-	return 0;
+	return random_take(&pw->random, &client->cancel_key, sizeof(client->cancel_key));
 }
 
 /* Return the client's slot. */
@@ -274,7 +270,9 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 	peer_addr_set(&client->addr, sa);
 	client->connect_time = pgweir_now_usec(pw);
 	client->vars = varset_ref(pw->vars.empty);
-	sockopt_tune(fd, sa->sa_family, pw->cfg);
+	/* TCP clients inherit the options from the listening socket */
+	if (sa->sa_family == AF_UNIX)
+		sockopt_tune(fd, sa->sa_family, pw->cfg);
 	if (io_init(&client->io, pw->base, fd, client_io_cb, client,
 	    &pw->iobufs) < 0 ||
 	    slot_acquire(pw, client) < 0) {
@@ -764,8 +762,10 @@ client_io_cb(struct io *io, short what, void *arg)
 		return;
 	if (client->state == CL_LOGIN && !client->first_byte_seen) {
 		client->first_byte_seen = true;
-		if (io_peek_byte(io) == 0x16 && client_start_direct_tls(client) <
-		    0)
+		/* the peek costs a system call: only where TLS could follow */
+		if (client->pw->tls.client_side != NULL &&
+		    client->addr.family != AF_UNIX && io_peek_byte(io) == 0x16 &&
+		    client_start_direct_tls(client) < 0)
 			return;
 	}
 	n = io_read(io, RELAY_READ_SIZE);
@@ -823,7 +823,14 @@ client_close(struct client *client, const char *reason)
 			TAILQ_REMOVE(list, client, entry);
 			(*count)--;
 			client->state = CL_CLOSED;
-			pool_release(server);
+			if (client->pkt_remain > 0) {
+				/* it has part of a message: not reusable */
+				pool_unlink(client, server);
+				server_close(server, "client left in the "
+				    "middle of a message");
+			} else {
+				pool_release(server);
+			}
 		}
 		client->link = NULL;
 	}

@@ -23,6 +23,7 @@
 #include <event2/event.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -318,7 +319,19 @@ io_flush(struct io *io)
 	if (io->ssl != NULL)
 		return io_flush_tls(io);
 	while (evbuffer_get_length(io->out) > 0) {
-		int n = evbuffer_write(io->out, io->fd);
+		struct evbuffer_iovec v[2];
+		int n;
+
+		/* one chunk (the usual case): send(2) is cheaper than writev */
+		if (evbuffer_peek(io->out, -1, NULL, v, 2) == 1) {
+			ssize_t w = send(io->fd, v[0].iov_base, v[0].iov_len,
+			    MSG_NOSIGNAL);
+			if (w > 0)
+				evbuffer_drain(io->out, (size_t)w);
+			n = w > INT32_MAX ? INT32_MAX : (int)w;
+		} else {
+			n = evbuffer_write(io->out, io->fd);
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -349,6 +349,7 @@ pgweir_install_config(struct pgweir *pw, struct config *cfg,
 	pw->tls = *tls;
 	authquery_flush_cache(pw->authquery);
 	authquery_set_cache_ttl(pw->authquery, cfg->auth_query_cache_ttl);
+	listener_retune(pw);
 	pgweir_stats_arm(pw);
 }
 

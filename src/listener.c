@@ -29,9 +29,15 @@
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/sdnotify.h"
+#include "pgweir/sockopt.h"
 
-/* Accepts per wakeup per listener, so one busy port cannot starve others. */
-#define ACCEPT_BATCH 64
+/*
+ * Accepts per wakeup per listener.  One: the listener stays readable
+ * (level-triggered) while connections wait, so the next loop turn takes
+ * the next, with the other ready sockets; accepting until EAGAIN would
+ * cost a failing accept4 per login.
+ */
+#define ACCEPT_BATCH 1
 
 struct listener {
 	struct listener *next;
@@ -55,6 +61,14 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("resuming accepting connections");
 	listener_pause_all(pw, false);
+}
+
+/* Apply the current config's socket options to every listener (reload). */
+void
+listener_retune(struct pgweir *pw)
+{
+	for (struct listener *l = pw->listeners; l; l = l->next)
+		sockopt_tune_listener(l->fd, (sa_family_t)l->family, pw->cfg);
 }
 
 /* Stop or resume accepting on every listener. */
@@ -129,6 +143,8 @@ listener_add(struct pgweir *pw, int fd, int family, const char *path)
 	l->pw = pw;
 	l->fd = fd;
 	l->family = family;
+	/* accepted sockets inherit these: no system calls per client */
+	sockopt_tune_listener(fd, (sa_family_t)family, pw->cfg);
 	l->path = path ? strdup(path) : NULL;
 	event_assign(&l->ev, pw->base, fd, EV_READ | EV_PERSIST,
 	    listener_accept_cb, l);

@@ -511,7 +511,8 @@ pool_link(struct client *client, struct server *server)
 		    server->vars, sql) : -1;
 		if (n > 0) {
 			evbuffer_add(sql, "", 1);
-			server_send_internal(server,
+			/* sent with the request that made the link */
+			server_queue_internal(server,
 			    (const char *)evbuffer_pullup(sql, -1));
 		}
 		if (sql)

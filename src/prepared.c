@@ -871,6 +871,9 @@ prepared_unlinked_message(struct client *client, const struct pq_header *hdr)
 	struct pstmt *ps;
 
 	if (hdr->type == PQMSG_SYNC) {
+		/* a Sync with a body is malformed: a server says so */
+		if (hdr->len != 4)
+			return PS_PASS;
 		evbuffer_drain(in, total);
 		proto_build_ready_for_query(client->io.out, 'I');
 		return PS_DONE;

@@ -963,12 +963,24 @@ server_io_cb(struct io *io, short what, void *arg)
 int
 server_send_internal(struct server *server, const char *sql)
 {
+	if (server_queue_internal(server, sql) < 0)
+		return -1;
+	return server_flush(server);
+}
+
+/*
+ * The same, left in the output buffer: the client's request that follows
+ * goes out with it in one write.
+ */
+int
+server_queue_internal(struct server *server, const char *sql)
+{
 	if (proto_build_query(server->io.out, sql) < 0) {
 		server_close(server, "out of memory");
 		return -1;
 	}
 	rq_push(&server->rq, RQ_INTERNAL);
-	return server_flush(server);
+	return 0;
 }
 
 /* Ask PostgreSQL to cancel what this backend is running. */

@@ -42,3 +42,22 @@ sockopt_tune(int fd, sa_family_t family, const struct config *cfg)
 	if ((v = cfg->tcp_user_timeout) > 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
 }
+
+/*
+ * The same on a listening socket, which accepted sockets inherit from;
+ * called again on reload, so what was switched off is switched off.
+ */
+void
+sockopt_tune_listener(int fd, sa_family_t family, const struct config *cfg)
+{
+	int zero = 0;
+
+	sockopt_tune(fd, family, cfg);
+	if (family != AF_INET && family != AF_INET6)
+		return;
+	if (!cfg->tcp_keepalive)
+		setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &zero, sizeof(zero));
+	if (cfg->tcp_user_timeout <= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
+		    sizeof(zero));
+}

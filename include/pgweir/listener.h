@@ -10,6 +10,7 @@ int listener_open_all(struct pgweir *pw);
 void listener_close_all(struct pgweir *pw);
 void listener_close_tcp(struct pgweir *pw);
 void listener_pause_all(struct pgweir *pw, bool paused);
+void listener_retune(struct pgweir *pw);
 int listener_count(const struct pgweir *pw);
 
 #endif

@@ -10,6 +10,7 @@
 #include <event2/util.h>
 
 #include "pgweir/io.h"
+#include "pgweir/random.h"
 #include "pgweir/tls.h"
 #include "pgweir/varcache.h"
 
@@ -64,6 +65,7 @@ struct pgweir {
 	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */
 	struct var_registry vars;	/* tracked parameter names and sets */
 	struct iobuf_cache iobufs;	/* spare buffers for connections */
+	struct random_pool random;	/* cancel keys, MD5 salts */
 	struct ps_registry *ps;		/* prepared statements by text */
 
 	struct database_list databases;	/* runtime databases */

@@ -102,6 +102,7 @@ void server_settle(struct server *server);
 void server_resume_read(struct server *server);
 int server_flush(struct server *server);
 int server_send_internal(struct server *server, const char *sql);
+int server_queue_internal(struct server *server, const char *sql);
 void server_cancel_backend(struct server *server);
 void server_start_check(struct server *server);
 const char *server_state_name(enum server_state state);

@@ -7,5 +7,7 @@
 struct config;
 
 void sockopt_tune(int fd, sa_family_t family, const struct config *cfg);
+void sockopt_tune_listener(int fd, sa_family_t family,
+    const struct config *cfg);
 
 #endif
