@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Forwarding a CancelRequest to PostgreSQL: a new connection to the
- * backend's server, one 16-byte packet, then close.  This is a cold path,
- * so it uses a bufferevent, which owns the socket and frees itself once
- * the packet is written or the connection fails.
+ * backend's server, one 16-byte packet, then wait until PostgreSQL closes
+ * the connection, which it does once it has signalled the backend.  Until
+ * then the cancel may still land on whatever the backend runs next, so
+ * the server it aims at is not given to another client while one is in
+ * flight: server_settle() waits for the list server->cancels to empty,
+ * and is called again from here when the last one ends.  A cancel whose
+ * fate is unknown (timeout) leaves the server marked for closing.  This
+ * is a cold path, so it uses a bufferevent, which owns the socket.
  */
 #include "config.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "pgweir/cancel.h"
@@ -17,49 +23,146 @@
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/proto.h"
+#include "pgweir/server.h"
 
-/* The packet is out (or the connection failed): close. */
+/* One cancel request on its way. */
+struct cancel {
+	struct bufferevent *bev;	/* connection to PostgreSQL; owned */
+	struct server *server;		/* aimed at; NULL once it closed */
+	struct pgweir *pw;
+	bool sent;			/* the packet is out */
+	TAILQ_ENTRY(cancel) entry;	/* in server->cancels */
+	TAILQ_ENTRY(cancel) all;	/* in pw->cancels, freed at exit */
+};
+
+/*
+ * The cancel is over: free it, and let its server (if it still waits
+ * without a client) go on with its cleanup.  May close the server.
+ */
 static void
-cancel_done_cb(struct bufferevent *bev, void *arg)
+cancel_done(struct cancel *c, bool landed)
 {
-	(void)arg;
-	bufferevent_free(bev);
+	struct server *server = c->server;
+
+	bufferevent_free(c->bev);
+	TAILQ_REMOVE(&c->pw->cancels, c, all);
+	if (server != NULL) {
+		TAILQ_REMOVE(&server->cancels, c, entry);
+		if (!landed)
+			server->close_needed = true;
+	}
+	free(c);
+	if (server != NULL && TAILQ_EMPTY(&server->cancels) &&
+	    server->link == NULL && server->state == SV_TESTED)
+		server_settle(server);
 }
 
-/* Connection events: connected (the write callback follows) or failed. */
+/* The packet is out: wait for PostgreSQL to hang up. */
+static void
+cancel_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct cancel *c = arg;
+
+	c->sent = true;
+	bufferevent_enable(bev, EV_READ);
+}
+
+/* PostgreSQL answers nothing; drop whatever comes. */
+static void
+cancel_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)arg;
+	evbuffer_drain(bufferevent_get_input(bev),
+	    evbuffer_get_length(bufferevent_get_input(bev)));
+}
+
+/*
+ * Connection events: EOF after the packet means the backend has been
+ * signalled; a failure before it means the cancel never arrived; a
+ * timeout after it means nobody knows.
+ */
 static void
 cancel_event_cb(struct bufferevent *bev, short what, void *arg)
 {
-	(void)arg;
-	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF | BEV_EVENT_TIMEOUT)) {
-		log_debug("cancel request could not be delivered");
-		bufferevent_free(bev);
+	struct cancel *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_debug("cancel request: no answer in time");
+		cancel_done(c, !c->sent);
+	} else if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF)) {
+		if (!c->sent)
+			log_debug("cancel request could not be delivered");
+		cancel_done(c, true);
 	}
 }
 
-/* Send a CancelRequest for backend pid/key to the server at sa. */
+/*
+ * Send a CancelRequest for backend pid/key to the server at sa; server
+ * (or NULL) is the connection it aims at, which waits for it.
+ */
 int
 cancel_forward(struct pgweir *pw, const struct sockaddr *sa, socklen_t salen,
-    uint32_t pid, uint32_t key)
+    uint32_t pid, uint32_t key, struct server *server)
 {
-	struct bufferevent *bev;
+	struct cancel *c;
 	int64_t t = pw->cfg->cancel_wait_timeout > 0 ?
 	    pw->cfg->cancel_wait_timeout : 10 * 1000000;
 	struct timeval tv = { (time_t)(t / 1000000),
 		(suseconds_t)(t % 1000000) };
 
-	bev = bufferevent_socket_new(pw->base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
 		return -1;
-	bufferevent_setcb(bev, NULL, cancel_done_cb, cancel_event_cb, NULL);
-	bufferevent_set_timeouts(bev, &tv, &tv);
-	if (proto_build_cancel_request(bufferevent_get_output(bev), pid,
-	    key) < 0 ||
-	    bufferevent_socket_connect(bev, (struct sockaddr *)sa,
-	    (int)salen) < 0) {
-		bufferevent_free(bev);
+	c->bev = bufferevent_socket_new(pw->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
 		return -1;
 	}
-	bufferevent_enable(bev, EV_WRITE);
+	bufferevent_setcb(c->bev, cancel_read_cb, cancel_write_cb,
+	    cancel_event_cb, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	if (proto_build_cancel_request(bufferevent_get_output(c->bev), pid,
+	    key) < 0 ||
+	    bufferevent_socket_connect(c->bev, (struct sockaddr *)sa,
+	    (int)salen) < 0) {
+		bufferevent_free(c->bev);
+		free(c);
+		return -1;
+	}
+	bufferevent_enable(c->bev, EV_WRITE);
+	c->pw = pw;
+	TAILQ_INSERT_TAIL(&pw->cancels, c, all);
+	if (server != NULL) {
+		c->server = server;
+		TAILQ_INSERT_TAIL(&server->cancels, c, entry);
+	}
 	return 0;
+}
+
+/* The server closes: its cancels go on without it. */
+void
+cancel_detach(struct cancel_list *list)
+{
+	struct cancel *c;
+
+	while ((c = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, c, entry);
+		c->server = NULL;
+	}
+}
+
+/* pgweir exits: drop the cancels still on their way. */
+void
+cancel_free_all(struct pgweir *pw)
+{
+	struct cancel *c;
+
+	while ((c = TAILQ_FIRST(&pw->cancels)) != NULL) {
+		TAILQ_REMOVE(&pw->cancels, c, all);
+		if (c->server != NULL)
+			TAILQ_REMOVE(&c->server->cancels, c, entry);
+		bufferevent_free(c->bev);
+		free(c);
+	}
 }

@@ -211,7 +211,8 @@ log_vmsg(enum log_level level, const char *prefix, const char *fmt,
 		len = sizeof(line) - 2;
 	line[len++] = '\n';
 
-	if (!logstate.quiet)
+	/* -q and -d silence the terminal, but not the reason pgweir stops */
+	if (!logstate.quiet || level == LOG_LVL_FATAL)
 		write_all(STDERR_FILENO, line, len);
 	if (logstate.fd >= 0)
 		write_all(logstate.fd, line, len);

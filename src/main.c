@@ -283,6 +283,7 @@ teardown(struct pgweir *pw)
 			client_close(c, "pgweir is exiting");
 	}
 	pgweir_reap_cb(-1, 0, pw);
+	cancel_free_all(pw);
 	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
 		pool_free(pool);
 	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
@@ -301,15 +302,20 @@ teardown(struct pgweir *pw)
 		free(user->derived);
 		free(user);
 	}
-	listener_close_all(pw);
+	if (event_initialized(&pw->accept_retry_ev))
+		listener_close_all(pw);
 	metrics_stop(pw);
 	for (size_t i = 0; i < sizeof(pw->signal_evs) /
 	    sizeof(pw->signal_evs[0]); i++)
 		if (pw->signal_evs[i])
 			event_free(pw->signal_evs[i]);
-	event_del(&pw->janitor_ev);
-	event_del(&pw->stats_ev);
-	event_del(&pw->reap_ev);
+	/* a failed start may not have got as far as the timers */
+	if (event_initialized(&pw->janitor_ev)) {
+		event_del(&pw->janitor_ev);
+		event_del(&pw->reap_ev);
+	}
+	if (event_initialized(&pw->stats_ev))
+		event_del(&pw->stats_ev);
 	authquery_free(pw->authquery);
 	iobuf_cache_fini(&pw->iobufs);
 	if (pw->dns)
@@ -321,22 +327,141 @@ teardown(struct pgweir *pw)
 	authfile_free(pw->auth);
 	prepared_fini(pw);
 	varcache_fini(&pw->vars);
-	if (pw->cfg->pidfile[0] != '\0')
+	if (pw->pidfile_written)
 		unlink(pw->cfg->pidfile);
 	config_unref(pw->cfg);
 	free(pw->config_path);
-	event_base_free(pw->base);
+	if (pw->base)
+		event_base_free(pw->base);
+}
+
+/*
+ * Everything between reading the command line and serving: configuration,
+ * privileges, listeners, the event loop.  On failure it has said why and
+ * returns -1; teardown() frees whatever was set up.
+ */
+static int
+start_up(struct pgweir *pw)
+{
+	struct config_error err;
+	/* the janitor's tick: the granularity of PAUSE and the reserve pool */
+	struct timeval janitor_tick = { 0, 200000 };
+	const char *user;
+	char aerr[512];
+
+	pw->cfg = config_load(cmdline.config, &err);
+	if (pw->cfg == NULL) {
+		fprintf(stderr, "pgweir: %s\n", err.msg);
+		return -1;
+	}
+	pw->config_path = strdup(cmdline.config);
+	pw->cmd_verbose = cmdline.verbose;
+	pw->cmd_quiet = cmdline.quiet || cmdline.daemon;
+	pw->timeouts_active = deadline_timeouts_in_use(pw->cfg);
+	if (pgweir_apply_log_settings(pw, pw->cfg) < 0)
+		return -1;
+	user = cmdline.user ? cmdline.user :
+	    (pw->cfg->user[0] ? pw->cfg->user : NULL);
+	if (geteuid() == 0 && user == NULL) {
+		log_fatal("pgweir should not run as root: name an account "
+		    "with -u or user= in the configuration");
+		return -1;
+	}
+	if (cmdline.daemon && (pw->cfg->pidfile[0] == '\0' ||
+	    (pw->cfg->logfile[0] == '\0' && !pw->cfg->syslog))) {
+		log_fatal("-d needs pidfile, and logfile or syslog, in the "
+		    "configuration");
+		return -1;
+	}
+	if (pw->cfg->auth_file[0] != '\0') {
+		pw->auth = authfile_load(pw->cfg->auth_file, aerr, sizeof(aerr));
+		if (pw->auth == NULL) {
+			log_fatal("auth_file: %s", aerr);
+			return -1;
+		}
+	}
+	if (pw->cfg->auth_hba_file[0] != '\0') {
+		pw->hba = hba_load(pw->cfg->auth_hba_file, aerr, sizeof(aerr));
+		if (pw->hba == NULL) {
+			log_fatal("auth_hba_file: %s", aerr);
+			return -1;
+		}
+	}
+	if (tls_build(pw->cfg, &pw->tls, aerr, sizeof(aerr)) < 0) {
+		log_fatal("%s", aerr);
+		return -1;
+	}
+	if (RAND_bytes(pw->auth_mock_key, sizeof(pw->auth_mock_key)) != 1) {
+		log_fatal("no random numbers from OpenSSL");
+		return -1;
+	}
+	if (prepared_init(pw) < 0) {
+		log_fatal("out of memory");
+		return -1;
+	}
+	if (varcache_init(&pw->vars, pw->cfg->track_extra_parameters) < 0) {
+		log_fatal("track_extra_parameters: too many parameters");
+		return -1;
+	}
+	pw->base = event_base_new();
+	if (pw->base == NULL) {
+		log_fatal("could not create the event loop");
+		return -1;
+	}
+	/* before listening: a signal sent once the port answers must count */
+	if (setup_signals(pw) < 0) {
+		log_fatal("could not set up signal handling");
+		return -1;
+	}
+	if (listener_open_all(pw) < 0)
+		return -1;
+	if (geteuid() == 0 && drop_privileges(user) < 0)
+		return -1;
+	if (cmdline.daemon && (daemonize() < 0 || event_reinit(pw->base) < 0)) {
+		log_fatal("could not daemonize: %s", strerror(errno));
+		return -1;
+	}
+	if (pw->cfg->pidfile[0] != '\0') {
+		if (write_pidfile(pw->cfg->pidfile) < 0)
+			return -1;
+		pw->pidfile_written = true;
+	}
+	pw->dns = evdns_base_new(pw->base, 0);
+	if (pw->dns == NULL) {
+		log_fatal("could not set up host name lookups");
+		return -1;
+	}
+	if (pw->cfg->resolv_conf[0] != '\0' ?
+	    evdns_base_resolv_conf_parse(pw->dns, DNS_OPTIONS_ALL,
+	    pw->cfg->resolv_conf) != 0 :
+	    evdns_base_resolv_conf_parse(pw->dns, DNS_OPTIONS_ALL,
+	    "/etc/resolv.conf") != 0)
+		log_warning("could not read the resolver configuration; host "
+		    "names in [databases] may not resolve");
+	pw->authquery = authquery_new(pw->base);
+	if (pw->authquery == NULL) {
+		log_fatal("out of memory");
+		return -1;
+	}
+	authquery_set_cache_ttl(pw->authquery, pw->cfg->auth_query_cache_ttl);
+	/* host names through evdns: libpq's own lookup would block */
+	authquery_set_dns(pw->authquery, pw->dns);
+	event_assign(&pw->reap_ev, pw->base, -1, 0, pgweir_reap_cb, pw);
+	event_assign(&pw->janitor_ev, pw->base, -1, EV_PERSIST,
+	    pgweir_janitor_cb, pw);
+	event_add(&pw->janitor_ev, &janitor_tick);
+	pgweir_stats_arm(pw);
+	pw->started = pgweir_now_usec(pw);
+	if (metrics_start(pw) < 0)
+		return -1;
+
+	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
 	struct pgweir pw;
-	struct config_error err;
-	/* the janitor's tick: the granularity of PAUSE and the reserve pool */
-	struct timeval janitor_tick = { 0, 200000 };
-	const char *user;
-	char aerr[512];
 	int rc;
 
 	memset(&pw, 0, sizeof(pw));
@@ -346,113 +471,16 @@ main(int argc, char **argv)
 	TAILQ_INIT(&pw.login_clients);
 	TAILQ_INIT(&pw.dead_clients);
 	TAILQ_INIT(&pw.dead_servers);
+	TAILQ_INIT(&pw.cancels);
 
 	rc = parse_args(argc, argv, &cmdline);
 	if (rc != 0)
 		return rc < 0 ? 1 : 0;
-	pw.cfg = config_load(cmdline.config, &err);
-	if (pw.cfg == NULL) {
-		fprintf(stderr, "pgweir: %s\n", err.msg);
+	if (start_up(&pw) < 0) {
+		teardown(&pw);
+		log_fini();
 		return 1;
 	}
-	pw.config_path = strdup(cmdline.config);
-	pw.cmd_verbose = cmdline.verbose;
-	pw.cmd_quiet = cmdline.quiet || cmdline.daemon;
-	pw.timeouts_active = deadline_timeouts_in_use(pw.cfg);
-	if (pgweir_apply_log_settings(&pw, pw.cfg) < 0)
-		return 1;
-	user = cmdline.user ? cmdline.user :
-	    (pw.cfg->user[0] ? pw.cfg->user : NULL);
-	if (geteuid() == 0 && user == NULL) {
-		log_fatal("pgweir should not run as root: name an account "
-		    "with -u or user= in the configuration");
-		return 1;
-	}
-	if (cmdline.daemon && (pw.cfg->pidfile[0] == '\0' ||
-	    (pw.cfg->logfile[0] == '\0' && !pw.cfg->syslog))) {
-		log_fatal("-d needs pidfile, and logfile or syslog, in the "
-		    "configuration");
-		return 1;
-	}
-	if (pw.cfg->auth_file[0] != '\0') {
-		pw.auth = authfile_load(pw.cfg->auth_file, aerr, sizeof(aerr));
-		if (pw.auth == NULL) {
-			log_fatal("auth_file: %s", aerr);
-			return 1;
-		}
-	}
-	if (pw.cfg->auth_hba_file[0] != '\0') {
-		pw.hba = hba_load(pw.cfg->auth_hba_file, aerr, sizeof(aerr));
-		if (pw.hba == NULL) {
-			log_fatal("auth_hba_file: %s", aerr);
-			return 1;
-		}
-	}
-	if (tls_build(pw.cfg, &pw.tls, aerr, sizeof(aerr)) < 0) {
-		log_fatal("%s", aerr);
-		return 1;
-	}
-	if (RAND_bytes(pw.auth_mock_key, sizeof(pw.auth_mock_key)) != 1) {
-		log_fatal("no random numbers from OpenSSL");
-		return 1;
-	}
-	if (prepared_init(&pw) < 0) {
-		log_fatal("out of memory");
-		return 1;
-	}
-	if (varcache_init(&pw.vars, pw.cfg->track_extra_parameters) < 0) {
-		log_fatal("track_extra_parameters: too many parameters");
-		return 1;
-	}
-	pw.base = event_base_new();
-	if (pw.base == NULL) {
-		log_fatal("could not create the event loop");
-		return 1;
-	}
-	/* before listening: a signal sent once the port answers must count */
-	if (setup_signals(&pw) < 0) {
-		log_fatal("could not set up signal handling");
-		return 1;
-	}
-	if (listener_open_all(&pw) < 0)
-		return 1;
-	if (geteuid() == 0 && drop_privileges(user) < 0)
-		return 1;
-	if (cmdline.daemon && (daemonize() < 0 || event_reinit(pw.base) < 0)) {
-		log_fatal("could not daemonize: %s", strerror(errno));
-		return 1;
-	}
-	if (pw.cfg->pidfile[0] != '\0' && write_pidfile(pw.cfg->pidfile) < 0)
-		return 1;
-	pw.dns = evdns_base_new(pw.base, 0);
-	if (pw.dns == NULL) {
-		log_fatal("could not set up host name lookups");
-		return 1;
-	}
-	if (pw.cfg->resolv_conf[0] != '\0' ?
-	    evdns_base_resolv_conf_parse(pw.dns, DNS_OPTIONS_ALL,
-	    pw.cfg->resolv_conf) != 0 :
-	    evdns_base_resolv_conf_parse(pw.dns, DNS_OPTIONS_ALL,
-	    "/etc/resolv.conf") != 0)
-		log_warning("could not read the resolver configuration; host "
-		    "names in [databases] may not resolve");
-	pw.authquery = authquery_new(pw.base);
-	if (pw.authquery == NULL) {
-		log_fatal("out of memory");
-		return 1;
-	}
-	authquery_set_cache_ttl(pw.authquery, pw.cfg->auth_query_cache_ttl);
-	/* host names through evdns: libpq's own lookup would block */
-	authquery_set_dns(pw.authquery, pw.dns);
-	event_assign(&pw.reap_ev, pw.base, -1, 0, pgweir_reap_cb, &pw);
-	event_assign(&pw.janitor_ev, pw.base, -1, EV_PERSIST,
-	    pgweir_janitor_cb, &pw);
-	event_add(&pw.janitor_ev, &janitor_tick);
-	pgweir_stats_arm(&pw);
-	pw.started = pgweir_now_usec(&pw);
-	if (metrics_start(&pw) < 0)
-		return 1;
-
 	log_info("pgweir %s started, process %d", PACKAGE_VERSION,
 	    (int)getpid());
 	sdnotify("READY=1\nMAINPID=%d", (int)getpid());

@@ -232,6 +232,34 @@ forward_counted(struct client *client, struct server *server, size_t fwd)
 }
 
 /*
+ * Whether a Parse, Bind, Describe or Close at offset clearly names no
+ * prepared statement (the unnamed one, or a portal), so it streams through
+ * untouched like any other message: extended-protocol clients that never
+ * name a statement (pgbench -M extended, most ORMs) then cost what they
+ * cost without prepared-statement support.  Otherwise (a name, or too
+ * little here to tell) prepared_client_message() decides.
+ */
+static bool
+names_no_statement(struct evbuffer *in, size_t offset,
+    const struct pq_header *hdr)
+{
+	uint8_t b[2];
+
+	/* two body bytes, both the message's own */
+	if (hdr->len < 6 ||
+	    !proto_copyout_at(in, offset + PQ_HEADER_LEN, b, sizeof(b)))
+		return false;
+	switch (hdr->type) {
+	case PQMSG_PARSE:	/* statement name first */
+		return b[0] == '\0';
+	case PQMSG_BIND:	/* portal name, then statement name */
+		return b[0] == '\0' && b[1] == '\0';
+	default:		/* Describe, Close: 'S' or 'P', then a name */
+		return b[0] == 'P' || b[1] == '\0';
+	}
+}
+
+/*
  * Forward what the client sent, linking it to a server first if needed.
  * May close the client or make it wait; check its state after.
  */
@@ -341,7 +369,8 @@ relay_client(struct client *client)
 		}
 		if (client->ps_on && (hdr.type == PQMSG_PARSE ||
 		    hdr.type == PQMSG_BIND || hdr.type == PQMSG_DESCRIBE ||
-		    hdr.type == PQMSG_CLOSE) && !server->discard_until_sync) {
+		    hdr.type == PQMSG_CLOSE) && !server->discard_until_sync &&
+		    !names_no_statement(in, fwd, &hdr)) {
 			enum ps_result r;
 			/* what came before goes first: the message is at 0 */
 			if (fwd > 0) {

@@ -341,7 +341,13 @@ fail:
 	server_close(server, msg);
 }
 
-/* Start a new server connection for a pool. */
+/*
+ * Start a new server connection for a pool.  NULL when it could not even
+ * start: out of memory, or the connect failed at once (PostgreSQL's unix
+ * socket is gone, no file descriptor left), which closed it and put the
+ * pool in backoff.  Callers that launch in a loop stop on NULL; a closed
+ * server returned here would make them launch again at once, forever.
+ */
 struct server *
 server_launch(struct pool *pool)
 {
@@ -363,6 +369,7 @@ server_launch(struct pool *pool)
 	server->connect_time = pgweir_now_usec(pw);
 	server->created = pgweir_mono_usec();
 	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
+	TAILQ_INIT(&server->cancels);
 	TAILQ_INSERT_TAIL(list_of(pool, SV_CONNECTING, &count), server,
 	    entry);
 	(*count)++;
@@ -372,7 +379,8 @@ server_launch(struct pool *pool)
 	server_log(server, LOG_LVL_DEBUG, "new server connection");
 	server_arm_timer(server, pw->cfg->server_connect_timeout);
 	server_start_connect(server);
-	return server;
+	/* still in memory until the reaper runs */
+	return server->state == SV_CLOSED ? NULL : server;
 }
 
 /* Send the StartupMessage once the TCP or unix connection is up. */
@@ -983,23 +991,28 @@ server_queue_internal(struct server *server, const char *sql)
 	return 0;
 }
 
-/* Ask PostgreSQL to cancel what this backend is running. */
+/*
+ * Ask PostgreSQL to cancel what this backend is running.  The server is
+ * not reused until the cancel has landed (see cancel.c).
+ */
 void
 server_cancel_backend(struct server *server)
 {
 	if (server->backend_pid == 0 || server->remote_len == 0)
 		return;
 	cancel_forward(server->pw, (struct sockaddr *)&server->remote,
-	    server->remote_len, server->backend_pid, server->backend_key);
+	    server->remote_len, server->backend_pid, server->backend_key,
+	    server);
 }
 
 /*
  * Bring a server without a client back to a clean idle state, one step at
  * a time; called after the client lets go and after each answer while
  * unlinked.  Steps: wait for outstanding answers (cancelling a running
- * query once), end a COPY, Sync extended messages, roll back an open
- * transaction, run the reset query if asked, then go idle.  May close the
- * server; check its state after.
+ * query once) and for cancel requests still on their way, end a COPY,
+ * Sync extended messages, roll back an open transaction, run the reset
+ * query if asked, then go idle.  May close the server; check its state
+ * after.
  */
 void
 server_settle(struct server *server)
@@ -1017,7 +1030,12 @@ server_settle(struct server *server)
 		server_close(server, "client left during COPY BOTH");
 		return;
 	}
-	busy = !rq_empty(&server->rq) || server->unsynced || server->copy_in;
+	/*
+	 * A cancel still on its way would hit the next client's query: wait
+	 * for it to land (cancel.c calls us again).
+	 */
+	busy = !rq_empty(&server->rq) || server->unsynced ||
+	    server->copy_in || !TAILQ_EMPTY(&server->cancels);
 	if (busy) {
 		if (server->state != SV_TESTED) {
 			server_set_state(server, SV_TESTED);
@@ -1123,6 +1141,7 @@ server_close(struct server *server, const char *reason)
 		pool->db->dns_pending = false;
 	}
 	evtimer_del(&server->timer);
+	cancel_detach(&server->cancels);
 	if (io_is_open(&server->io)) {
 		if (server->logged_in) {
 			/* a polite Terminate; nothing is lost if it fails */

@@ -9,6 +9,7 @@
 #include <event2/event_struct.h>
 #include <event2/util.h>
 
+#include "pgweir/cancel.h"
 #include "pgweir/io.h"
 #include "pgweir/random.h"
 #include "pgweir/tls.h"
@@ -81,6 +82,7 @@ struct pgweir {
 	uint32_t n_slots;
 	uint32_t *free_slots;		/* stack of unused slot numbers */
 	uint32_t n_free_slots;
+	struct cancel_list cancels;	/* cancel requests in flight */
 
 	struct listener *listeners;	/* owned, a list */
 	struct event accept_retry_ev;	/* re-enables accept after EMFILE */
@@ -95,6 +97,7 @@ struct pgweir {
 	struct evhttp *http;		/* the /metrics endpoint, or NULL */
 	int64_t started;		/* wall clock usec, for metrics */
 	bool timeouts_active;		/* some active-state timeout is set */
+	bool pidfile_written;		/* ours to remove at exit */
 	bool kicking;			/* pool_kick_related is running */
 	enum shutdown_mode shutdown;
 	struct event janitor_ev;	/* periodic upkeep */

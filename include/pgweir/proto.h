@@ -117,6 +117,8 @@ struct pq_startup {
 
 int proto_peek_header(struct evbuffer *buf, size_t offset,
     struct pq_header *hdr);
+bool proto_copyout_at(struct evbuffer *buf, size_t offset, void *dst,
+    size_t n);
 int proto_parse_startup(char *pkt, size_t len, struct pq_startup *sp,
     char *err, size_t errlen);
 

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "pgweir/cancel.h"
 #include "pgweir/client.h"
 #include "pgweir/io.h"
 #include "pgweir/pgweir.h"
@@ -78,6 +79,7 @@ struct server {
 	bool internal_failed;		/* a query of ours failed */
 	bool reset_pending;		/* run server_reset_query when settled */
 	bool cancel_sent;		/* a cancel went out during cleanup */
+	struct cancel_list cancels;	/* cancels in flight to it (cancel.c) */
 	bool close_needed;		/* close instead of reuse (reload) */
 	bool read_paused;		/* backpressure from the client side */
 	bool auth_sent;			/* a password went out */

@@ -1520,6 +1520,7 @@ fz_env_new(const struct fz_opts *o)
 	TAILQ_INIT(&pw->login_clients);
 	TAILQ_INIT(&pw->dead_clients);
 	TAILQ_INIT(&pw->dead_servers);
+	TAILQ_INIT(&pw->cancels);
 	text = fz_config_text(o);
 	pw->cfg = config_load_string(text, "fuzz.ini", &err);
 	if (pw->cfg == NULL) {
@@ -1616,6 +1617,7 @@ fz_env_free(struct fz_env *e)
 	event_del(&pw->reap_ev);
 	event_del(&pw->stats_ev);
 	authquery_free(pw->authquery);
+	cancel_free_all(pw);
 	iobuf_cache_fini(&pw->iobufs);
 	event_base_free(pw->base);
 	free(pw->slots);

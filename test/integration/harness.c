@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -214,6 +215,28 @@ it_pg_restart(struct it_env *e)
  * not exit cleanly (a crash, or a sanitizer report at exit), so that the
  * test group fails.
  */
+/* it_env_init, PostgreSQL started, and pgbench's tables (scale 1). */
+int
+it_env_init_pgbench(struct it_env *e)
+{
+	if (it_env_init(e) < 0 || it_pg_start(e) < 0)
+		return -1;
+	return it_sh(e, NULL, 0, "pgbench -i -q -s 1 -h %s -p %d -U postgres "
+	    "postgres", e->pgdir, e->pg_port) != 0 ? -1 : 0;
+}
+
+/* environments whose pgweir did not exit cleanly (it_group_result) */
+static int fini_failures;
+
+int
+it_group_result(int failed_tests)
+{
+	if (fini_failures > 0)
+		fprintf(stderr, "harness: %d pgweir process(es) did not exit "
+		    "cleanly\n", fini_failures);
+	return failed_tests + fini_failures;
+}
+
 int
 it_env_fini(struct it_env *e)
 {
@@ -226,6 +249,7 @@ it_env_fini(struct it_env *e)
 		snprintf(cmd, sizeof(cmd), "tail -50 '%s' >&2", e->log);
 		if (system(cmd) != 0)
 			fprintf(stderr, "harness: no log\n");
+		fini_failures++;
 		rc = -1;
 	}
 	if (e->pg_running)
@@ -303,6 +327,13 @@ it_pgweir_start_raw(struct it_env *e)
 		dup2(logfd, STDERR_FILENO);
 		if (e->extra_env[0])
 			putenv(e->extra_env);
+		if (e->nofile > 0) {
+			/* for running pgweir out of file descriptors */
+			struct rlimit rl = { (rlim_t)e->nofile,
+				(rlim_t)e->nofile };
+			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+				_exit(126);
+		}
 		if (getuid() == 0)
 			execl(bin, bin, "-v", "-u", "postgres", e->ini,
 			    (char *)NULL);

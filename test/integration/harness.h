@@ -25,10 +25,12 @@ struct it_env {
 	char log[300];		/* pgweir's stderr */
 	char extra_env[256];	/* "NAME=value" for pgweir's environment */
 	char pg_opts[1024];	/* extra "-c name=value" for PostgreSQL */
+	int nofile;		/* pgweir's open-files limit, or 0 to inherit */
 };
 
 int it_env_init(struct it_env *e);
 int it_env_fini(struct it_env *e);
+int it_env_init_pgbench(struct it_env *e);
 
 int it_pg_start(struct it_env *e);
 int it_pg_stop(struct it_env *e, const char *mode);
@@ -86,6 +88,14 @@ const char *it_pg_user(void);
 #define IT_RUN_GROUP(tests, setup, teardown)                            \
 	(getenv("IT_FILTER") ? cmocka_set_test_filter(getenv("IT_FILTER")) \
 	    : (void)0,                                                  \
-	    cmocka_run_group_tests((tests), (setup), (teardown)))
+	    it_group_result(cmocka_run_group_tests((tests), (setup),       \
+	    (teardown))))
+
+/*
+ * cmocka does not count a failed group teardown, and that is where a
+ * sanitizer report at pgweir's exit shows: add the environments that did
+ * not end cleanly.
+ */
+int it_group_result(int failed_tests);
 
 #endif

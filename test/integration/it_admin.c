@@ -43,10 +43,7 @@ setup(void **state)
 	char settings[1024], dbs[512];
 
 	(void)state;
-	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
-		return -1;
-	if (it_sh(&env, NULL, 0, "pgbench -i -q -s 1 -h %s -p %d -U postgres "
-	    "postgres", env.pgdir, env.pg_port) != 0)
+	if (it_env_init_pgbench(&env) < 0)
 		return -1;
 	metrics_port = it_free_port();
 	snprintf(settings, sizeof(settings), "%smetrics_port = %d\n",

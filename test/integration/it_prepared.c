@@ -31,10 +31,7 @@ setup(void **state)
 	char dbs[1024];
 
 	(void)state;
-	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
-		return -1;
-	if (it_sh(&env, NULL, 0, "pgbench -i -q -s 1 -h %s -p %d -U postgres "
-	    "postgres", env.pgdir, env.pg_port) != 0)
+	if (it_env_init_pgbench(&env) < 0)
 		return -1;
 	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
 	    "two = host=%s port=%d dbname=postgres pool_size=2\n",

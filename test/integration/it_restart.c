@@ -26,10 +26,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
-		return -1;
-	if (it_sh(&env, NULL, 0, "pgbench -i -q -s 1 -h %s -p %d -U postgres "
-	    "postgres", env.pgdir, env.pg_port) != 0)
+	if (it_env_init_pgbench(&env) < 0)
 		return -1;
 	return it_pgweir_start(&env, "pool_mode = transaction\n"
 	    "default_pool_size = 5\nquery_wait_timeout = 30\n", NULL);
