@@ -2,19 +2,25 @@
 /*
  * Listening sockets: TCP on listen_addr (IPv4 and IPv6), the unix socket
  * .s.PGSQL.<port> in unix_socket_dir, or sockets passed by systemd socket
- * activation.  Accepting drains the backlog in one callback; when the
- * process runs out of file descriptors (EMFILE/ENFILE), accepting pauses
- * and a timer retries a moment later instead of spinning on a listener
- * that stays readable.
+ * activation.  When the process runs out of file descriptors
+ * (EMFILE/ENFILE), a descriptor kept in reserve for the purpose is given
+ * up for a moment to accept the new client, tell it why it cannot be
+ * served, and close it: clients hear "out of file descriptors" at once
+ * instead of waiting in the backlog until their connect_timeout.  Should
+ * even that fail, accepting pauses and a timer retries a moment later
+ * instead of spinning on a listener that stays readable.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
+#include "pgweir/proto.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/sockopt.h"
 
@@ -61,6 +68,83 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("resuming accepting connections");
 	listener_pause_all(pw, false);
+}
+
+/* Wait up to 10 ms for a packet and read (up to len bytes of) it. */
+static ssize_t
+recv_soon(int fd, void *buf, size_t len)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	if (poll(&pfd, 1, 10) != 1)
+		return 0;
+	return recv(fd, buf, len, MSG_DONTWAIT);
+}
+
+/*
+ * Tell a client accepted on the reserve descriptor that it cannot be
+ * served.  Clients usually ask for TLS first, and libpq shows no error
+ * text that comes in place of the answer to that, so such a request gets
+ * "no", and the error follows the startup packet, as PostgreSQL's own
+ * "too many clients" does.  The client's packets come within a loopback
+ * round trip; the waits are bounded at 10 ms each for a slow client, and
+ * only happen while out of descriptors.
+ */
+static void
+send_out_of_fds(int cfd)
+{
+	uint8_t first[8];
+	char junk[512];
+	struct evbuffer *msg;
+
+	if (recv_soon(cfd, first, sizeof(first)) == 8 &&
+	    proto_get_u32(first) == 8 &&
+	    (proto_get_u32(first + 4) == PQ_SSL_REQUEST ||
+	    proto_get_u32(first + 4) == PQ_GSSENC_REQUEST) &&
+	    send(cfd, "N", 1, MSG_NOSIGNAL) == 1)
+		(void)recv_soon(cfd, junk, sizeof(junk));
+	msg = evbuffer_new();
+	if (msg == NULL)
+		return;
+	if (proto_build_error(msg, "FATAL", SQLSTATE_TOO_MANY_CONNECTIONS,
+	    "pgweir is out of file descriptors; try again later", NULL) == 0)
+		(void)evbuffer_write(msg, cfd);
+	evbuffer_free(msg);
+}
+
+/*
+ * Out of descriptors: accept one client on the reserve descriptor, tell
+ * it why and close it.  False if there was no reserve or no client.
+ */
+static bool
+refuse_out_of_fds(struct pgweir *pw, int lfd)
+{
+	static int64_t last_logged;
+	static unsigned refused;
+	char junk[256];
+	int64_t now;
+	int cfd;
+
+	if (pw->spare_fd < 0)
+		return false;
+	close(pw->spare_fd);
+	cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (cfd >= 0) {
+		send_out_of_fds(cfd);
+		/* read what it sent, so that closing sends FIN, not RST */
+		(void)!recv(cfd, junk, sizeof(junk), MSG_DONTWAIT);
+		close(cfd);
+		refused++;
+		now = pgweir_mono_usec();
+		if (now - last_logged >= 1000000) {
+			log_warning("out of file descriptors: refused %u "
+			    "client(s)", refused);
+			last_logged = now;
+			refused = 0;
+		}
+	}
+	pw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	return cfd >= 0;
 }
 
 /* Apply the current config's socket options to every listener (reload). */
@@ -109,6 +193,9 @@ listener_accept_cb(evutil_socket_t fd, short what, void *arg)
 				return;
 			case EMFILE:
 			case ENFILE:
+				if (refuse_out_of_fds(pw, fd))
+					return;
+				/* FALLTHROUGH */
 			case ENOBUFS:
 			case ENOMEM:
 				log_warning("accept failed: %s; pausing "
@@ -300,6 +387,7 @@ listener_open_all(struct pgweir *pw)
 {
 	int n = sdnotify_listen_fds();
 
+	pw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	evtimer_assign(&pw->accept_retry_ev, pw->base, accept_retry_cb, pw);
 	if (n > 0) {
 		for (int fd = 3; fd < 3 + n; fd++) {
@@ -356,6 +444,9 @@ listener_close_all(struct pgweir *pw)
 {
 	close_matching(pw, false);
 	evtimer_del(&pw->accept_retry_ev);
+	if (pw->spare_fd >= 0)
+		close(pw->spare_fd);
+	pw->spare_fd = -1;
 }
 
 /* Close the TCP listeners only (shutdown keeps the unix socket). */

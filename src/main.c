@@ -33,6 +33,7 @@
 #include "pgweir/tls.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
+#include "pgweir/evalloc.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
 #include "pgweir/metrics.h"
@@ -333,6 +334,7 @@ teardown(struct pgweir *pw)
 	free(pw->config_path);
 	if (pw->base)
 		event_base_free(pw->base);
+	evalloc_fini();
 }
 
 /*
@@ -476,6 +478,8 @@ main(int argc, char **argv)
 	rc = parse_args(argc, argv, &cmdline);
 	if (rc != 0)
 		return rc < 0 ? 1 : 0;
+	/* before libevent allocates anything */
+	evalloc_install();
 	if (start_up(&pw) < 0) {
 		teardown(&pw);
 		log_fini();

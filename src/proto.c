@@ -41,6 +41,15 @@ proto_put_u32(void *p, uint32_t v)
 	b[3] = (uint8_t)v;
 }
 
+/* Decode a header's 5 bytes: 1, or -1 if the length is below 4. */
+static int
+header_of(const uint8_t *raw, struct pq_header *hdr)
+{
+	hdr->type = raw[0];
+	hdr->len = proto_get_u32(raw + 1);
+	return hdr->len < 4 ? -1 : 1;
+}
+
 /*
  * Read the 5-byte header of the message starting at offset, wherever the
  * buffer's chains happen to split it.  Returns 1 when a header was read,
@@ -52,11 +61,59 @@ proto_peek_header(struct evbuffer *buf, size_t offset, struct pq_header *hdr)
 {
 	uint8_t raw[PQ_HEADER_LEN];
 
-	if (!proto_copyout_at(buf, offset, raw, sizeof(raw)))
-		return 0;
-	hdr->type = raw[0];
-	hdr->len = proto_get_u32(raw + 1);
-	return hdr->len < 4 ? -1 : 1;
+	return proto_copyout_at(buf, offset, raw, sizeof(raw)) ?
+	    header_of(raw, hdr) : 0;
+}
+
+/*
+ * A view of an input buffer's first chain, for the relay loops, which
+ * read a header (and sometimes a few body bytes) at a growing offset for
+ * every message.  They only ever take bytes from the front of the buffer
+ * and never add any, so while its length is what it was when the view was
+ * taken, the buffer, and so the view, is unchanged; when it is not, the
+ * view is taken again.
+ */
+void
+pq_view_init(struct pq_view *v, struct evbuffer *buf)
+{
+	v->buf = buf;
+	v->data = NULL;
+	v->len = 0;
+	v->total = SIZE_MAX;
+}
+
+/* pq_view's proto_copyout_at(). */
+bool
+pq_view_copyout(struct pq_view *v, size_t offset, void *dst, size_t n)
+{
+	size_t total = evbuffer_get_length(v->buf);
+
+	if (total != v->total) {
+		struct evbuffer_iovec first;
+		v->total = total;
+		v->data = NULL;
+		v->len = 0;
+		if (total > 0 &&
+		    evbuffer_peek(v->buf, 1, NULL, &first, 1) > 0) {
+			v->data = first.iov_base;
+			v->len = first.iov_len;
+		}
+	}
+	if (offset + n <= v->len) {
+		memcpy(dst, v->data + offset, n);
+		return true;
+	}
+	return proto_copyout_at(v->buf, offset, dst, n);
+}
+
+/* pq_view's proto_peek_header(). */
+int
+pq_view_header(struct pq_view *v, size_t offset, struct pq_header *hdr)
+{
+	uint8_t raw[PQ_HEADER_LEN];
+
+	return pq_view_copyout(v, offset, raw, sizeof(raw)) ?
+	    header_of(raw, hdr) : 0;
 }
 
 /*

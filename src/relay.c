@@ -240,14 +240,14 @@ forward_counted(struct client *client, struct server *server, size_t fwd)
  * little here to tell) prepared_client_message() decides.
  */
 static bool
-names_no_statement(struct evbuffer *in, size_t offset,
+names_no_statement(struct pq_view *in, size_t offset,
     const struct pq_header *hdr)
 {
 	uint8_t b[2];
 
 	/* two body bytes, both the message's own */
 	if (hdr->len < 6 ||
-	    !proto_copyout_at(in, offset + PQ_HEADER_LEN, b, sizeof(b)))
+	    !pq_view_copyout(in, offset + PQ_HEADER_LEN, b, sizeof(b)))
 		return false;
 	switch (hdr->type) {
 	case PQMSG_PARSE:	/* statement name first */
@@ -271,9 +271,11 @@ relay_client(struct client *client)
 	int64_t max_packet = client->pw->cfg->max_packet_size;
 	size_t fwd = 0;
 	bool need_flush = false;
+	struct pq_view view;
 
 	if (in == NULL)
 		return;
+	pq_view_init(&view, in);
 
 	for (;;) {
 		size_t avail = evbuffer_get_length(in) - fwd, total;
@@ -297,7 +299,7 @@ relay_client(struct client *client)
 			client->pkt_remain -= (uint32_t)take;
 			continue;
 		}
-		rc = proto_peek_header(in, fwd, &hdr);
+		rc = pq_view_header(&view, fwd, &hdr);
 		if (rc == 0)
 			break;
 		if (rc < 0 || !client_type_ok(hdr.type)) {
@@ -370,7 +372,7 @@ relay_client(struct client *client)
 		if (client->ps_on && (hdr.type == PQMSG_PARSE ||
 		    hdr.type == PQMSG_BIND || hdr.type == PQMSG_DESCRIBE ||
 		    hdr.type == PQMSG_CLOSE) && !server->discard_until_sync &&
-		    !names_no_statement(in, fwd, &hdr)) {
+		    !names_no_statement(&view, fwd, &hdr)) {
 			enum ps_result r;
 			/* what came before goes first: the message is at 0 */
 			if (fwd > 0) {
@@ -463,16 +465,15 @@ flush_forward(struct server *server, struct client *client, size_t *fwd)
 
 /* Copy a small message's body out of the input at offset; NULL if huge. */
 static char *
-read_body(struct evbuffer *in, size_t offset, size_t len, char *stackbuf,
+read_body(struct pq_view *in, size_t offset, size_t len, char *stackbuf,
     size_t stacklen)
 {
-	struct evbuffer_ptr pos;
 	char *buf = len <= stacklen ? stackbuf : malloc(len);
 
 	if (buf == NULL)
 		return NULL;
-	evbuffer_ptr_set(in, &pos, offset + PQ_HEADER_LEN, EVBUFFER_PTR_SET);
-	evbuffer_copyout_from(in, &pos, buf, len);
+	/* the caller has checked that the whole message is here */
+	(void)pq_view_copyout(in, offset + PQ_HEADER_LEN, buf, len);
 	return buf;
 }
 
@@ -660,7 +661,9 @@ relay_server(struct server *server)
 	struct evbuffer *in = server->io.in;
 	size_t fwd = 0;
 	char small[512];
+	struct pq_view view;
 
+	pq_view_init(&view, in);
 	while (server->state != SV_CLOSED) {
 		struct client *client = server->link;
 		size_t avail = evbuffer_get_length(in) - fwd, total;
@@ -683,7 +686,7 @@ relay_server(struct server *server)
 			server->pkt_remain -= (uint32_t)take;
 			continue;
 		}
-		rc = proto_peek_header(in, fwd, &hdr);
+		rc = pq_view_header(&view, fwd, &hdr);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
@@ -704,7 +707,7 @@ relay_server(struct server *server)
 				server_close(server, "invalid ReadyForQuery");
 				return;
 			}
-			read_body(in, fwd, 1, &status, 1);
+			read_body(&view, fwd, 1, &status, 1);
 			relay_on_ReadyForQuery(server, status);
 			if (forward && pool_mode_of(server->pool) ==
 			    POOL_STATEMENT && status != 'I' &&
@@ -756,7 +759,7 @@ relay_server(struct server *server)
 			if (total - PQ_HEADER_LEN <= SMALL_MSG_MAX) {
 				if (avail < total)
 					goto wait;
-				body = read_body(in, fwd, total - PQ_HEADER_LEN,
+				body = read_body(&view, fwd, total - PQ_HEADER_LEN,
 				    small, sizeof(small));
 			}
 			if (hdr.type == PQMSG_PARAMETER_STATUS) {
@@ -796,7 +799,7 @@ relay_server(struct server *server)
 				if (avail < total)
 					goto wait;
 				if (total - PQ_HEADER_LEN < sizeof(tag))
-					read_body(in, fwd, total -
+					read_body(&view, fwd, total -
 					    PQ_HEADER_LEN, tag, sizeof(tag));
 				if (strcmp(tag, "DISCARD ALL") == 0 ||
 				    strcmp(tag, "DEALLOCATE ALL") == 0)

@@ -86,6 +86,7 @@ struct pgweir {
 
 	struct listener *listeners;	/* owned, a list */
 	struct event accept_retry_ev;	/* re-enables accept after EMFILE */
+	int spare_fd;			/* reserve, to refuse when out of fds */
 	int n_clients;			/* client connections (not admin) */
 	int n_servers;			/* server connections */
 	uint64_t next_id;		/* connection ids, from 1 */

@@ -117,6 +117,17 @@ struct pq_startup {
 
 int proto_peek_header(struct evbuffer *buf, size_t offset,
     struct pq_header *hdr);
+
+/* The first chain of an input buffer, for reading headers in place. */
+struct pq_view {
+	struct evbuffer *buf;
+	const uint8_t *data;	/* the first chain's bytes, or NULL */
+	size_t len;		/* their number */
+	size_t total;		/* the buffer's length when taken */
+};
+void pq_view_init(struct pq_view *v, struct evbuffer *buf);
+bool pq_view_copyout(struct pq_view *v, size_t offset, void *dst, size_t n);
+int pq_view_header(struct pq_view *v, size_t offset, struct pq_header *hdr);
 bool proto_copyout_at(struct evbuffer *buf, size_t offset, void *dst,
     size_t n);
 int proto_parse_startup(char *pkt, size_t len, struct pq_startup *sp,

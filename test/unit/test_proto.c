@@ -62,7 +62,47 @@ check_walk(struct evbuffer *evb, const uint8_t *types, const uint32_t *lens,
 	assert_int_equal(proto_peek_header(evb, off, &hdr), 0);
 }
 
-/* Headers are read right however the buffer's chains split the bytes. */
+/*
+ * The same walk through a pq_view, as the relay does it: first at growing
+ * offsets, then taking each message off the front, so that the view must
+ * notice the buffer changed.
+ */
+static void
+check_view_walk(struct evbuffer *evb, const uint8_t *types,
+    const uint32_t *lens, int count)
+{
+	struct pq_view view;
+	struct pq_header hdr;
+	size_t off = 0;
+	uint8_t body0;
+
+	pq_view_init(&view, evb);
+	for (int i = 0; i < count; i++) {
+		assert_int_equal(pq_view_header(&view, off, &hdr), 1);
+		assert_int_equal(hdr.type, types[i]);
+		assert_int_equal(hdr.len, lens[i]);
+		off += 1 + hdr.len;
+	}
+	assert_int_equal(pq_view_header(&view, off, &hdr), 0);
+	for (int i = 0; i < count; i++) {
+		assert_int_equal(pq_view_header(&view, 0, &hdr), 1);
+		assert_int_equal(hdr.type, types[i]);
+		assert_int_equal(hdr.len, lens[i]);
+		if (hdr.len > 4) {
+			/* make_stream fills message i's body with i */
+			assert_true(pq_view_copyout(&view, PQ_HEADER_LEN,
+			    &body0, 1));
+			assert_int_equal(body0, i);
+		}
+		evbuffer_drain(evb, 1 + hdr.len);
+	}
+	assert_int_equal(pq_view_header(&view, 0, &hdr), 0);
+}
+
+/*
+ * Headers are read right however the buffer's chains split the bytes,
+ * directly and through a pq_view.
+ */
 static void
 test_framing_split_everywhere(void **state)
 {
@@ -85,6 +125,7 @@ test_framing_split_everywhere(void **state)
 				evbuffer_add_reference(evb, buf + j, len - j,
 				    NULL, NULL);
 			check_walk(evb, types, lens, count);
+			check_view_walk(evb, types, lens, count);
 			evbuffer_free(evb);
 		}
 	}
