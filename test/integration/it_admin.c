@@ -638,30 +638,20 @@ cmp_long(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/*
- * SHOW LATENCY agrees with what pgbench measured, per transaction, within
- * the histogram's bound (3.2 %) plus the client's own overhead (2 ms).
- */
+/* Append one pgbench run's per-transaction latencies (us) to lat[]. */
 static void
-test_latency_matches_client(void **state)
+run_latency_round(int round, long *lat, int *n, int max)
 {
-	char script[300], logprefix[300], cmd[1024], out[8192];
-	static long lat[4096];
-	PGconn *conn;
-	PGresult *res;
+	char script[300], logprefix[300], cmd[1024], out[8192], line[256];
 	FILE *fp;
-	int n = 0;
-	char line[256];
-	const double qs[] = { 0.50, 0.90, 0.99 };
-	const char *cols[] = { "p50_us", "p90_us", "p99_us" };
 
-	(void)state;
 	snprintf(script, sizeof(script), "%s/sleep.sql", env.dir);
 	fp = fopen(script, "w");
+	assert_non_null(fp);
 	fprintf(fp, "\\set d random(5000, 50000)\n"
 	    "select pg_sleep(:d / 1000000.0);\n");
 	fclose(fp);
-	snprintf(logprefix, sizeof(logprefix), "%s/lat", env.dir);
+	snprintf(logprefix, sizeof(logprefix), "%s/lat%d", env.dir, round);
 	snprintf(cmd, sizeof(cmd), "cd %s && pgbench -n -c 4 -j 1 -t 60 -f %s "
 	    "--log --log-prefix=%s -h 127.0.0.1 -p %d -U postgres latency",
 	    env.dir, script, logprefix, env.port);
@@ -671,17 +661,29 @@ test_latency_matches_client(void **state)
 	snprintf(cmd, sizeof(cmd), "%s.all", logprefix);
 	fp = fopen(cmd, "r");
 	assert_non_null(fp);
-	while (fgets(line, sizeof(line), fp) && n < 4096) {
+	while (fgets(line, sizeof(line), fp) && *n < max) {
 		long client, tx, usec;
 		if (sscanf(line, "%ld %ld %ld", &client, &tx, &usec) == 3)
-			lat[n++] = usec;
+			lat[(*n)++] = usec;
 	}
 	fclose(fp);
-	assert_int_equal(n, 240);
-	qsort(lat, (size_t)n, sizeof(lat[0]), cmp_long);
+}
 
-	conn = console("admin");
-	res = admin_ok(conn, "SHOW LATENCY");
+/*
+ * Whether SHOW LATENCY's total xact row for "latency" has n transactions
+ * and percentiles within bound of the client's sorted latencies; why not
+ * in why.
+ */
+static bool
+latency_agrees(const long *sorted, int n, char *why, size_t whylen)
+{
+	const double qs[] = { 0.50, 0.90, 0.99 };
+	const char *cols[] = { "p50_us", "p90_us", "p99_us" };
+	PGconn *conn = console("admin");
+	PGresult *res = admin_ok(conn, "SHOW LATENCY");
+	bool ok = false;
+
+	snprintf(why, whylen, "no SHOW LATENCY row for latency");
 	for (int r = 0; r < PQntuples(res); r++) {
 		if (strcmp(PQgetvalue(res, r, PQfnumber(res, "database")),
 		    "latency") != 0 || strcmp(PQgetvalue(res, r, PQfnumber(res,
@@ -689,22 +691,53 @@ test_latency_matches_client(void **state)
 		    PQfnumber(res, "window")), "total") != 0)
 			continue;
 		assert_int_equal(atoi(PQgetvalue(res, r, PQfnumber(res,
-		    "count"))), 240);
-		for (int i = 0; i < 3; i++) {
+		    "count"))), n);
+		ok = true;
+		for (int i = 0; i < 3 && ok; i++) {
 			long ours = atol(PQgetvalue(res, r, PQfnumber(res,
 			    cols[i])));
-			long theirs = percentile(lat, n, qs[i]);
+			long theirs = percentile(sorted, n, qs[i]);
 			long bound = (long)(0.032 * (double)theirs) + 2000;
-			if (labs(ours - theirs) > bound)
-				fail_msg("%s: pgweir %ld us, pgbench %ld us "
-				    "(bound %ld)", cols[i], ours, theirs,
-				    bound);
+			if (labs(ours - theirs) > bound) {
+				snprintf(why, whylen, "%s: pgweir %ld us, "
+				    "pgbench %ld us (bound %ld)", cols[i],
+				    ours, theirs, bound);
+				ok = false;
+			}
 		}
-		PQclear(res);
-		PQfinish(conn);
-		return;
+		break;
 	}
-	fail_msg("no SHOW LATENCY row for latency");
+	PQclear(res);
+	PQfinish(conn);
+	return ok;
+}
+
+/*
+ * SHOW LATENCY agrees with what pgbench measured, per transaction, within
+ * the histogram's bound (3.2 %) plus the client's own overhead (2 ms).
+ * On a busy machine one scheduling hiccup of pgbench can move its p99 of
+ * 240 transactions by more than that; then another round is run and the
+ * totals over all rounds are compared again (the histogram keeps totals
+ * since start), up to three rounds.  A real disagreement persists.
+ */
+static void
+test_latency_matches_client(void **state)
+{
+	static long lat[1024], sorted[1024];
+	char why[256];
+	int n = 0;
+
+	(void)state;
+	for (int round = 1; round <= 3; round++) {
+		run_latency_round(round, lat, &n, 1024);
+		assert_int_equal(n, 240 * round);
+		memcpy(sorted, lat, sizeof(lat[0]) * (size_t)n);
+		qsort(sorted, (size_t)n, sizeof(sorted[0]), cmp_long);
+		if (latency_agrees(sorted, n, why, sizeof(why)))
+			return;
+		fprintf(stderr, "round %d: %s\n", round, why);
+	}
+	fail_msg("%s", why);
 }
 
 /* The stats line goes to the log every stats_period. */
