@@ -55,35 +55,14 @@ add_query(struct evbuffer *b, const char *sql)
 	fz_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
 }
 
-/* Append Parse (name, query, no types). */
-static void
-add_parse(struct evbuffer *b, const char *name, const char *sql)
-{
-	struct evbuffer *m = evbuffer_new();
-
-	evbuffer_add(m, name, strlen(name) + 1);
-	evbuffer_add(m, sql, strlen(sql) + 1);
-	evbuffer_add(m, "\0\0", 2);
-	fz_add_msg(b, PQMSG_PARSE, evbuffer_pullup(m, -1),
-	    evbuffer_get_length(m));
-	evbuffer_free(m);
-}
-
 /* Append Bind (unnamed portal, statement, no parameters), Describe
  * portal, Execute, and Sync if asked. */
 static void
 add_bind_exec(struct evbuffer *b, const char *stmt, bool sync)
 {
-	struct evbuffer *m = evbuffer_new();
-	static const uint8_t tail[6] = { 0, 0, 0, 0, 0, 0 };
 	static const uint8_t exec[5] = { 0, 0, 0, 0, 0 };
 
-	evbuffer_add(m, "", 1);
-	evbuffer_add(m, stmt, strlen(stmt) + 1);
-	evbuffer_add(m, tail, sizeof(tail));
-	fz_add_msg(b, PQMSG_BIND, evbuffer_pullup(m, -1),
-	    evbuffer_get_length(m));
-	evbuffer_free(m);
+	fz_add_bind(b, stmt);
 	fz_add_msg(b, PQMSG_DESCRIBE, "P", 2);
 	fz_add_msg(b, PQMSG_EXECUTE, exec, sizeof(exec));
 	if (sync)
@@ -105,12 +84,12 @@ workload_step(struct evbuffer *b, unsigned w, int i)
 		break;
 	}
 	case 2:
-		add_parse(b, "", "SELECT $1");
+		fz_add_parse(b, "", "SELECT $1");
 		add_bind_exec(b, "", true);
 		break;
 	case 3:
 		if (i == 0)
-			add_parse(b, "s1", "SELECT 1");
+			fz_add_parse(b, "s1", "SELECT 1");
 		if (i == 2) {
 			static const uint8_t close[] = { 'S', 's', '1', 0 };
 			fz_add_msg(b, PQMSG_CLOSE, close, sizeof(close));
@@ -128,7 +107,7 @@ workload_step(struct evbuffer *b, unsigned w, int i)
 		break;
 	case 5:
 		for (int k = 0; k < 3; k++) {
-			add_parse(b, k == 1 ? "s2" : "", "SELECT 2");
+			fz_add_parse(b, k == 1 ? "s2" : "", "SELECT 2");
 			add_bind_exec(b, k == 1 ? "s2" : "", false);
 		}
 		fz_add_msg(b, PQMSG_SYNC, NULL, 0);

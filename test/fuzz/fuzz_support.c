@@ -255,6 +255,35 @@ fz_add_msg(struct evbuffer *out, uint8_t type, const void *body, size_t len)
 		evbuffer_add(out, body, len);
 }
 
+/* Append Parse: statement name, query, no parameter types. */
+void
+fz_add_parse(struct evbuffer *out, const char *name, const char *query)
+{
+	struct evbuffer *m = evbuffer_new();
+
+	evbuffer_add(m, name, strlen(name) + 1);
+	evbuffer_add(m, query, strlen(query) + 1);
+	evbuffer_add(m, "\0\0", 2);
+	fz_add_msg(out, PQMSG_PARSE, evbuffer_pullup(m, -1),
+	    evbuffer_get_length(m));
+	evbuffer_free(m);
+}
+
+/* Append Bind: the unnamed portal to a statement, no parameters. */
+void
+fz_add_bind(struct evbuffer *out, const char *stmt)
+{
+	struct evbuffer *m = evbuffer_new();
+	static const uint8_t counts[6] = { 0, 0, 0, 0, 0, 0 };
+
+	evbuffer_add(m, "", 1);
+	evbuffer_add(m, stmt, strlen(stmt) + 1);
+	evbuffer_add(m, counts, sizeof(counts));
+	fz_add_msg(out, PQMSG_BIND, evbuffer_pullup(m, -1),
+	    evbuffer_get_length(m));
+	evbuffer_free(m);
+}
+
 /* Append a StartupMessage (protocol 3.0) with extra name/value pairs. */
 void
 fz_add_startup(struct evbuffer *out, const char *user, const char *db,
@@ -1181,6 +1210,10 @@ peers_drain(struct fz_env *e)
 				    head[0]);
 			if (fc->counting)
 				answer_seen(fc, head[0]);
+			if (fc->n_got < sizeof(fc->got) - 1) {
+				fc->got[fc->n_got++] = (char)head[0];
+				fc->got[fc->n_got] = '\0';
+			}
 			evbuffer_drain(fc->seen, 1 + (size_t)len);
 		}
 	}

@@ -44,6 +44,9 @@ struct fz_client {
 	struct evbuffer *sent;	/* bytes sent, not yet a whole message */
 	uint8_t owed[1024];	/* answers owed, oldest first (a ring) */
 	unsigned owed_head, owed_n;
+	/* types of the messages received after login, for unit tests */
+	char got[1024];
+	size_t n_got;
 };
 
 struct fz_env *fz_env_new(const struct fz_opts *o);
@@ -70,6 +73,8 @@ void fz_pg_write(struct fz_env *e, const void *data, size_t len);
 
 void fz_add_msg(struct evbuffer *out, uint8_t type, const void *body,
     size_t len);
+void fz_add_parse(struct evbuffer *out, const char *name, const char *query);
+void fz_add_bind(struct evbuffer *out, const char *stmt);
 void fz_add_startup(struct evbuffer *out, const char *user, const char *db,
     const char *const *params);
 bool fz_contains_ci(const uint8_t *data, size_t len, const char *word);
