@@ -777,6 +777,68 @@ test_console_exempt_and_shutdown_wait(void **state)
 	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
 }
 
+/*
+ * Start pgweir again (the previous test made it exit) with a client in a
+ * transaction on its server.
+ */
+static PGconn *
+restart_with_open_transaction(void)
+{
+	PGconn *a;
+	PGresult *res;
+
+	if (it_pgweir_alive(&env))
+		assert_int_equal(it_pgweir_stop(&env), 0);
+	assert_int_equal(it_pgweir_start(&env, base_settings, NULL), 0);
+	a = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(a), CONNECTION_OK);
+	res = PQexec(a, "begin");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	return a;
+}
+
+/*
+ * SHUTDOWN WAIT_FOR_SERVERS lets a transaction finish, then exits;
+ * SHUTDOWN exits at once, cutting the transaction off.
+ */
+static void
+test_shutdown_modes(void **state)
+{
+	PGconn *a, *conn;
+	PGresult *res;
+
+	(void)state;
+	a = restart_with_open_transaction();
+	conn = console("admin");
+	PQclear(admin_ok(conn, "SHUTDOWN WAIT_FOR_SERVERS"));
+	PQfinish(conn);
+	it_sleep_ms(300);
+	assert_true(it_pgweir_alive(&env));
+	res = PQexec(a, "commit");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+	PQfinish(a);
+
+	a = restart_with_open_transaction();
+	conn = console("admin");
+	PQclear(PQexec(conn, "SHUTDOWN"));
+	PQfinish(conn);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+	res = PQexec(a, "select 1");
+	assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	PQfinish(a);
+	/* the backend went with pgweir, not left in its transaction */
+	for (int i = 0; i < 100 && it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where state like 'idle in transaction%'") > 0;
+	    i++)
+		it_sleep_ms(50);
+	assert_int_equal(it_pg_int(&env, "select count(*) from "
+	    "pg_stat_activity where state like 'idle in transaction%'"), 0);
+}
+
 int
 main(void)
 {
@@ -796,6 +858,7 @@ main(void)
 		cmocka_unit_test(test_latency_matches_client),
 		cmocka_unit_test(test_stats_log_line),
 		cmocka_unit_test(test_console_exempt_and_shutdown_wait),
+		cmocka_unit_test(test_shutdown_modes),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);

@@ -1,28 +1,51 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Session pooling through a real pgweir to a real PostgreSQL: psql over TCP
- * and the unix socket, a million-row result, COPY both ways, and the reset
+ * (IPv4 and IPv6) and the unix socket, a million-row result, COPY both ways, and the reset
  * between two sessions that share one server connection.
  */
 #include "config.h"
 
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "harness.h"
 
 static struct it_env env;
+static bool have_ipv6;
+
+/* Whether the machine has IPv6 loopback (containers may not). */
+static bool
+ipv6_loopback(void)
+{
+	struct sockaddr_in6 sin6;
+	int fd = socket(AF_INET6, SOCK_STREAM, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	sin6.sin6_addr = in6addr_loopback;
+	ok = bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)) == 0;
+	close(fd);
+	return ok;
+}
 
 static int
 setup(void **state)
 {
-	char dbs[1024];
+	char dbs[1024], settings[256];
 
 	(void)state;
 	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
@@ -32,8 +55,12 @@ setup(void **state)
 	    "byname = host=localhost port=%d dbname=postgres\n"
 	    "* = host=%s port=%d\n", env.pgdir, env.pg_port, env.pg_port,
 	    env.pgdir, env.pg_port);
-	return it_pgweir_start(&env, "pool_mode = session\n"
-	    "default_pool_size = 1\n", dbs);
+	/* both families when there is IPv6 (the last listen_addr counts) */
+	have_ipv6 = ipv6_loopback();
+	snprintf(settings, sizeof(settings), "pool_mode = session\n"
+	    "default_pool_size = 1\n%s", have_ipv6 ?
+	    "listen_addr = 127.0.0.1, ::1\n" : "");
+	return it_pgweir_start(&env, settings, dbs);
 }
 
 static int
@@ -41,6 +68,22 @@ teardown(void **state)
 {
 	(void)state;
 	return it_env_fini(&env);
+}
+
+/* listen_addr takes a list; IPv6 clients come in on ::1. */
+static void
+test_ipv6_listener(void **state)
+{
+	char out[256];
+
+	(void)state;
+	if (!have_ipv6)
+		skip();
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h ::1 "
+	    "-p %d -U postgres -Atc 'select 6 * 7' postgres", env.port), 0);
+	assert_string_equal(out, "42\n");
+	assert_true(it_log_contains(&env, "listening on [::1]:"));
+	assert_true(it_log_contains(&env, "postgres/postgres@[::1]:"));
 }
 
 /* psql reaches PostgreSQL through pgweir over TCP and the unix socket. */
@@ -223,6 +266,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_psql_tcp_and_unix),
+		cmocka_unit_test(test_ipv6_listener),
 		cmocka_unit_test(test_large_result),
 		cmocka_unit_test(test_copy_in_out),
 		cmocka_unit_test(test_reset_between_sessions),
