@@ -55,12 +55,16 @@ read_quoted(const char **p)
 	return out;
 }
 
-/* Order entries by name. */
+/* Order entries by name, then by their order in the file. */
 static int
 entry_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct authfile_entry *)a)->name,
-	    ((const struct authfile_entry *)b)->name);
+	const struct authfile_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return (x->order > y->order) - (x->order < y->order);
 }
 
 /* Free a parsed file. */
@@ -127,6 +131,7 @@ authfile_parse(const char *text, const char *name, char *err, size_t errlen)
 			}
 			af->entries = grown;
 		}
+		e.order = af->n;
 		af->entries[af->n++] = e;
 next:
 		if (eol == NULL)
@@ -137,15 +142,18 @@ next:
 	if (af->n > 1)
 		qsort(af->entries, af->n, sizeof(af->entries[0]), entry_cmp);
 	/* a user listed twice: the later line wins, as PgBouncer does */
-	for (size_t i = 0; i + 1 < af->n; i++) {
-		if (strcmp(af->entries[i].name, af->entries[i + 1].name) == 0) {
-			free(af->entries[i].name);
-			free(af->entries[i].secret);
-			memmove(&af->entries[i], &af->entries[i + 1],
-			    (af->n - i - 1) * sizeof(af->entries[0]));
-			af->n--;
-			i--;
+	{
+		size_t kept = 0;
+		for (size_t i = 0; i < af->n; i++) {
+			if (i + 1 < af->n && strcmp(af->entries[i].name,
+			    af->entries[i + 1].name) == 0) {
+				free(af->entries[i].name);
+				free(af->entries[i].secret);
+				continue;
+			}
+			af->entries[kept++] = af->entries[i];
 		}
+		af->n = kept;
 	}
 	return af;
 }

@@ -8,6 +8,7 @@
 struct authfile_entry {
 	char *name;		/* owned */
 	char *secret;		/* plaintext, md5..., or SCRAM-SHA-256$...; owned */
+	size_t order;		/* position in the file: the last line wins */
 };
 
 /* The parsed file, sorted by name for binary search. */

@@ -42,6 +42,38 @@ test_parse(void **state)
 	authfile_free(af);
 }
 
+/*
+ * Many users, each listed several times in scattered lines: the last line
+ * of each wins, whatever order sorting puts equal names in.
+ */
+static void
+test_last_line_wins(void **state)
+{
+	static char text[64 * 1024];
+	char err[256], name[32], want[32];
+	size_t o = 0;
+	struct authfile *af;
+
+	(void)state;
+	for (int round = 0; round < 7; round++)
+		for (int u = 0; u < 200; u++)
+			o += (size_t)snprintf(text + o, sizeof(text) - o,
+			    "\"user%03d\" \"pw%d-%d\"\n", (u * 37) % 200,
+			    (u * 37) % 200, round);
+	af = authfile_parse(text, "many.txt", err, sizeof(err));
+	assert_non_null(af);
+	assert_int_equal(af->n, 200);
+	for (int u = 0; u < 200; u++) {
+		const struct authfile_entry *e;
+		snprintf(name, sizeof(name), "user%03d", u);
+		snprintf(want, sizeof(want), "pw%d-6", u);
+		e = authfile_find(af, name);
+		assert_non_null(e);
+		assert_string_equal(e->secret, want);
+	}
+	authfile_free(af);
+}
+
 static void
 test_errors(void **state)
 {
@@ -93,6 +125,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_last_line_wins),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_pgmd5),
 	};
