@@ -14,6 +14,8 @@
  *
  * The daemon installs this once, before its first libevent call; sanitizer
  * builds do not, so that AddressSanitizer still sees every use after free.
+ * (A block freed on another thread than it came from is just a malloc
+ * block in that thread's list.)
  */
 #include "config.h"
 
@@ -34,8 +36,12 @@ struct free_block {
 	struct free_block *next;
 };
 
-static struct free_block *free_lists[CLASS_MAX + 1];
-static unsigned free_counts[CLASS_MAX + 1];
+/*
+ * Per thread: libevent's memory hooks are process-wide and take no
+ * context, and a worker per core (DESIGN.md) must not share the lists.
+ */
+static _Thread_local struct free_block *free_lists[CLASS_MAX + 1];
+static _Thread_local unsigned free_counts[CLASS_MAX + 1];
 
 /* The class of a request: exactly 2^k bytes, or -1. */
 static int

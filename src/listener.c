@@ -119,8 +119,6 @@ send_out_of_fds(int cfd)
 static bool
 refuse_out_of_fds(struct pgweir *pw, int lfd)
 {
-	static int64_t last_logged;
-	static unsigned refused;
 	char junk[256];
 	int64_t now;
 	int cfd;
@@ -134,13 +132,13 @@ refuse_out_of_fds(struct pgweir *pw, int lfd)
 		/* read what it sent, so that closing sends FIN, not RST */
 		(void)!recv(cfd, junk, sizeof(junk), MSG_DONTWAIT);
 		close(cfd);
-		refused++;
+		pw->fd_refusals++;
 		now = pgweir_mono_usec();
-		if (now - last_logged >= 1000000) {
+		if (now - pw->fd_refusals_logged >= 1000000) {
 			log_warning("out of file descriptors: refused %u "
-			    "client(s)", refused);
-			last_logged = now;
-			refused = 0;
+			    "client(s)", pw->fd_refusals);
+			pw->fd_refusals_logged = now;
+			pw->fd_refusals = 0;
 		}
 	}
 	pw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -87,6 +87,8 @@ struct pgweir {
 	struct listener *listeners;	/* owned, a list */
 	struct event accept_retry_ev;	/* re-enables accept after EMFILE */
 	int spare_fd;			/* reserve, to refuse when out of fds */
+	unsigned fd_refusals;		/* refused since the last log line */
+	int64_t fd_refusals_logged;	/* when that line was (mono usec) */
 	int n_clients;			/* client connections (not admin) */
 	int n_servers;			/* server connections */
 	uint64_t next_id;		/* connection ids, from 1 */
