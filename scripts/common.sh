@@ -2,10 +2,11 @@
 # shellcheck shell=bash
 
 # Everything the build, the tests and the demo need on Debian 12
-# (prometheus brings promtool, which checks the /metrics output).
+# (prometheus brings promtool, which checks the /metrics output; procps and
+# iproute2 bring pgrep and ss, which minimal images may lack).
 PGWEIR_PACKAGES="build-essential autoconf automake libtool pkg-config \
 libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev \
-postgresql postgresql-client openssl prometheus"
+postgresql postgresql-client openssl prometheus procps iproute2"
 
 # What the driver tests (test/integration/it_drivers) run: Java with pgJDBC,
 # Python's asyncpg, node-postgres.  NodeSource's nodejs bundles npm and
