@@ -23,6 +23,7 @@
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
+#include "pgweir/prepared.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
 #include "pgweir/stats.h"
@@ -403,4 +404,54 @@ pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
 	log_info("%s set to \"%s\" from the admin console", opt->name,
 	    (opt->flags & OPT_SENSITIVE) ? "********" : value);
 	return 0;
+}
+
+/*
+ * Free what pgweir built at run time, once every connection is closed and
+ * reaped: pools, databases, users, the cancel requests in flight, the
+ * auth_query connections, the buffer cache, the cancel-key slots, the auth
+ * and TLS state, the statement registry, the parameter sets.  Before the
+ * event loop is freed; the exit paths of main() and of the fuzz harness
+ * share it.
+ */
+void
+pgweir_free_runtime(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct database *db;
+	struct user *user;
+
+	cancel_free_all(pw);
+	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
+		pool_free(pool);
+	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
+		TAILQ_REMOVE(&pw->databases, db, entry);
+		if (db->auto_db) {
+			dbconf_free(db->conf);
+			free(db->conf);
+		}
+		config_unref(db->cfg);
+		free(db->name);
+		free(db);
+	}
+	while ((user = TAILQ_FIRST(&pw->users)) != NULL) {
+		TAILQ_REMOVE(&pw->users, user, entry);
+		free(user->name);
+		free(user->derived);
+		free(user);
+	}
+	authquery_free(pw->authquery);
+	pw->authquery = NULL;
+	iobuf_cache_fini(&pw->iobufs);
+	free(pw->slots);
+	free(pw->free_slots);
+	pw->slots = NULL;
+	pw->free_slots = NULL;
+	hba_free(pw->hba);
+	pw->hba = NULL;
+	tls_free(&pw->tls);
+	authfile_free(pw->auth);
+	pw->auth = NULL;
+	prepared_fini(pw);
+	varcache_fini(&pw->vars);
 }

@@ -258,8 +258,6 @@ static void
 teardown(struct pgweir *pw)
 {
 	struct pool *pool;
-	struct database *db;
-	struct user *user;
 
 	for (pool = TAILQ_FIRST(&pw->pools); pool;) {
 		struct pool *next = TAILQ_NEXT(pool, entry);
@@ -284,25 +282,7 @@ teardown(struct pgweir *pw)
 			client_close(c, "pgweir is exiting");
 	}
 	pgweir_reap_cb(-1, 0, pw);
-	cancel_free_all(pw);
-	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
-		pool_free(pool);
-	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
-		TAILQ_REMOVE(&pw->databases, db, entry);
-		if (db->auto_db) {
-			dbconf_free(db->conf);
-			free(db->conf);
-		}
-		config_unref(db->cfg);
-		free(db->name);
-		free(db);
-	}
-	while ((user = TAILQ_FIRST(&pw->users)) != NULL) {
-		TAILQ_REMOVE(&pw->users, user, entry);
-		free(user->name);
-		free(user->derived);
-		free(user);
-	}
+	pgweir_free_runtime(pw);
 	if (event_initialized(&pw->accept_retry_ev))
 		listener_close_all(pw);
 	metrics_stop(pw);
@@ -317,17 +297,8 @@ teardown(struct pgweir *pw)
 	}
 	if (event_initialized(&pw->stats_ev))
 		event_del(&pw->stats_ev);
-	authquery_free(pw->authquery);
-	iobuf_cache_fini(&pw->iobufs);
 	if (pw->dns)
 		evdns_base_free(pw->dns, 0);
-	free(pw->slots);
-	free(pw->free_slots);
-	hba_free(pw->hba);
-	tls_free(&pw->tls);
-	authfile_free(pw->auth);
-	prepared_fini(pw);
-	varcache_fini(&pw->vars);
 	if (pw->pidfile_written)
 		unlink(pw->cfg->pidfile);
 	config_unref(pw->cfg);

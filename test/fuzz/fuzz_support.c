@@ -1599,8 +1599,6 @@ fz_env_free(struct fz_env *e)
 {
 	struct pgweir *pw = &e->pw;
 	struct pool *pool;
-	struct database *db;
-	struct user *user;
 	struct client *c;
 	int fd;
 
@@ -1629,37 +1627,10 @@ fz_env_free(struct fz_env *e)
 		pg_poll(e);
 	}
 	pgweir_reap_cb(-1, 0, pw);
-	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
-		pool_free(pool);
-	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
-		TAILQ_REMOVE(&pw->databases, db, entry);
-		if (db->auto_db) {
-			dbconf_free(db->conf);
-			free(db->conf);
-		}
-		config_unref(db->cfg);
-		free(db->name);
-		free(db);
-	}
-	while ((user = TAILQ_FIRST(&pw->users)) != NULL) {
-		TAILQ_REMOVE(&pw->users, user, entry);
-		free(user->name);
-		free(user->derived);
-		free(user);
-	}
+	pgweir_free_runtime(pw);
 	event_del(&pw->reap_ev);
 	event_del(&pw->stats_ev);
-	authquery_free(pw->authquery);
-	cancel_free_all(pw);
-	iobuf_cache_fini(&pw->iobufs);
 	event_base_free(pw->base);
-	free(pw->slots);
-	free(pw->free_slots);
-	hba_free(pw->hba);
-	tls_free(&pw->tls);
-	authfile_free(pw->auth);
-	prepared_fini(pw);
-	varcache_fini(&pw->vars);
 	config_unref(pw->cfg);
 	free(pw->config_path);
 	for (int i = 0; i < e->n_clients; i++) {
