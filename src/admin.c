@@ -92,8 +92,9 @@ admin_rights_of(const struct client *client)
 }
 
 /* Whether the unix socket's peer runs as pgweir's own account. */
-static bool
-peer_is_self(const struct client *client)
+/* Whether a unix-socket peer runs as pgweir's own account. */
+bool
+admin_peer_is_self(const struct client *client)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -104,16 +105,16 @@ peer_is_self(const struct client *client)
 }
 
 /*
- * Before authentication: decide what a console login may do.  Returns 1
- * when the peer is pgweir's own account (no password needed), 0 when the
- * user must authenticate as usual, -1 when the login is refused (the
+ * After authentication: what a console login may do.  Rights are decided
+ * only once the client has proven who it is, so that an unauthenticated
+ * client cannot learn who may use the console (everyone is asked for a
+ * password alike).  Returns 0, or -1 when the login is refused (the
  * client is closed).
  */
 int
-admin_prepare(struct client *client)
+admin_authorize(struct client *client, const char *user, bool self)
 {
 	const struct config *cfg = client->pw->cfg;
-	const char *user = client->pool->user->name;
 	struct admin_session *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
@@ -121,11 +122,9 @@ admin_prepare(struct client *client)
 		return -1;
 	}
 	client->admin = s;
-	if (peer_is_self(client)) {
+	if (self)
 		s->rights = ADMIN_ALL;
-		return 1;
-	}
-	if (config_list_contains(cfg->admin_users, user))
+	else if (config_list_contains(cfg->admin_users, user))
 		s->rights = ADMIN_ALL;
 	else if (config_list_contains(cfg->stats_users, user))
 		s->rights = ADMIN_STATS;

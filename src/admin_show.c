@@ -450,7 +450,8 @@ db_counters(struct pgweir *pw, const struct database *db,
 {
 	struct pool *pool;
 
-	memset(total, 0, sizeof(*total));
+	/* pools freed while idle left their counts on the database */
+	*total = db->retired;
 	memset(last, 0, sizeof(*last));
 	TAILQ_FOREACH(pool, &pw->pools, entry) {
 		if (pool->db != db)
@@ -575,16 +576,19 @@ show_totals(struct pgweir *pw, struct admin_out *o)
 		"xact_time", "query_time", "wait_time", "ps_client_parse_count",
 		"ps_server_parse_count", "ps_bind_count" };
 	struct stats_counters total, last;
+	struct database *db;
 	struct pool *pool;
 	struct row vals;
 	struct row r;
 
-	memset(&total, 0, sizeof(total));
+	total = pw->retired;
 	memset(&last, 0, sizeof(last));
 	TAILQ_FOREACH(pool, &pw->pools, entry) {
 		stats_add(&total, &pool->stats->total);
 		stats_add(&last, &pool->stats->last);
 	}
+	TAILQ_FOREACH(db, &pw->databases, entry)
+		stats_add(&total, &db->retired);
 	row_start(&vals);
 	row_totals(&vals, &total);
 	row_averages(pw, &vals, &last);

@@ -90,7 +90,7 @@ auth_free(struct client *client)
 static const char *
 login_user(const struct client *client)
 {
-	return client->pool->user->name;
+	return client->login->user;
 }
 
 /* The failure every password method ends with, known user or not. */
@@ -107,14 +107,31 @@ auth_fail_password(struct client *client, const char *why)
 	client_close_error(client, SQLSTATE_INVALID_PASSWORD, msg);
 }
 
-/* Authentication succeeded: on to the pool. */
+/*
+ * Authentication succeeded: console rights are decided now (never before,
+ * so nobody learns them without a password), then on to the pool.
+ */
 static void
 auth_succeed(struct client *client)
 {
-	struct pool *pool = client->pool;
+	struct client_login *l = client->login;
 
 	auth_free(client);
-	pool_client_login(pool, client);
+	if (l->admin && admin_authorize(client, l->user, l->trusted_peer) < 0)
+		return;
+	client_join_pool(client);
+}
+
+/* Keep proven SCRAM keys: they log in to PostgreSQL for this user. */
+static void
+auth_keep_scram_keys(struct client *client, const uint8_t *client_key,
+    const uint8_t *server_key)
+{
+	struct client_login *l = client->login;
+
+	memcpy(l->scram_client_key, client_key, sizeof(l->scram_client_key));
+	memcpy(l->scram_server_key, server_key, sizeof(l->scram_server_key));
+	l->has_scram_keys = true;
 }
 
 /* Compare two strings in constant time (for their length, at least). */
@@ -154,7 +171,11 @@ is_scram_secret(const char *s)
 static int
 scram_build_secret_cached(struct client *client, struct scram_secret *out)
 {
-	struct user *user = client->pool->user;
+	struct client_login *l = client->login;
+	/* a user that has logged in before holds the cache; else the login */
+	struct user *user = pool_find_user(client->pw, l->user, false);
+	struct scram_secret **cache = user ? &user->derived : &l->derived;
+	uint8_t *cached_from = user ? user->derived_from : l->derived_from;
 	const char *password = client->auth->secret;
 	uint8_t digest[32], salt[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0, slen = 0;
@@ -162,23 +183,23 @@ scram_build_secret_cached(struct client *client, struct scram_secret *out)
 	if (EVP_Digest(password, strlen(password), digest, &dlen,
 	    EVP_sha256(), NULL) != 1)
 		return -1;
-	if (user->derived != NULL &&
-	    CRYPTO_memcmp(user->derived_from, digest, sizeof(digest)) == 0) {
-		*out = *user->derived;
+	if (*cache != NULL &&
+	    CRYPTO_memcmp(cached_from, digest, sizeof(digest)) == 0) {
+		*out = **cache;
 		return 0;
 	}
 	if (HMAC(EVP_sha256(), client->pw->auth_mock_key, SCRAM_KEY_LEN,
-	    (const unsigned char *)user->name, strlen(user->name), salt,
+	    (const unsigned char *)l->user, strlen(l->user), salt,
 	    &slen) == NULL)
 		return -1;
 	if (scram_secret_from_password(password, salt, SCRAM_SALT_LEN,
 	    client->pw->cfg->scram_iterations, out) < 0)
 		return -1;
-	if (user->derived == NULL)
-		user->derived = malloc(sizeof(*user->derived));
-	if (user->derived != NULL) {
-		*user->derived = *out;
-		memcpy(user->derived_from, digest, sizeof(digest));
+	if (*cache == NULL)
+		*cache = malloc(sizeof(**cache));
+	if (*cache != NULL) {
+		**cache = *out;
+		memcpy(cached_from, digest, sizeof(digest));
 	}
 	return 0;
 }
@@ -234,6 +255,21 @@ auth_start_scram(struct client *client)
 	auth_send(client, PQAUTH_SASL, mechs, n);
 }
 
+/*
+ * Under md5, which challenge an unknown user gets.  A known user with a
+ * SCRAM secret is asked for SCRAM (MD5 cannot check it), the others for
+ * MD5; an unknown user is asked as most known users are, so the kind of
+ * challenge does not tell who exists.  With no auth_file to count (users
+ * from auth_query), SCRAM: PostgreSQL's default password_encryption.
+ */
+static bool
+mock_prefers_scram(const struct pgweir *pw)
+{
+	if (pw->auth == NULL || pw->auth->n == 0)
+		return true;
+	return pw->auth->n_scram * 2 >= pw->auth->n;
+}
+
 /* Ask for the password in the way the method and the secret allow. */
 static void
 auth_challenge(struct client *client)
@@ -247,7 +283,8 @@ auth_challenge(struct client *client)
 		return;
 	case HBA_MD5:
 		/* a SCRAM secret cannot answer MD5: upgrade, as PostgreSQL */
-		if (!a->mock && is_scram_secret(a->secret)) {
+		if (a->mock ? mock_prefers_scram(client->pw) :
+		    is_scram_secret(a->secret)) {
 			auth_start_scram(client);
 			return;
 		}
@@ -268,6 +305,28 @@ auth_challenge(struct client *client)
 	}
 }
 
+/*
+ * Take the user's secret for this login.  An empty one is no password at
+ * all (PostgreSQL stores none for an empty password): the user can only
+ * fail, exactly like an unknown one.
+ */
+static void
+auth_take_secret(struct client *client, const char *secret)
+{
+	struct auth_state *a = client->auth;
+
+	if (secret == NULL || secret[0] == '\0') {
+		if (secret != NULL)
+			client_log(client, LOG_LVL_LOG, "user has an empty "
+			    "password; password logins are refused");
+		a->mock = true;
+		return;
+	}
+	a->secret = strdup(secret);
+	if (a->secret == NULL)
+		a->mock = true;
+}
+
 /* auth_query answered: go on with the secret, or as an unknown user. */
 static void
 auth_query_done(void *arg, enum authquery_status st, const char *secret,
@@ -285,15 +344,7 @@ auth_query_done(void *arg, enum authquery_status st, const char *secret,
 		    "could not look up the user (auth_query failed)");
 		return;
 	}
-	if (st == AQ_FOUND && secret != NULL) {
-		a->secret = strdup(secret);
-		if (a->secret == NULL) {
-			client_close(client, "out of memory");
-			return;
-		}
-	} else {
-		a->mock = true;
-	}
+	auth_take_secret(client, st == AQ_FOUND ? secret : NULL);
 	auth_challenge(client);
 }
 
@@ -323,8 +374,8 @@ auth_query_conninfo(struct client *client, const char *auth_user,
     char *out, size_t len)
 {
 	struct pgweir *pw = client->pw;
-	const struct db_conf *conf = client->pool->db->conf;
-	const char *dbname = conf->auth_dbname ? conf->auth_dbname :
+	const struct db_conf *conf = client->login->conf;
+	const char *dbname = conf && conf->auth_dbname ? conf->auth_dbname :
 	    pw->cfg->auth_dbname[0] ? pw->cfg->auth_dbname : NULL;
 	const struct authfile_entry *e = authfile_find(pw->auth, auth_user);
 	struct database *authdb;
@@ -337,6 +388,8 @@ auth_query_conninfo(struct client *client, const char *auth_user,
 			return -1;
 		conf = authdb->conf;
 	}
+	if (conf == NULL)
+		return -1;	/* the console, with no auth_dbname */
 	if (conf->host == NULL || conf->host[0] == '\0')
 		snprintf(host, sizeof(host), "%s", pw->cfg->unix_socket_dir);
 	else
@@ -354,7 +407,7 @@ auth_query_conninfo(struct client *client, const char *auth_user,
 		o = conninfo_add(out, len, o, "host", host);
 		o = conninfo_add(out, len, o, "port", port);
 		o = conninfo_add(out, len, o, "dbname", conf->dbname ?
-		    conf->dbname : dbname ? dbname : client->pool->db->name);
+		    conf->dbname : dbname ? dbname : client->login->database);
 		o = conninfo_add(out, len, o, "user", auth_user);
 		o = conninfo_add(out, len, o, "password", password);
 		o = conninfo_add(out, len, o, "application_name",
@@ -373,22 +426,27 @@ auth_find_secret(struct client *client)
 	struct auth_state *a = client->auth;
 	const struct authfile_entry *e = authfile_find(pw->auth,
 	    login_user(client));
-	const struct db_conf *conf = client->pool->db->conf;
-	const char *auth_user = conf->auth_user ? conf->auth_user :
+	const struct db_conf *conf = client->login->conf;
+	const char *auth_user = conf && conf->auth_user ? conf->auth_user :
 	    pw->cfg->auth_user;
-	const char *query = conf->auth_query ? conf->auth_query :
+	const char *query = conf && conf->auth_query ? conf->auth_query :
 	    pw->cfg->auth_query;
 	enum authquery_status st;
 	char conninfo[1024], secret[SCRAM_SECRET_TEXT_MAX];
 
 	if (e != NULL) {
-		a->secret = strdup(e->secret);
-		if (a->secret == NULL)
-			a->mock = true;
+		auth_take_secret(client, e->secret);
 		auth_challenge(client);
 		return;
 	}
-	if (auth_user == NULL || auth_user[0] == '\0' ||
+	/*
+	 * A name that is not UTF-8 cannot be a role: answer as for an unknown
+	 * user, without asking PostgreSQL (which would fail the query, and
+	 * errors are not cached).
+	 */
+	if (!proto_is_valid_utf8(login_user(client),
+	    strlen(login_user(client))) ||
+	    auth_user == NULL || auth_user[0] == '\0' ||
 	    auth_query_conninfo(client, auth_user, conninfo,
 	    sizeof(conninfo)) < 0) {
 		a->mock = true;
@@ -505,7 +563,7 @@ auth_pick_method(struct client *client, enum hba_method *method)
 		break;
 	}
 	rc = pw->hba ? hba_match(pw->hba, auth_conn_type(client),
-	    client->pool->db->name, login_user(client),
+	    client->login->database, login_user(client),
 	    client_sockaddr(client, &ss), method, NULL) : -1;
 	if (rc == 0 && *method != HBA_REJECT)
 		return true;
@@ -513,7 +571,7 @@ auth_pick_method(struct client *client, enum hba_method *method)
 	snprintf(msg, sizeof(msg), "%s for host \"%s\", user \"%.63s\", "
 	    "database \"%.63s\", %s", rc < 0 ? "no auth_hba_file entry" :
 	    "auth_hba_file rejects connection", addr, login_user(client),
-	    client->pool->db->name, client->io.ssl ? "SSL encryption" :
+	    client->login->database, client->io.ssl ? "SSL encryption" :
 	    "no encryption");
 	client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION, msg);
 	return false;
@@ -529,21 +587,17 @@ auth_start(struct client *client)
 {
 	enum hba_method method;
 
-	if (client->pool->db->admin) {
-		int rc = admin_prepare(client);
-		if (rc < 0)
-			return;
-		if (rc > 0) {
-			/* pgweir's own account on the unix socket */
-			pool_client_login(client->pool, client);
-			return;
-		}
+	if (client->login->admin && admin_peer_is_self(client)) {
+		/* pgweir's own account on the unix socket */
+		client->login->trusted_peer = true;
+		auth_succeed(client);
+		return;
 	}
 	if (!auth_pick_method(client, &method))
 		return;
 	switch (method) {
 	case HBA_TRUST:
-		pool_client_login(client->pool, client);
+		auth_succeed(client);
 		return;
 	case HBA_REJECT:
 		return;		/* auth_pick_method refused it */
@@ -577,7 +631,7 @@ check_cleartext(struct client *client, const char *password)
 	struct scram_secret stored;
 	bool ok = false;
 
-	if (a->mock) {
+	if (a->mock || password[0] == '\0') {
 		/* the same work as for a real user with an md5 secret */
 		pgmd5_hash(password, login_user(client), md5);
 		secret_equal(md5, "md5-never-matches");
@@ -600,7 +654,7 @@ check_cleartext(struct client *client, const char *password)
 		    CRYPTO_memcmp(sk, stored.server_key, SCRAM_KEY_LEN) == 0;
 		/* the password gives the ClientKey: pass-through works too */
 		if (ok)
-			pool_user_set_scram_keys(client->pool->user, ck, sk);
+			auth_keep_scram_keys(client, ck, sk);
 		OPENSSL_cleanse(ck, sizeof(ck));
 		OPENSSL_cleanse(sk, sizeof(sk));
 		OPENSSL_cleanse(&stored, sizeof(stored));
@@ -694,8 +748,8 @@ auth_on_password(struct client *client, char *body, size_t len)
 		}
 		/* keep the ClientKey: it can log in to PostgreSQL for us */
 		if (a->scram.have_client_key)
-			pool_user_set_scram_keys(client->pool->user,
-			    a->scram.client_key, a->scram.secret.server_key);
+			auth_keep_scram_keys(client, a->scram.client_key,
+			    a->scram.secret.server_key);
 		proto_build_auth(client->io.out, PQAUTH_SASL_FINAL, out, outn);
 		auth_succeed(client);
 		return;

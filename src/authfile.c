@@ -155,6 +155,9 @@ next:
 		}
 		af->n = kept;
 	}
+	for (size_t i = 0; i < af->n; i++)
+		if (strncmp(af->entries[i].secret, "SCRAM-SHA-256$", 14) == 0)
+			af->n_scram++;
 	return af;
 }
 

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,7 @@
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
+#include "pgweir/scram.h"
 #include "pgweir/server.h"
 #include "pgweir/sockopt.h"
 #include "pgweir/stats.h"
@@ -114,10 +116,10 @@ client_log(const struct client *client, int level, const char *fmt, ...)
 	if (!log_enabled((enum log_level)level))
 		return;
 	peer_addr_format(&client->addr, addr, sizeof(addr));
-	if (client->pool)
+	if (client_user_name(client) != NULL)
 		snprintf(prefix, sizeof(prefix), "C-%llu: %s/%s@%s",
-		    (unsigned long long)client->id, client->pool->db->name,
-		    client->pool->user->name, addr);
+		    (unsigned long long)client->id, client_db_name(client),
+		    client_user_name(client), addr);
 	else
 		snprintf(prefix, sizeof(prefix), "C-%llu: (nodb)/(nouser)@%s",
 		    (unsigned long long)client->id, addr);
@@ -465,14 +467,130 @@ client_limit_reached(const struct pool *pool)
 	return NULL;
 }
 
-/* The database and pool a StartupMessage asks for; authenticate. */
+/* The user name a client gave (login) or logged in with (pool). */
+const char *
+client_user_name(const struct client *client)
+{
+	if (client->login != NULL)
+		return client->login->user;
+	return client->pool ? client->pool->user->name : NULL;
+}
+
+/* The database name a client asked for or logged in to. */
+const char *
+client_db_name(const struct client *client)
+{
+	if (client->login != NULL)
+		return client->login->database;
+	return client->pool ? client->pool->db->name : NULL;
+}
+
+/* Free what a login held (the login ended, either way). */
+static void
+client_login_free(struct client *client)
+{
+	struct client_login *l = client->login;
+
+	if (l == NULL)
+		return;
+	free(l->user);
+	free(l->database);
+	config_unref(l->cfg);
+	if (l->derived != NULL) {
+		OPENSSL_cleanse(l->derived, sizeof(*l->derived));
+		free(l->derived);
+	}
+	OPENSSL_cleanse(l, sizeof(*l));
+	free(l);
+	client->login = NULL;
+}
+
+/*
+ * Remember what a StartupMessage asks for, without making anything in the
+ * pools: names, and the settings that authentication reads (the database's
+ * [databases] entry, else the "*" entry; none for the console).
+ */
+static int
+client_login_new(struct client *client, const struct pq_startup *sp,
+    bool admin)
+{
+	struct pgweir *pw = client->pw;
+	struct client_login *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return -1;
+	client->login = l;
+	l->user = strdup(sp->user);
+	l->database = strdup(sp->database);
+	if (l->user == NULL || l->database == NULL)
+		return -1;
+	l->admin = admin;
+	l->cfg = config_ref(pw->cfg);
+	if (!admin) {
+		l->conf = config_find_db(pw->cfg, sp->database);
+		if (l->conf == NULL)
+			l->conf = pw->cfg->fallback_db;
+	}
+	return 0;
+}
+
+/* The database a StartupMessage names exists (or "*" stands in for it). */
+static bool
+client_db_exists(struct pgweir *pw, const char *name, bool admin)
+{
+	return admin || config_find_db(pw->cfg, name) != NULL ||
+	    pw->cfg->fallback_db != NULL;
+}
+
+/* A startup packet's checks that need no user or pool; false: closed. */
+static bool
+client_check_database(struct client *client, const struct pq_startup *sp,
+    bool admin)
+{
+	struct pgweir *pw = client->pw;
+	const struct database *db = pool_lookup_database(pw, sp->database);
+	char msg[200], esc[80];
+
+	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
+	if (admin) {
+		/* the console does not count against max_client_conn */
+		client->counted = false;
+		pw->n_clients--;
+	} else if (pw->n_clients > pw->cfg->max_client_conn) {
+		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
+		    "no more connections allowed (max_client_conn)");
+		return false;
+	}
+	if (!client_db_exists(pw, sp->database, admin)) {
+		snprintf(msg, sizeof(msg), "no such database: %s", esc);
+		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
+		return false;
+	}
+	if (pw->shutdown != SHUTDOWN_NONE && !admin) {
+		/* the console stays reachable on the unix socket */
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW,
+		    "pgweir is shutting down");
+		return false;
+	}
+	if (db != NULL && db->disabled) {
+		snprintf(msg, sizeof(msg), "database \"%s\" is disabled", esc);
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The database and user a StartupMessage asks for; authenticate.  No
+ * user, pool or database object is made before authentication succeeds
+ * (client_join_pool), so a stream of made-up names costs nothing that
+ * outlives its connections.
+ */
 static void
 client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 {
 	struct pgweir *pw = client->pw;
-	struct database *db;
-	struct user *user;
-	struct pool *pool;
+	bool admin = admin_is_console(pw, sp->database);
 	char msg[200], esc[80];
 
 	if ((sp->code & 0xffff) != 0 || sp->n_unknown_options > 0) {
@@ -497,37 +615,11 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		    "replication connections are not supported by pgweir");
 		return;
 	}
-
-	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
-	db = pool_find_database(pw, sp->database);
-	if (db != NULL && db->admin) {
-		/* the console does not count against max_client_conn */
-		client->counted = false;
-		pw->n_clients--;
-	} else if (pw->n_clients > pw->cfg->max_client_conn) {
-		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
-		    "no more connections allowed (max_client_conn)");
+	if (!client_check_database(client, sp, admin))
 		return;
-	}
-	if (db == NULL) {
-		snprintf(msg, sizeof(msg), "no such database: %s", esc);
-		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
-		return;
-	}
-	if (pw->shutdown != SHUTDOWN_NONE && !db->admin) {
-		/* the console stays reachable on the unix socket */
-		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW,
-		    "pgweir is shutting down");
-		return;
-	}
-	if (db->disabled) {
-		snprintf(msg, sizeof(msg), "database \"%s\" is disabled", esc);
-		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
-		return;
-	}
 	/* trust: the user must exist in auth_file when one is set */
 	if (pw->cfg->auth_type == AUTH_TRUST && pw->auth != NULL &&
-	    !db->admin && authfile_find(pw->auth, sp->user) == NULL) {
+	    !admin && authfile_find(pw->auth, sp->user) == NULL) {
 		log_escape(esc, sizeof(esc), sp->user, strlen(sp->user));
 		snprintf(msg, sizeof(msg), "no such user: %s", esc);
 		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
@@ -536,23 +628,65 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 	}
 	if (client_take_params(client, sp) < 0)
 		return;
+	if (client_login_new(client, sp, admin) < 0) {
+		client_close(client, "out of memory");
+		return;
+	}
+	auth_start(client);
+}
+
+/*
+ * Authentication succeeded: now make (or find) the database, user and
+ * pool, check the per-database and per-user client caps, and log in.
+ * Closes the client when that fails.
+ */
+void
+client_join_pool(struct client *client)
+{
+	struct pgweir *pw = client->pw;
+	struct client_login *l = client->login;
+	struct database *db;
+	struct user *user;
+	struct pool *pool;
+	const char *limit;
+	char msg[200], esc[80];
+
+	db = pool_find_database(pw, l->database);
+	if (db == NULL) {
+		/* removed by a reload while the client authenticated */
+		log_escape(esc, sizeof(esc), l->database,
+		    strlen(l->database));
+		snprintf(msg, sizeof(msg), "no such database: %s", esc);
+		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
+		return;
+	}
 	user = pool_find_user(pw, pw->cfg->auth_type == AUTH_ANY &&
-	    db->conf->user ? db->conf->user : sp->user, true);
+	    db->conf->user ? db->conf->user : l->user, true);
 	pool = user ? pool_find(pw, db, user, true) : NULL;
 	if (pool == NULL) {
 		client_close(client, "out of memory");
 		return;
 	}
-	if (!db->admin && client_limit_reached(pool)) {
+	if (l->has_scram_keys)
+		pool_user_set_scram_keys(user, l->scram_client_key,
+		    l->scram_server_key);
+	if (l->derived != NULL && user->derived == NULL) {
+		user->derived = l->derived;
+		memcpy(user->derived_from, l->derived_from,
+		    sizeof(user->derived_from));
+		l->derived = NULL;
+	}
+	if (!db->admin && (limit = client_limit_reached(pool)) != NULL) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
-		    client_limit_reached(pool));
+		    limit);
 		return;
 	}
+	client_login_free(client);
 	client->pool = pool;
 	client->logged_in = true;
 	db->n_clients++;
 	user->n_clients++;
-	auth_start(client);
+	pool_client_login(pool, client);
 }
 
 /*
@@ -865,6 +999,7 @@ client_close(struct client *client, const char *reason)
 void
 client_free(struct client *client)
 {
+	client_login_free(client);
 	prepared_client_free(client);
 	varset_release(&client->pw->vars, client->vars);
 	free(client);

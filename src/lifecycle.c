@@ -417,29 +417,8 @@ pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
 void
 pgweir_free_runtime(struct pgweir *pw)
 {
-	struct pool *pool;
-	struct database *db;
-	struct user *user;
-
 	cancel_free_all(pw);
-	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
-		pool_free(pool);
-	while ((db = TAILQ_FIRST(&pw->databases)) != NULL) {
-		TAILQ_REMOVE(&pw->databases, db, entry);
-		if (db->auto_db) {
-			dbconf_free(db->conf);
-			free(db->conf);
-		}
-		config_unref(db->cfg);
-		free(db->name);
-		free(db);
-	}
-	while ((user = TAILQ_FIRST(&pw->users)) != NULL) {
-		TAILQ_REMOVE(&pw->users, user, entry);
-		free(user->name);
-		free(user->derived);
-		free(user);
-	}
+	pool_free_all(pw);
 	authquery_free(pw->authquery);
 	pw->authquery = NULL;
 	iobuf_cache_fini(&pw->iobufs);

@@ -216,7 +216,8 @@ render_databases(struct pgweir *pw, struct evbuffer *out)
 			struct stats_counters sum;
 			struct pool *pool;
 			uint64_t v;
-			memset(&sum, 0, sizeof(sum));
+			/* pools freed while idle left their counts here */
+			sum = db->retired;
 			TAILQ_FOREACH(pool, &pw->pools, entry)
 				if (pool->db == db)
 					stats_add(&sum, &pool->stats->total);

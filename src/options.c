@@ -147,13 +147,15 @@ const struct config_option config_options[] = {
 	  "Reuse idle server connections in turn instead of the most "
 	  "recently used first." },
 	{ "autodb_idle_timeout", OPT_TIME, OFF(autodb_idle_timeout), "3600", 0,
-	  TMAX, NULL, R | L,
-	  "Forget databases created from the `*` entry after this long "
-	  "unused." },
-	{ "pool_idle_timeout", OPT_TIME, OFF(pool_idle_timeout), "0", 0, TMAX,
-	  NULL, R | L,
-	  "Free a pool with no clients and no servers after this long (0: "
-	  "never)." },
+	  TMAX, NULL, R,
+	  "Free a pool of a database created from the `*` entry after this "
+	  "long without clients (its idle servers are closed), and the "
+	  "database once it has no pool left." },
+	{ "pool_idle_timeout", OPT_TIME, OFF(pool_idle_timeout), "3600", 0,
+	  TMAX, NULL, R,
+	  "Free a pool of a `[databases]` entry after this long with no "
+	  "clients and no servers, and its user once it has no pool left; "
+	  "their counters stay in the totals (0: never)." },
 
 	/* startup parameters */
 	{ "track_extra_parameters", OPT_STRING, OFF(track_extra_parameters),

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include <event2/buffer.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,7 @@
 #include "pgweir/pool.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
+#include "pgweir/scram.h"
 #include "pgweir/server.h"
 #include "pgweir/stats.h"
 
@@ -94,6 +96,18 @@ admin_db_conf(const char *name)
 		return NULL;
 	}
 	return conf;
+}
+
+/* The runtime database of that name if one exists (none is made). */
+struct database *
+pool_lookup_database(struct pgweir *pw, const char *name)
+{
+	struct database *db;
+
+	TAILQ_FOREACH(db, &pw->databases, entry)
+		if (strcmp(db->name, name) == 0)
+			return db->removed ? NULL : db;
+	return NULL;
 }
 
 /*
@@ -199,6 +213,8 @@ pool_find(struct pgweir *pw, struct database *db, struct user *user,
 	pool->pw = pw;
 	pool->db = db;
 	pool->user = user;
+	db->n_pools++;
+	user->n_pools++;
 	TAILQ_INIT(&pool->welcome_clients);
 	TAILQ_INIT(&pool->idle_clients);
 	TAILQ_INIT(&pool->waiting_clients);
@@ -216,6 +232,8 @@ void
 pool_free(struct pool *pool)
 {
 	TAILQ_REMOVE(&pool->pw->pools, pool, entry);
+	pool->db->n_pools--;
+	pool->user->n_pools--;
 	for (int i = 0; i < pool->n_welcome_params; i++) {
 		free(pool->welcome[i].name);
 		free(pool->welcome[i].value);
@@ -749,6 +767,122 @@ pool_min_size(const struct pool *pool)
 	return pool->pw->cfg->min_pool_size;
 }
 
+/* Whether a pool has no client, and no server other than idle ones. */
+static bool
+pool_is_unused(const struct pool *pool)
+{
+	return pool->n_welcome + pool->n_idle_clients + pool->n_waiting +
+	    pool->n_active_clients == 0 && pool->n_connecting +
+	    pool->n_active_servers + pool->n_tested == 0;
+}
+
+/* Free a runtime user that no pool and no client uses any more. */
+static void
+user_free(struct pgweir *pw, struct user *user)
+{
+	TAILQ_REMOVE(&pw->users, user, entry);
+	OPENSSL_cleanse(user->scram_client_key,
+	    sizeof(user->scram_client_key));
+	if (user->derived != NULL)
+		OPENSSL_cleanse(user->derived, sizeof(*user->derived));
+	free(user->derived);
+	free(user->name);
+	free(user);
+}
+
+/* Free a database made from "*" (or removed) that nothing uses. */
+static void
+database_free(struct pgweir *pw, struct database *db)
+{
+	TAILQ_REMOVE(&pw->databases, db, entry);
+	/* SHOW TOTALS never goes back */
+	stats_add(&pw->retired, &db->retired);
+	if (db->auto_db) {
+		dbconf_free(db->conf);
+		free(db->conf);
+	}
+	config_unref(db->cfg);
+	free(db->name);
+	free(db);
+}
+
+/*
+ * Free what nobody uses: a pool of a "*" database with no client for
+ * autodb_idle_timeout (its idle servers are closed first), any other pool
+ * with no client and no server for pool_idle_timeout; then users left
+ * with no pool, then databases made from the "*" entry or removed from
+ * the config that have no pool left.  Counters stay on the database (and
+ * then on pw), so totals never go back.  A pool is freed at the earliest
+ * one tick after it became empty, once the reaper has freed every
+ * connection that pointed at it.  Pools of a forced user kept warm by
+ * min_pool_size stay.
+ */
+static void
+pool_free_unused(struct pgweir *pw, int64_t now)
+{
+	struct pool *pool, *pnext;
+	struct user *user, *unext;
+	struct database *db, *dnext;
+
+	TAILQ_FOREACH_SAFE(pool, &pw->pools, entry, pnext) {
+		struct server *server, *snext;
+		/* "*" pools give up their idle servers; others wait for them */
+		bool auto_db = pool->db->auto_db && !pool->db->admin;
+		int64_t idle = auto_db ? pw->cfg->autodb_idle_timeout :
+		    pw->cfg->pool_idle_timeout;
+
+		if (!pool_is_unused(pool) || (!auto_db &&
+		    pool->n_idle_servers > 0) || (!auto_db && idle == 0) ||
+		    (pool->db->conf->user != NULL && pool_min_size(pool) > 0)) {
+			/* in use, kept, or kept warm for a forced user */
+			pool->unused_since = 0;
+			continue;
+		}
+		if (pool->unused_since == 0) {
+			pool->unused_since = now;
+			continue;
+		}
+		if (now - pool->unused_since < idle)
+			continue;
+		if (pool->n_idle_servers > 0) {
+			/* freed on a later tick, once these are reaped */
+			TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry,
+			    snext)
+				server_close(server, "pool unused for "
+				    "autodb_idle_timeout");
+			continue;
+		}
+		stats_add(&pool->db->retired, &pool->stats->total);
+		pool_free(pool);
+	}
+	TAILQ_FOREACH_SAFE(user, &pw->users, entry, unext)
+		if (user->n_pools == 0 && user->n_clients == 0 &&
+		    user->n_servers == 0)
+			user_free(pw, user);
+	TAILQ_FOREACH_SAFE(db, &pw->databases, entry, dnext)
+		if ((db->auto_db || db->removed) && !db->admin &&
+		    db->n_pools == 0 && db->n_clients == 0 &&
+		    db->n_servers == 0 && !db->paused && !db->disabled &&
+		    !db->dns_pending)
+			database_free(pw, db);
+}
+
+/* Free every pool, database and user (at exit, connections reaped). */
+void
+pool_free_all(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct database *db;
+	struct user *user;
+
+	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
+		pool_free(pool);
+	while ((db = TAILQ_FIRST(&pw->databases)) != NULL)
+		database_free(pw, db);
+	while ((user = TAILQ_FIRST(&pw->users)) != NULL)
+		user_free(pw, user);
+}
+
 /*
  * Periodic upkeep: close idle servers past server_idle_timeout (down to
  * min_pool_size) or server_lifetime, keep min_pool_size servers open for
@@ -793,4 +927,5 @@ pool_janitor(struct pgweir *pw)
 					break;
 		}
 	}
+	pool_free_unused(pw, now);
 }

@@ -15,6 +15,7 @@ struct authfile_entry {
 struct authfile {
 	struct authfile_entry *entries;
 	size_t n;
+	size_t n_scram;		/* entries whose secret is a SCRAM verifier */
 };
 
 struct authfile *authfile_load(const char *path, char *err, size_t errlen);

@@ -14,6 +14,30 @@ struct config;
 struct auth_state;
 struct admin_session;
 struct client_ps;
+struct db_conf;
+struct scram_secret;
+
+/*
+ * What a client asked for while it logs in: names and settings only.
+ * Nothing is made in the pools for it (no user, pool or database object)
+ * until it has authenticated; client_join_pool() does that.  Allocated at
+ * the StartupMessage and freed when the login ends either way.
+ */
+struct client_login {
+	char *user;			/* startup packet's user; owned */
+	char *database;			/* its database name; owned */
+	const struct db_conf *conf;	/* entry or "*" entry; NULL: console */
+	struct config *cfg;		/* reference that keeps conf alive */
+	bool admin;			/* the console's virtual database */
+	bool trusted_peer;		/* pgweir's own account, unix socket */
+	/* SCRAM pass-through keys proven during the login (auth.c) */
+	bool has_scram_keys;
+	uint8_t scram_client_key[32];
+	uint8_t scram_server_key[32];
+	/* a SCRAM secret derived from a plaintext one, for the user's cache */
+	struct scram_secret *derived;	/* owned, or NULL */
+	uint8_t derived_from[32];
+};
 
 /* A client's state; it also decides which list the client is on. */
 enum client_state {
@@ -40,7 +64,8 @@ struct client {
 	uint64_t id;			/* unique, for logs and KILL_CLIENT */
 	enum client_state state;	/* only client_set_state() writes it */
 	struct pgweir *pw;
-	struct pool *pool;		/* NULL until the startup packet */
+	struct pool *pool;		/* NULL until authenticated */
+	struct client_login *login;	/* during login only; owned */
 	struct server *link;		/* linked server (pool_link) */
 	TAILQ_ENTRY(client) entry;	/* in the list of its state */
 	struct peer_addr addr;		/* remote end */
@@ -79,6 +104,9 @@ void client_close_error(struct client *client, const char *sqlstate,
 void client_send_error(struct client *client, const char *sqlstate,
     const char *message);
 void client_finish_login(struct client *client);
+void client_join_pool(struct client *client);
+const char *client_user_name(const struct client *client);
+const char *client_db_name(const struct client *client);
 void client_free(struct client *client);
 void client_log(const struct client *client, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -12,6 +12,7 @@
 #include "pgweir/cancel.h"
 #include "pgweir/io.h"
 #include "pgweir/random.h"
+#include "pgweir/stats.h"
 #include "pgweir/tls.h"
 #include "pgweir/varcache.h"
 
@@ -72,6 +73,7 @@ struct pgweir {
 	struct database_list databases;	/* runtime databases */
 	struct user_list users;		/* runtime users (login names) */
 	struct pool_list pools;		/* all pools */
+	struct stats_counters retired;	/* of databases freed while unused */
 	struct client_list login_clients; /* clients before they have a pool */
 	struct client_list dead_clients;  /* closed, freed by the reaper */
 	struct server_list dead_servers;

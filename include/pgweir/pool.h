@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "pgweir/pgweir.h"
+#include "pgweir/stats.h"
 
 struct db_conf;
 struct pool_stats;
@@ -28,6 +29,9 @@ struct database {
 	bool admin;			/* the admin console's virtual database */
 	int n_clients;			/* logged-in clients */
 	int n_servers;			/* server connections */
+	int n_pools;			/* pools of this database */
+	/* counters of pools freed while idle, so totals never go back */
+	struct stats_counters retired;
 	/* cached DNS answer for conf->host */
 	struct sockaddr_storage dns_addr;
 	socklen_t dns_addrlen;		/* 0: nothing cached */
@@ -42,6 +46,7 @@ struct user {
 	char *name;			/* owned */
 	int n_clients;
 	int n_servers;
+	int n_pools;			/* pools of this user */
 	/* SCRAM pass-through: from the last client proof (auth.c) */
 	bool has_scram_keys;
 	uint8_t scram_client_key[32];
@@ -90,8 +95,11 @@ struct pool {
 	char *last_error_message;
 	int64_t last_error_time;	/* monotonic usec; 0: none */
 	uint64_t last_waiter_seq;
+	int64_t unused_since;		/* monotonic usec it became empty; 0 */
 };
 
+struct database *pool_lookup_database(struct pgweir *pw,
+    const char *name);
 struct database *pool_find_database(struct pgweir *pw, const char *name);
 struct user *pool_find_user(struct pgweir *pw, const char *name,
     bool create);
@@ -117,6 +125,7 @@ void pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,
     const uint8_t *server_key);
 void pool_reload(struct pgweir *pw, struct config *newcfg);
 void pool_janitor(struct pgweir *pw);
+void pool_free_all(struct pgweir *pw);
 int64_t pool_server_lifetime(const struct pool *pool);
 
 #endif

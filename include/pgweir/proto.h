@@ -179,5 +179,6 @@ int proto_parse_parameter_status(const char *body, size_t len,
 
 uint32_t proto_get_u32(const void *p);
 void proto_put_u32(void *p, uint32_t v);
+bool proto_is_valid_utf8(const char *s, size_t len);
 
 #endif

@@ -620,16 +620,15 @@ it_raw_send(int fd, char type, const void *body, size_t len)
 		fprintf(stderr, "harness: raw write failed\n");
 }
 
-/* Log in on a raw TCP connection (trust); the fd once ReadyForQuery came. */
+/* Send a protocol 3.0 StartupMessage for user and database. */
 int
-it_raw_login(struct it_env *e, const char *db, const char *user)
+it_send_startup(int fd, const char *db, const char *user)
 {
-	char pkt[512], types[256];
+	char pkt[1024];
 	size_t o = 8;
 	uint32_t n;
-	int fd = it_raw_connect(e);
 
-	if (fd < 0)
+	if (strlen(db) + strlen(user) + 32 > sizeof(pkt))
 		return -1;
 	o += (size_t)sprintf(pkt + o, "user") + 1;
 	o += (size_t)sprintf(pkt + o, "%s", user) + 1;
@@ -640,7 +639,55 @@ it_raw_login(struct it_env *e, const char *db, const char *user)
 	memcpy(pkt, &n, 4);
 	n = htonl(196608);
 	memcpy(pkt + 4, &n, 4);
-	if (write(fd, pkt, o) != (ssize_t)o ||
+	return write(fd, pkt, o) == (ssize_t)o ? 0 : -1;
+}
+
+/* Write DIR/userlist.txt (an auth_file) and return its path. */
+const char *
+it_write_userlist(struct it_env *e, const char *text)
+{
+	static char path[300];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/userlist.txt", e->dir);
+	fp = fopen(path, "w");
+	if (fp == NULL)
+		return NULL;
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, 0644);
+	return path;
+}
+
+/* pgweir's resident memory in kB, or -1. */
+long
+it_pgweir_rss_kb(struct it_env *e)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)e->pid);
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp))
+		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+			break;
+	fclose(fp);
+	return kb;
+}
+
+/* Log in on a raw TCP connection (trust); the fd once ReadyForQuery came. */
+int
+it_raw_login(struct it_env *e, const char *db, const char *user)
+{
+	char types[256];
+	int fd = it_raw_connect(e);
+
+	if (fd < 0)
+		return -1;
+	if (it_send_startup(fd, db, user) < 0 ||
 	    it_raw_until_ready(fd, types, sizeof(types), NULL, 0, NULL, 0) <
 	    0) {
 		close(fd);

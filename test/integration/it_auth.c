@@ -94,21 +94,6 @@ teardown(void **state)
 	return it_env_fini(&env);
 }
 
-/* Write the auth_file; returns its path in a static buffer. */
-static const char *
-write_userlist(const char *text)
-{
-	static char path[300];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "%s/userlist.txt", env.dir);
-	fp = fopen(path, "w");
-	fputs(text, fp);
-	fclose(fp);
-	chmod(path, 0644);
-	return path;
-}
-
 /* Restart pgweir; PostgreSQL is reached over TCP (where it wants SCRAM). */
 static void
 restart(const char *settings)
@@ -170,7 +155,7 @@ test_scram_login(void **state)
 	(void)state;
 	snprintf(userlist, sizeof(userlist), "\"alice\" \"alice-pw\"\n");
 	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
-	    "auth_file = %s\n", write_userlist(userlist));
+	    "auth_file = %s\n", it_write_userlist(&env, userlist));
 	restart(settings);
 	assert_string_equal(login_error("postgres", "alice",
 	    "password=alice-pw"), "");
@@ -205,7 +190,7 @@ test_md5_and_plain(void **state)
 	snprintf(userlist, sizeof(userlist), "\"alice\" \"%s\"\n"
 	    "\"bob\" \"md5%s\"\n\"carol\" \"carol-pw\"\n", alice_scram, md5);
 	snprintf(settings, sizeof(settings), "auth_type = md5\n"
-	    "auth_file = %s\n", write_userlist(userlist));
+	    "auth_file = %s\n", it_write_userlist(&env, userlist));
 	restart(settings);
 	/* carol: plaintext secret, md5 exchange */
 	assert_string_equal(login_error("postgres", "carol",
@@ -221,7 +206,7 @@ test_md5_and_plain(void **state)
 	    "password=bad"), "password authentication failed"));
 
 	snprintf(settings, sizeof(settings), "auth_type = plain\n"
-	    "auth_file = %s\n", write_userlist(userlist));
+	    "auth_file = %s\n", it_write_userlist(&env, userlist));
 	restart(settings);
 	assert_string_equal(login_error("postgres", "carol",
 	    "password=carol-pw"), "");
@@ -245,7 +230,7 @@ test_scram_pass_through(void **state)
 	snprintf(userlist, sizeof(userlist), "\"alice\" \"%s\"\n",
 	    alice_scram);
 	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
-	    "auth_file = %s\n", write_userlist(userlist));
+	    "auth_file = %s\n", it_write_userlist(&env, userlist));
 	restart(settings);
 	assert_string_equal(login_error("postgres", "alice",
 	    "password=alice-pw"), "");
@@ -269,7 +254,7 @@ test_auth_query(void **state)
 	    "auth_file = %s\nauth_user = pgweir_auth\n"
 	    "auth_query = select username, password from "
 	    "pgweir.get_auth($1)\n",
-	    write_userlist("\"pgweir_auth\" \"auth-pw\"\n"));
+	    it_write_userlist(&env, "\"pgweir_auth\" \"auth-pw\"\n"));
 	restart(settings);
 	assert_string_equal(login_error("postgres", "bob", "password=bob-pw"),
 	    "");
@@ -296,7 +281,7 @@ test_client_tls(void **state)
 	    "auth_file = %s\nclient_tls_sslmode = require\n"
 	    "client_tls_cert_file = %s/certs/server.crt\n"
 	    "client_tls_key_file = %s/certs/server.key\n",
-	    write_userlist(userlist), env.dir, env.dir);
+	    it_write_userlist(&env, userlist), env.dir, env.dir);
 	restart(settings);
 	snprintf(extra, sizeof(extra), "host=localhost password=alice-pw "
 	    "sslmode=verify-full sslrootcert=%s/client-certs/ca.crt "
@@ -464,7 +449,7 @@ test_cert_auth(void **state)
 	    "client_tls_key_file = %s/certs/server.key\n"
 	    "client_tls_ca_file = %s/certs/ca.crt\n"
 	    "auth_file = %s\n", env.dir, env.dir, env.dir,
-	    write_userlist("\"alice\" \"alice-pw\"\n"));
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"));
 	restart(settings);
 	snprintf(extra, sizeof(extra), "sslmode=require "
 	    "sslcert=%s/client-certs/client.crt "
@@ -488,7 +473,7 @@ test_server_tls_verify_full(void **state)
 	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
 	    "auth_file = %s\nserver_tls_sslmode = verify-full\n"
 	    "server_tls_ca_file = %s/certs/ca.crt\n",
-	    write_userlist("\"alice\" \"alice-pw\"\n"), env.dir);
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"), env.dir);
 	restart(settings);
 	assert_string_equal(login_error("byname", "alice",
 	    "password=alice-pw"), "");
@@ -501,7 +486,7 @@ test_server_tls_verify_full(void **state)
 	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
 	    "auth_file = %s\nserver_tls_sslmode = verify-full\n"
 	    "server_tls_ca_file = %s/certs/other-ca.crt\n",
-	    write_userlist("\"alice\" \"alice-pw\"\n"), env.dir);
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"), env.dir);
 	restart(settings);
 	err = login_error("postgres", "alice", "password=alice-pw");
 	assert_non_null(strstr(err, "certificate verification"));
@@ -524,7 +509,7 @@ test_hba(void **state)
 	chmod(hba, 0644);
 	snprintf(settings, sizeof(settings), "auth_type = hba\n"
 	    "auth_hba_file = %s\nauth_file = %s\n", hba,
-	    write_userlist("\"alice\" \"alice-pw\"\n\"carol\" "
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n\"carol\" "
 	    "\"carol-pw\"\n"));
 	restart(settings);
 	/* peer: the unix socket's peer is the account we run as */

@@ -595,26 +595,6 @@ error_field(const char *body, size_t len, char code)
 	return "";
 }
 
-/* Send a StartupMessage for user (database postgres). */
-static void
-raw_startup(int fd, const char *user)
-{
-	char pkt[256];
-	size_t o = 8;
-	uint32_t n;
-
-	o += (size_t)sprintf(pkt + o, "user") + 1;
-	o += (size_t)sprintf(pkt + o, "%s", user) + 1;
-	o += (size_t)sprintf(pkt + o, "database") + 1;
-	o += (size_t)sprintf(pkt + o, "postgres") + 1;
-	pkt[o++] = '\0';
-	n = htonl((uint32_t)o);
-	memcpy(pkt, &n, 4);
-	n = htonl(196608);
-	memcpy(pkt + 4, &n, 4);
-	assert_int_equal(write(fd, pkt, o), (ssize_t)o);
-}
-
 /* Log in as postgres (trust) on a raw connection. */
 static void
 raw_login(struct reader *r)
@@ -622,7 +602,7 @@ raw_login(struct reader *r)
 	r->pos = r->len = 0;
 	r->fd = it_raw_connect(&env);
 	assert_true(r->fd >= 0);
-	raw_startup(r->fd, "postgres");
+	assert_int_equal(it_send_startup(r->fd, "postgres", "postgres"), 0);
 	assert_true(reader_until(r, 'Z', 10000));
 }
 
@@ -1143,7 +1123,7 @@ auth_challenge(struct reader *r, const char *auth_type, const char *auth_file,
 	restart(settings);
 	r->fd = it_raw_connect(&env);
 	r->pos = r->len = 0;
-	raw_startup(r->fd, "alice");
+	assert_int_equal(it_send_startup(r->fd, "postgres", "alice"), 0);
 	assert_int_equal(reader_next(r, &b, &len, 5000), 'R');
 	assert_int_equal(get_u32(b), code);
 }
@@ -1301,7 +1281,7 @@ login_within(struct reader *r, int timeout_ms, int *pending)
 	r->pos = r->len = 0;
 	r->fd = it_raw_connect(&env);
 	assert_true(r->fd >= 0);
-	raw_startup(r->fd, "postgres");
+	assert_int_equal(it_send_startup(r->fd, "postgres", "postgres"), 0);
 	if (reader_until(r, 'Z', timeout_ms))
 		return r->fd;
 	*pending = r->fd;

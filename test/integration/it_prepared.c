@@ -70,25 +70,6 @@ test_pgbench_prepared(void **state)
 	    0);
 }
 
-/* Largest resident memory of pgweir, in kB. */
-static long
-pgweir_rss_kb(void)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)env.pid);
-	fp = fopen(path, "r");
-	if (fp == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "VmRSS: %ld", &kb) == 1)
-			break;
-	fclose(fp);
-	return kb;
-}
-
 /*
  * One client prepares a thousand statements through servers that keep at
  * most 50 each: every result is right, servers stay within the limit, and
@@ -101,7 +82,7 @@ test_thousand_statements_lru(void **state)
 	PGconn *churn = it_connect(&env, "postgres", "postgres", NULL);
 	PGconn *admin;
 	PGresult *res;
-	long rss0 = pgweir_rss_kb(), rss1;
+	long rss0 = it_pgweir_rss_kb(&env), rss1;
 	char name[32], sql[128], param[16];
 
 	(void)state;
@@ -153,7 +134,7 @@ test_thousand_statements_lru(void **state)
 	    2000);
 	PQclear(res);
 	PQfinish(admin);
-	rss1 = pgweir_rss_kb();
+	rss1 = it_pgweir_rss_kb(&env);
 	/* a thousand short statements cost well under 10 MB */
 	assert_true(rss1 - rss0 < 10 * 1024);
 	PQfinish(conn);

@@ -351,6 +351,31 @@ test_result_set(void **state)
 	evbuffer_free(evb);
 }
 
+/* UTF-8 validation: what a role name can be, and the classic traps. */
+static void
+test_valid_utf8(void **state)
+{
+	static const char *const good[] = { "", "alice", "J\xc3\xbcrgen",
+		"\xe2\x82\xac", "\xf0\x9f\x90\x98", "\xef\xbf\xbf",
+		"\xf4\x8f\xbf\xbf" };
+	static const char *const bad[] = { "\xc3\x28", "\x80", "\xbf",
+		"\xc0\xaf",		/* overlong "/" */
+		"\xe0\x80\xaf",	/* overlong, 3 bytes */
+		"\xf0\x80\x80\xaf",	/* overlong, 4 bytes */
+		"\xed\xa0\x80",	/* a surrogate */
+		"\xf4\x90\x80\x80",	/* past U+10FFFF */
+		"\xf8\x88\x80\x80\x80", "\xe2\x82", "abc\xe2",
+		"\xff" };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_true(proto_is_valid_utf8(good[i], strlen(good[i])));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(proto_is_valid_utf8(bad[i], strlen(bad[i])));
+	/* a truncated sequence at the end of a counted buffer */
+	assert_false(proto_is_valid_utf8("\xe2\x82\xac", 2));
+}
+
 int
 main(void)
 {
@@ -364,6 +389,7 @@ main(void)
 		cmocka_unit_test(test_startup_requests),
 		cmocka_unit_test(test_error_round_trip),
 		cmocka_unit_test(test_result_set),
+		cmocka_unit_test(test_valid_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
