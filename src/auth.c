@@ -500,11 +500,18 @@ static void
 auth_cert(struct client *client)
 {
 	char cn[256], msg[160];
+	const char *why = NULL;
 
 	if (client->io.ssl != NULL &&
-	    tls_peer_common_name(client->io.ssl, cn, sizeof(cn)) == 0 &&
+	    tls_peer_common_name(client->io.ssl, cn, sizeof(cn), &why) == 0 &&
 	    strcmp(cn, login_user(client)) == 0) {
 		auth_succeed(client);
+		return;
+	}
+	if (why != NULL) {
+		/* a name that cannot be compared whole is refused outright */
+		auth_free(client);
+		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION, why);
 		return;
 	}
 	snprintf(msg, sizeof(msg), "certificate authentication failed for "

@@ -4,12 +4,16 @@
  * GSSENCRequest, CancelRequest, StartupMessage), login, then relaying
  * until it leaves, and close.
  *
- * A client is always on exactly one list (pw->login_clients before it has
- * a pool, then its pool's list for its state); client_set_state() is the
- * only writer of the state.  Errors a client causes close only that
- * client, with an ErrorResponse that says what was wrong.  Each client has
- * its own BackendKeyData: the pid is a slot number in pw->slots, so a
- * CancelRequest finds its client in O(1), and the key is random.
+ * A client is always on exactly one list (pw->login_clients while it logs
+ * in, then its pool's list for its state); client_set_state() is the only
+ * writer of the state.  Clients logging in are counted (pw->n_login_clients,
+ * bounded by max_login_clients in listener.c), and so are those that have
+ * not sent a StartupMessage yet (pw->n_startup_clients): they do not count
+ * against max_client_conn, and client_startup_timeout ends them early.
+ * Errors a client causes close only that client, with an ErrorResponse
+ * that says what was wrong.  Each client has its own BackendKeyData: the
+ * pid is a slot number in pw->slots, so a CancelRequest finds its client
+ * in O(1), and the key is random.
  */
 #include "config.h"
 
@@ -138,8 +142,10 @@ list_of(struct client *client, enum client_state state, int **count)
 	*count = &no_count;
 	if (state == CL_CLOSED)
 		return NULL;
-	if (state == CL_LOGIN || pool == NULL)
+	if (state == CL_LOGIN || pool == NULL) {
+		*count = &client->pw->n_login_clients;
 		return &client->pw->login_clients;
+	}
 	switch (state) {
 	case CL_WELCOME:
 		*count = &pool->n_welcome;
@@ -285,8 +291,11 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 		return NULL;
 	}
 	TAILQ_INSERT_TAIL(&pw->login_clients, client, entry);
+	pw->n_login_clients++;
 	client->counted = true;
 	pw->n_clients++;
+	client->in_startup = true;
+	pw->n_startup_clients++;
 	client->login_start = pgweir_mono_usec();
 	client_update_deadline(client);
 	client_log(client, LOG_LVL_DEBUG, "connection accepted");
@@ -467,6 +476,16 @@ client_limit_reached(const struct pool *pool)
 	return NULL;
 }
 
+/* The startup phase is over (a StartupMessage came, or the client left). */
+static void
+client_end_startup(struct client *client)
+{
+	if (client->in_startup) {
+		client->in_startup = false;
+		client->pw->n_startup_clients--;
+	}
+}
+
 /* The user name a client gave (login) or logged in with (pool). */
 const char *
 client_user_name(const struct client *client)
@@ -556,7 +575,9 @@ client_check_database(struct client *client, const struct pq_startup *sp,
 		/* the console does not count against max_client_conn */
 		client->counted = false;
 		pw->n_clients--;
-	} else if (pw->n_clients > pw->cfg->max_client_conn) {
+	} else if (pw->n_clients - pw->n_startup_clients >
+	    pw->cfg->max_client_conn) {
+		/* sockets still in their startup phase do not count */
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    "no more connections allowed (max_client_conn)");
 		return false;
@@ -841,6 +862,7 @@ client_handle_startup(struct client *client)
 			client_on_CancelRequest(client, &sp);
 			return;
 		default:
+			client_end_startup(client);
 			client_on_StartupMessage(client, &sp);
 			/* pkt goes out of scope: nothing may keep pointers */
 			if (client->state != CL_CLOSED)
@@ -982,6 +1004,7 @@ client_close(struct client *client, const char *reason)
 		io_close(&client->io);
 	}
 	slot_release(pw, client);
+	client_end_startup(client);
 	if (client->counted) {
 		pw->n_clients--;
 		client->counted = false;

@@ -3,7 +3,8 @@
  * A client's deadlines: which timeout applies in which state, and what
  * happens when it passes.
  *
- *   login/welcome  client_login_timeout, from accept
+ *   login/welcome  client_login_timeout, from accept; before its
+ *                  StartupMessage also client_startup_timeout, from accept
  *   idle           client_idle_timeout, from the last answer
  *   waiting        query_wait_timeout from the start of the wait, and
  *                  query_timeout from the start of the request
@@ -15,7 +16,11 @@
  * The lists of login, welcome, waiting and idle clients are in the order
  * their deadlines come (clients join at the tail when they enter a state),
  * so deadline_sweep(), on the janitor's tick (0.2 s), looks only at their
- * heads: no timer per client and nothing to re-arm per transaction.
+ * heads: no timer per client and nothing to re-arm per transaction.  The
+ * login list holds two deadlines, the startup one usually the shorter; it
+ * is in accept order, so the sweep walks it only as far as the shorter
+ * timeout reaches back (clients older than that are few: logins take
+ * milliseconds, and max_login_clients bounds them).
  * Active clients have no such order: when an active-state timeout is
  * configured, an active client gets its own timer, allocated once.
  *
@@ -111,8 +116,10 @@ client_deadline(const struct client *client)
 	switch (client->state) {
 	case CL_LOGIN:
 	case CL_WELCOME:
-		return due(client->login_start,
-		    client->pw->cfg->client_login_timeout);
+		return earlier(due(client->login_start,
+		    client->pw->cfg->client_login_timeout), client->in_startup ?
+		    due(client->login_start,
+		    client->pw->cfg->client_startup_timeout) : 0);
 	case CL_IDLE:
 		return due(client->idle_since,
 		    UTIMEOUT(client, client_idle_timeout));
@@ -210,6 +217,9 @@ expire(struct client *client, int64_t now)
 		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 		    client->state == CL_WELCOME ?
 		    "client_login_timeout (server down)" :
+		    client->in_startup && passed(due(client->login_start,
+		    client->pw->cfg->client_startup_timeout), now) ?
+		    "client_startup_timeout (no complete startup packet)" :
 		    "client_login_timeout");
 		return;
 	case CL_IDLE:
@@ -228,20 +238,28 @@ expire(struct client *client, int64_t now)
 
 /*
  * Close the clients whose login, wait or idle deadline passed, looking at
- * the head of each ordered list only (and at every waiting client when
- * query_timeout counts the wait too: a request may be older than its
- * wait).  Runs on the janitor's tick.
+ * the head of each ordered list only (the login list as far back as its
+ * shorter timeout reaches, and every waiting client when query_timeout
+ * counts the wait too: a request may be older than its wait).  Runs on
+ * the janitor's tick.
  */
 void
 deadline_sweep(struct pgweir *pw)
 {
+	const struct config *cfg = pw->cfg;
 	int64_t now = pgweir_mono_usec();
+	int64_t first = earlier(cfg->client_startup_timeout,
+	    cfg->client_login_timeout);
 	struct client *c, *next;
 	struct pool *pool;
 
-	while ((c = TAILQ_FIRST(&pw->login_clients)) != NULL &&
-	    passed(client_deadline(c), now))
-		expire(c, now);
+	/* no login client's deadline comes before login_start + first */
+	TAILQ_FOREACH_SAFE(c, &pw->login_clients, entry, next) {
+		if (!passed(due(c->login_start, first), now))
+			break;
+		if (passed(client_deadline(c), now))
+			expire(c, now);
+	}
 	TAILQ_FOREACH(pool, &pw->pools, entry) {
 		if (pool->db->admin)
 			continue;

@@ -9,6 +9,10 @@
  * instead of waiting in the backlog until their connect_timeout.  Should
  * even that fail, accepting pauses and a timer retries a moment later
  * instead of spinning on a listener that stays readable.
+ *
+ * A TCP client that comes while max_login_clients others are logging in
+ * is refused the same way, at once and without waiting for it: sockets
+ * that connect and then say nothing cannot fill the process.
  */
 #include "config.h"
 
@@ -70,46 +74,63 @@ accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 	listener_pause_all(pw, false);
 }
 
-/* Wait up to 10 ms for a packet and read (up to len bytes of) it. */
+/* Wait up to wait_ms for a packet and read (up to len bytes of) it. */
 static ssize_t
-recv_soon(int fd, void *buf, size_t len)
+recv_soon(int fd, void *buf, size_t len, int wait_ms)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-	if (poll(&pfd, 1, 10) != 1)
+	if (poll(&pfd, 1, wait_ms) != 1)
 		return 0;
 	return recv(fd, buf, len, MSG_DONTWAIT);
 }
 
 /*
- * Tell a client accepted on the reserve descriptor that it cannot be
- * served.  Clients usually ask for TLS first, and libpq shows no error
- * text that comes in place of the answer to that, so such a request gets
- * "no", and the error follows the startup packet, as PostgreSQL's own
- * "too many clients" does.  The client's packets come within a loopback
- * round trip; the waits are bounded at 10 ms each for a slow client, and
- * only happen while out of descriptors.
+ * Tell a client that it cannot be served, and close its socket.  Clients
+ * usually ask for TLS first, and libpq shows no error text that comes in
+ * place of the answer to that, so such a request gets "no", and the error
+ * follows the startup packet, as PostgreSQL's own "too many clients"
+ * does.  The client's packets come within a loopback round trip; the waits
+ * are bounded at wait_ms each for a slow client (0: take only what has
+ * already come).  What the client sent is read before closing, so that
+ * closing sends FIN, not RST.
  */
 static void
-send_out_of_fds(int cfd)
+refuse_client(int cfd, const char *message, int wait_ms)
 {
 	uint8_t first[8];
 	char junk[512];
 	struct evbuffer *msg;
 
-	if (recv_soon(cfd, first, sizeof(first)) == 8 &&
+	if (recv_soon(cfd, first, sizeof(first), wait_ms) == 8 &&
 	    proto_get_u32(first) == 8 &&
 	    (proto_get_u32(first + 4) == PQ_SSL_REQUEST ||
 	    proto_get_u32(first + 4) == PQ_GSSENC_REQUEST) &&
 	    send(cfd, "N", 1, MSG_NOSIGNAL) == 1)
-		(void)recv_soon(cfd, junk, sizeof(junk));
+		(void)recv_soon(cfd, junk, sizeof(junk), wait_ms);
 	msg = evbuffer_new();
-	if (msg == NULL)
-		return;
-	if (proto_build_error(msg, "FATAL", SQLSTATE_TOO_MANY_CONNECTIONS,
-	    "pgweir is out of file descriptors; try again later", NULL) == 0)
-		(void)evbuffer_write(msg, cfd);
-	evbuffer_free(msg);
+	if (msg != NULL) {
+		if (proto_build_error(msg, "FATAL",
+		    SQLSTATE_TOO_MANY_CONNECTIONS, message, NULL) == 0)
+			(void)evbuffer_write(msg, cfd);
+		evbuffer_free(msg);
+	}
+	(void)!recv(cfd, junk, sizeof(junk), MSG_DONTWAIT);
+	close(cfd);
+}
+
+/* Count a refusal; log the count at most once a second. */
+static void
+count_refusal(unsigned *count, int64_t *logged, const char *what)
+{
+	int64_t now = pgweir_mono_usec();
+
+	(*count)++;
+	if (now - *logged >= 1000000) {
+		log_warning("%s: refused %u client(s)", what, *count);
+		*logged = now;
+		*count = 0;
+	}
 }
 
 /*
@@ -119,8 +140,6 @@ send_out_of_fds(int cfd)
 static bool
 refuse_out_of_fds(struct pgweir *pw, int lfd)
 {
-	char junk[256];
-	int64_t now;
 	int cfd;
 
 	if (pw->spare_fd < 0)
@@ -128,18 +147,10 @@ refuse_out_of_fds(struct pgweir *pw, int lfd)
 	close(pw->spare_fd);
 	cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (cfd >= 0) {
-		send_out_of_fds(cfd);
-		/* read what it sent, so that closing sends FIN, not RST */
-		(void)!recv(cfd, junk, sizeof(junk), MSG_DONTWAIT);
-		close(cfd);
-		pw->fd_refusals++;
-		now = pgweir_mono_usec();
-		if (now - pw->fd_refusals_logged >= 1000000) {
-			log_warning("out of file descriptors: refused %u "
-			    "client(s)", pw->fd_refusals);
-			pw->fd_refusals_logged = now;
-			pw->fd_refusals = 0;
-		}
+		refuse_client(cfd, "pgweir is out of file descriptors; try "
+		    "again later", 10);
+		count_refusal(&pw->fd_refusals, &pw->fd_refusals_logged,
+		    "out of file descriptors");
 	}
 	pw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return cfd >= 0;
@@ -209,6 +220,15 @@ listener_accept_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		if (len == 0 || ss.ss_family == AF_UNSPEC)
 			ss.ss_family = AF_UNIX;
+		if (ss.ss_family != AF_UNIX && pw->cfg->max_login_clients > 0 &&
+		    pw->n_login_clients >= pw->cfg->max_login_clients) {
+			/* no waiting here: a flood must not stall the loop */
+			refuse_client(cfd, "too many clients logging in", 0);
+			count_refusal(&pw->login_refusals,
+			    &pw->login_refusals_logged,
+			    "too many clients logging in (max_login_clients)");
+			continue;
+		}
 		if (client_accept(pw, cfd, (struct sockaddr *)&ss, len) ==
 		    NULL) {
 			log_warning("could not set up a client connection");

@@ -115,7 +115,16 @@ const struct config_option config_options[] = {
 	{ "max_client_conn", OPT_INT, OFF(max_client_conn), "100", 1, 1000000,
 	  NULL, R,
 	  "Most client connections accepted at once (the admin console does "
-	  "not count)." },
+	  "not count). A client counts from its startup packet on: sockets "
+	  "that have not sent one are bounded by max_login_clients and "
+	  "client_startup_timeout instead, so they cannot fill this." },
+	{ "max_login_clients", OPT_INT, OFF(max_login_clients), "100", 0,
+	  1000000, NULL, R | OPT_PGWEIR,
+	  "Most clients logging in at once (connected, not yet "
+	  "authenticated); past it a new TCP connection is refused at once "
+	  "with `FATAL: too many clients logging in` (SQLSTATE 53300). The "
+	  "unix socket is never refused, so the console stays reachable. "
+	  "Raise it where many clients reconnect at once (0: no bound)." },
 	{ "default_pool_size", OPT_INT, OFF(default_pool_size), "20", 0,
 	  100000, NULL, R,
 	  "Most server connections per (database, user) pool; 0 means no "
@@ -259,6 +268,11 @@ const struct config_option config_options[] = {
 	  TMAX, NULL, R,
 	  "After a failed server connect or login, new clients get that "
 	  "error at once for this long before pgweir tries again." },
+	{ "client_startup_timeout", OPT_TIME, OFF(client_startup_timeout),
+	  "5", 0, TMAX, NULL, R | OPT_PGWEIR,
+	  "Deadline for a client to send its startup packet, from accept (TLS "
+	  "handshake included); a socket that sends nothing, or part of a "
+	  "packet, is closed after it (0: only client_login_timeout)." },
 	{ "client_login_timeout", OPT_TIME, OFF(client_login_timeout), "60", 0,
 	  TMAX, NULL, R,
 	  "Deadline for a client to finish logging in (0: none)." },

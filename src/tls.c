@@ -456,19 +456,49 @@ tls_alpn_postgresql(SSL *ssl)
 	    memcmp(p, alpn_postgresql + 1, n) == 0;
 }
 
-/* The common name of a verified peer certificate; -1 if there is none. */
+/*
+ * The common name of a verified peer certificate, NUL-terminated in buf.
+ * -1 when there is no verified certificate or no common name, or when the
+ * name cannot stand for a user: then *why (else NULL) says what is wrong.
+ * The name is taken with its length: a CA-signed "alice\0.evil.example"
+ * must not read as "alice", so a name with an embedded NUL is refused (as
+ * PostgreSQL refuses it), and so is one too long for buf rather than cut.
+ */
 int
-tls_peer_common_name(SSL *ssl, char *buf, size_t len)
+tls_peer_common_name(SSL *ssl, char *buf, size_t len, const char **why)
 {
 	X509 *cert = SSL_get1_peer_certificate(ssl);
-	int n;
+	X509_NAME *name;
+	const ASN1_STRING *cn;
+	const unsigned char *p;
+	int i, n, rc = -1;
 
-	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK) {
-		X509_free(cert);
-		return -1;
+	*why = NULL;
+	buf[0] = '\0';
+	if (cert == NULL || SSL_get_verify_result(ssl) != X509_V_OK)
+		goto done;
+	name = X509_get_subject_name(cert);
+	i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (i < 0)
+		goto done;
+	cn = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i));
+	p = ASN1_STRING_get0_data(cn);
+	n = ASN1_STRING_length(cn);
+	if (n <= 0)
+		goto done;
+	if (memchr(p, '\0', (size_t)n) != NULL) {
+		*why = "the client certificate's common name contains an "
+		    "embedded null";
+		goto done;
 	}
-	n = X509_NAME_get_text_by_NID(X509_get_subject_name(cert),
-	    NID_commonName, buf, (int)len);
+	if ((size_t)n >= len) {
+		*why = "the client certificate's common name is too long";
+		goto done;
+	}
+	memcpy(buf, p, (size_t)n);
+	buf[n] = '\0';
+	rc = 0;
+done:
 	X509_free(cert);
-	return n > 0 ? 0 : -1;
+	return rc;
 }

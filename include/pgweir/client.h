@@ -87,6 +87,7 @@ struct client {
 	struct admin_session *admin;	/* console clients only; owned */
 	struct client_ps *ps;		/* its named statements; owned */
 	bool counted;			/* counted in pw->n_clients */
+	bool in_startup;		/* in pw->n_startup_clients */
 	bool logged_in;			/* counted in db/user client counts */
 	bool read_paused;		/* backpressure from the server side */
 	bool discard_until_sync;	/* a cancelled extended batch: drop it */

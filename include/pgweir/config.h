@@ -116,6 +116,7 @@ struct config {
 	/* pool sizing and limits */
 	int pool_mode;
 	int max_client_conn;
+	int max_login_clients;
 	int default_pool_size;
 	int min_pool_size;
 	int reserve_pool_size;
@@ -166,6 +167,7 @@ struct config {
 	int64_t server_idle_timeout;
 	int64_t server_connect_timeout;
 	int64_t server_login_retry;
+	int64_t client_startup_timeout;
 	int64_t client_login_timeout;
 	int64_t query_wait_notify;
 

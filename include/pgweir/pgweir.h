@@ -74,7 +74,7 @@ struct pgweir {
 	struct user_list users;		/* runtime users (login names) */
 	struct pool_list pools;		/* all pools */
 	struct stats_counters retired;	/* of databases freed while unused */
-	struct client_list login_clients; /* clients before they have a pool */
+	struct client_list login_clients; /* clients logging in (CL_LOGIN) */
 	struct client_list dead_clients;  /* closed, freed by the reaper */
 	struct server_list dead_servers;
 	struct event reap_ev;		/* runs the reaper after callbacks */
@@ -92,6 +92,10 @@ struct pgweir {
 	unsigned fd_refusals;		/* refused since the last log line */
 	int64_t fd_refusals_logged;	/* when that line was (mono usec) */
 	int n_clients;			/* client connections (not admin) */
+	int n_login_clients;		/* on login_clients */
+	int n_startup_clients;		/* of those, before a StartupMessage */
+	unsigned login_refusals;	/* refused past max_login_clients */
+	int64_t login_refusals_logged;	/* when that was last logged */
 	int n_servers;			/* server connections */
 	uint64_t next_id;		/* connection ids, from 1 */
 

@@ -26,6 +26,7 @@ SSL *tls_connect_new(SSL_CTX *ctx, int fd, const char *hostname,
 int tls_end_point_hash(SSL *ssl, bool own_cert, uint8_t *out, size_t *len);
 void tls_describe(SSL *ssl, char *buf, size_t len);
 bool tls_alpn_postgresql(SSL *ssl);
-int tls_peer_common_name(SSL *ssl, char *buf, size_t len);
+int tls_peer_common_name(SSL *ssl, char *buf, size_t len,
+    const char **why);
 
 #endif

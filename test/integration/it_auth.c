@@ -5,15 +5,20 @@
  * methods with right, wrong and unknown users; SCRAM pass-through with only
  * a SCRAM secret; auth_query through a SECURITY DEFINER function; TLS to
  * pgweir with verify-full and channel binding; direct TLS; cert
- * authentication; TLS to PostgreSQL with verify-full; SSLRequest followed
- * by plaintext; hba rules with reject and peer.
+ * authentication (and a CA-signed certificate whose common name hides a
+ * NUL, made here with OpenSSL's API since the command line cannot write
+ * one); TLS to PostgreSQL with verify-full; SSLRequest followed by
+ * plaintext; hba rules with reject and peer.
  */
 #include "config.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <signal.h>
 #include <setjmp.h>
@@ -462,6 +467,108 @@ test_cert_auth(void **state)
 	    "sslmode=require"), "");
 }
 
+/* Read a PEM certificate or key of the test CA. */
+static void *
+read_pem(const char *name, bool key)
+{
+	char path[400];
+	void *obj;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/client-certs/%s", env.dir, name);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	obj = key ? (void *)PEM_read_PrivateKey(fp, NULL, NULL, NULL) :
+	    (void *)PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	assert_non_null(obj);
+	return obj;
+}
+
+/*
+ * A client certificate signed by the test CA whose common name is the
+ * cn_len bytes at cn (NULs included), written as client-certs/STEM.crt
+ * and STEM.key.
+ */
+static void
+make_client_cert(const char *stem, const char *cn, size_t cn_len)
+{
+	X509 *ca = read_pem("ca.crt", false), *crt = X509_new();
+	EVP_PKEY *ca_key = read_pem("ca.key", true);
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509_NAME *name = X509_NAME_new();
+	char path[400];
+	FILE *fp;
+
+	assert_non_null(crt);
+	assert_non_null(key);
+	assert_non_null(name);
+	assert_int_equal(X509_set_version(crt, X509_VERSION_3), 1);
+	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(crt),
+	    (long)(getpid() + (int)cn_len)), 1);
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(crt), -3600));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(crt), 86400));
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)cn, (int)cn_len, -1, 0), 1);
+	assert_int_equal(X509_set_subject_name(crt, name), 1);
+	assert_int_equal(X509_set_issuer_name(crt,
+	    X509_get_subject_name(ca)), 1);
+	assert_int_equal(X509_set_pubkey(crt, key), 1);
+	assert_true(X509_sign(crt, ca_key, EVP_sha256()) > 0);
+
+	snprintf(path, sizeof(path), "%s/client-certs/%s.crt", env.dir, stem);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_X509(fp, crt), 1);
+	fclose(fp);
+	snprintf(path, sizeof(path), "%s/client-certs/%s.key", env.dir, stem);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	fclose(fp);
+	chmod(path, 0600);
+	X509_NAME_free(name);
+	EVP_PKEY_free(key);
+	EVP_PKEY_free(ca_key);
+	X509_free(crt);
+	X509_free(ca);
+}
+
+/*
+ * Cert authentication compares the whole common name: a CA-signed
+ * certificate for "alice\0.evil.example" is refused (it would read as
+ * "alice" to a C string compare), and the same certificate without the
+ * tail logs in.
+ */
+static void
+test_cert_auth_embedded_nul(void **state)
+{
+	static const char evil[] = "alice\0.evil.example";
+	char settings[1024], extra[512];
+
+	(void)state;
+	make_client_cert("nul", evil, sizeof(evil) - 1);
+	make_client_cert("plain", evil, strlen(evil));
+	snprintf(settings, sizeof(settings), "auth_type = cert\n"
+	    "client_tls_sslmode = verify-ca\n"
+	    "client_tls_cert_file = %s/certs/server.crt\n"
+	    "client_tls_key_file = %s/certs/server.key\n"
+	    "client_tls_ca_file = %s/certs/ca.crt\n"
+	    "auth_file = %s\n", env.dir, env.dir, env.dir,
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	snprintf(extra, sizeof(extra), "sslmode=require "
+	    "sslcert=%s/client-certs/nul.crt "
+	    "sslkey=%s/client-certs/nul.key", env.dir, env.dir);
+	assert_non_null(strstr(login_error("postgres", "alice", extra),
+	    "common name contains an embedded null"));
+	snprintf(extra, sizeof(extra), "sslmode=require "
+	    "sslcert=%s/client-certs/plain.crt "
+	    "sslkey=%s/client-certs/plain.key", env.dir, env.dir);
+	assert_string_equal(login_error("postgres", "alice", extra), "");
+}
+
 /* pgweir to PostgreSQL over TLS, verify-full: right CA works, wrong fails. */
 static void
 test_server_tls_verify_full(void **state)
@@ -542,6 +649,7 @@ main(void)
 		cmocka_unit_test(test_ssl_request_then_plaintext),
 		cmocka_unit_test(test_direct_tls),
 		cmocka_unit_test(test_cert_auth),
+		cmocka_unit_test(test_cert_auth_embedded_nul),
 		cmocka_unit_test(test_server_tls_verify_full),
 		cmocka_unit_test(test_hba),
 	};
