@@ -207,74 +207,84 @@ await_length(PGconn *conn, int timeout_s)
 	return v;
 }
 
+/* How the client holding a pool's only server lets it go. */
+enum release { FREE, KILL };
+
 /*
- * Transaction mode: a client waiting behind a holder's transaction sends
- * requests larger than pgweir buffers for a waiting client; each is
- * answered once the holder commits.
+ * A client waits for the only server of db, which another client holds
+ * (in a transaction, a session or a running statement, by pool mode),
+ * and sends a length query of n bytes, more than pgweir buffers for a
+ * waiting client.  The holder then lets the server go (FREE: commit,
+ * disconnect, end of statement), or its backend is terminated (KILL: the
+ * pool opens a new server for the waiter).  The answer must come.
  */
+static void
+big_request_behind(const char *db, const char *mode, enum release how,
+    size_t n)
+{
+	PGconn *holder = it_connect(&env, db, "postgres", NULL);
+	PGconn *waiter = it_connect(&env, db, "postgres", NULL);
+	char *q = length_query(n), sql[128];
+	long long pid;
+	PGresult *res;
+
+	pid = it_query_int(holder, "select pg_backend_pid()");
+	assert_true(pid > 0);
+	if (strcmp(mode, "transaction") == 0)
+		assert_true(it_exec_ok(holder, "begin"));
+	else if (strcmp(mode, "statement") == 0)
+		assert_int_equal(PQsendQuery(holder, "select pg_sleep(1.5)"),
+		    1);
+	/* session: the holder's first query took the server for good */
+	it_sleep_ms(100);
+	send_waiting(waiter, q, 300);
+	if (how == KILL) {
+		snprintf(sql, sizeof(sql), "select pg_terminate_backend(%lld)",
+		    pid);
+		assert_int_equal(it_pg_exec(&env, sql), 0);
+	} else if (strcmp(mode, "transaction") == 0) {
+		assert_true(it_exec_ok(holder, "commit"));
+	} else if (strcmp(mode, "session") == 0) {
+		PQfinish(holder);
+		holder = NULL;
+	}
+	if (strcmp(mode, "statement") == 0)
+		while ((res = PQgetResult(holder)) != NULL)
+			PQclear(res);
+	assert_int_equal(await_length(waiter, 60), (long long)n);
+	assert_int_equal(it_query_int(waiter, "select 2"), 2);
+	free(q);
+	PQfinish(holder);
+	PQfinish(waiter);
+}
+
+/* Transaction mode: 1 MB and 64 MB behind a transaction, 64 MB on a new
+ * server. */
 static void
 test_big_request_waits_transaction(void **state)
 {
-	static const size_t sizes[] = { 1 << 20, 64 << 20 };
-	PGconn *holder = it_connect(&env, "tx1", "postgres", NULL);
-	PGconn *waiter = it_connect(&env, "tx1", "postgres", NULL);
-
 	(void)state;
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		char *q = length_query(sizes[i]);
-		assert_true(it_exec_ok(holder, "begin"));
-		send_waiting(waiter, q, 300);
-		assert_true(it_exec_ok(holder, "commit"));
-		assert_int_equal(await_length(waiter, 60), (long long)sizes[i]);
-		free(q);
-	}
-	assert_int_equal(it_query_int(waiter, "select 2"), 2);
-	assert_int_equal(it_query_int(holder, "select 3"), 3);
-	PQfinish(holder);
-	PQfinish(waiter);
+	big_request_behind("tx1", "transaction", FREE, 1 << 20);
+	big_request_behind("tx1", "transaction", FREE, 64 << 20);
+	big_request_behind("tx1", "transaction", KILL, 64 << 20);
 }
 
-/* Session mode: the same, the server being freed by the holder leaving. */
+/* Session mode: 1 MB behind another session, and on a new server. */
 static void
 test_big_request_waits_session(void **state)
 {
-	PGconn *holder = it_connect(&env, "postgres", "postgres", NULL);
-	PGconn *waiter = it_connect(&env, "postgres", "postgres", NULL);
-	char *q = length_query(1 << 20);
-
 	(void)state;
-	assert_int_equal(it_query_int(holder, "select 1"), 1);
-	send_waiting(waiter, q, 300);
-	PQfinish(holder);
-	assert_int_equal(await_length(waiter, 30), 1 << 20);
-	assert_int_equal(it_query_int(waiter, "select 2"), 2);
-	free(q);
-	PQfinish(waiter);
+	big_request_behind("postgres", "session", FREE, 1 << 20);
+	big_request_behind("postgres", "session", KILL, 1 << 20);
 }
 
-/* Statement mode: the same, behind another client's running statement. */
+/* Statement mode: 1 MB behind a running statement, and on a new server. */
 static void
 test_big_request_waits_statement(void **state)
 {
-	PGconn *holder = it_connect(&env, "stmt1", "postgres", NULL);
-	PGconn *waiter = it_connect(&env, "stmt1", "postgres", NULL);
-	char *q = length_query(1 << 20);
-	PGresult *res;
-
 	(void)state;
-	assert_int_equal(PQsendQuery(holder, "select pg_sleep(1)"), 1);
-	it_sleep_ms(100);
-	send_waiting(waiter, q, 300);
-	while ((res = PQgetResult(holder)) != NULL) {
-		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
-		PQclear(res);
-	}
-	assert_int_equal(await_length(waiter, 30), 1 << 20);
-	assert_int_equal(it_query_int(waiter, "select 2"), 2);
-	assert_int_equal(it_query_int(holder, "select 3"), 3);
-	free(q);
-	PQfinish(holder);
-	PQfinish(waiter);
+	big_request_behind("stmt1", "statement", FREE, 1 << 20);
+	big_request_behind("stmt1", "statement", KILL, 1 << 20);
 }
 
 /*
