@@ -345,6 +345,31 @@ test_big_request_cancel_waiting(void **state)
 	PQfinish(waiter);
 }
 
+/*
+ * A client that stops reading a large result makes pgweir stop reading
+ * its server; when that client leaves, the server reads again, finishes
+ * its cleanup and serves the next client at once (not after
+ * cancel_wait_timeout, when it would be closed).
+ */
+static void
+test_slow_reader_leaves(void **state)
+{
+	PGconn *slow = it_connect(&env, "tx1", "postgres", NULL);
+	PGconn *next = it_connect(&env, "tx1", "postgres", NULL);
+	struct timespec t0;
+
+	(void)state;
+	assert_int_equal(PQsendQuery(slow, "select repeat('x', 1000) from "
+	    "generate_series(1, 1000000)"), 1);
+	it_sleep_ms(500);	/* pgweir's output to it is past its bound */
+	PQfinish(slow);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	send_waiting(next, "select length('abc')", 0);
+	assert_int_equal(await_length(next, 30), 3);
+	assert_true(since(&t0) < 5);
+	PQfinish(next);
+}
+
 int
 main(void)
 {
@@ -356,6 +381,7 @@ main(void)
 		cmocka_unit_test(test_big_request_waits_statement),
 		cmocka_unit_test(test_big_request_new_server),
 		cmocka_unit_test(test_big_request_cancel_waiting),
+		cmocka_unit_test(test_slow_reader_leaves),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);
