@@ -258,8 +258,7 @@ big_request_behind(const char *db, const char *mode, enum release how,
 	PQfinish(waiter);
 }
 
-/* Transaction mode: 1 MB and 64 MB behind a transaction, 64 MB on a new
- * server. */
+/* Transaction mode: 1 and 64 MB behind a transaction, 64 MB on a new server. */
 static void
 test_big_request_waits_transaction(void **state)
 {
