@@ -408,7 +408,8 @@ client_finish_login(struct client *client)
 	}
 	if (client_flush(client) < 0)
 		return;
-	if (io_in_pending(&client->io) > 0)
+	/* also to read again after the bound of the wait for this reply */
+	if (io_in_pending(&client->io) > 0 || client->read_paused)
 		relay_client(client);
 	else
 		client_maybe_release(client);
@@ -753,7 +754,8 @@ client_cancel_wait(struct client *client)
 		client->discard_until_sync = true;
 	if (client_flush(client) < 0)
 		return;
-	if (io_in_pending(&client->io) > 0)
+	/* also to read again: the rest of the request may still be coming */
+	if (io_in_pending(&client->io) > 0 || client->read_paused)
 		relay_client(client);
 }
 

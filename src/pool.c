@@ -547,12 +547,21 @@ pool_link(struct client *client, struct server *server)
 	}
 }
 
-/* Cut the link between a client and its server (both stay where they are). */
+/*
+ * Cut the link between a client and its server (both stay where they
+ * are).  A server that stopped reading because this client was slow reads
+ * again: it still owes answers to its cleanup, and has no client now.
+ */
 void
 pool_unlink(struct client *client, struct server *server)
 {
 	client->link = NULL;
 	server->link = NULL;
+	if (server->read_paused) {
+		server->read_paused = false;
+		if (!server->pw->suspended)
+			io_set_read(&server->io, true);
+	}
 }
 
 /*
@@ -574,7 +583,8 @@ pool_release(struct server *server)
 	if (mode == POOL_SESSION || server->pw->cfg->server_reset_query_always)
 		server->reset_pending = true;
 	server_settle(server);
-	if (client->state == CL_IDLE && io_in_pending(&client->io) > 0)
+	if (client->state == CL_IDLE && (io_in_pending(&client->io) > 0 ||
+	    client->read_paused))
 		relay_client(client);
 }
 

@@ -260,11 +260,40 @@ names_no_statement(struct pq_view *in, size_t offset,
 }
 
 /*
- * Forward what the client sent, linking it to a server first if needed.
- * May close the client or make it wait; check its state after.
+ * After a pass over the client's input: read from it again if nothing
+ * holds it back any more.  Without a server only the bound on what a
+ * waiting client may buffer does; with one, a full request queue or the
+ * server's unsent output (whose own resumes, on answers and on drained
+ * output, stay in charge of those).  The bound has no event of its own:
+ * it ends when the client gets a server, by whichever path links it, or
+ * stops waiting, and each of those makes a pass.  A read left off here
+ * would leave the client and its server waiting for each other for ever.
  */
-void
-relay_client(struct client *client)
+static void
+client_settle_read(struct client *client)
+{
+	struct server *server = client->link;
+	bool held;
+
+	if (!client->read_paused || client->state == CL_CLOSED)
+		return;
+	if (server == NULL)
+		held = (client->state == CL_WAITING ||
+		    client->state == CL_WELCOME) &&
+		    io_in_pending(&client->io) > RELAY_IN_UNLINKED_MAX;
+	else
+		held = rq_full(&server->rq) ||
+		    io_out_pending(&server->io) >= RELAY_OUT_LOW;
+	if (held)
+		return;
+	client->read_paused = false;
+	if (!client->pw->suspended)
+		io_set_read(&client->io, true);
+}
+
+/* One pass of relay_client() over what the client has sent. */
+static void
+relay_client_pass(struct client *client)
 {
 	struct evbuffer *in = client->io.in;
 	struct server *server = client->link;
@@ -447,6 +476,18 @@ relay_client(struct client *client)
 		return;
 	if (io_out_pending(&server->io) > RELAY_OUT_HIGH)
 		client_pause(client);
+}
+
+/*
+ * Forward what the client sent, linking it to a server first if needed,
+ * and read from it again if it may.  May close the client or make it
+ * wait; check its state after.
+ */
+void
+relay_client(struct client *client)
+{
+	relay_client_pass(client);
+	client_settle_read(client);
 }
 
 /* Move the bytes counted so far to the client (or nowhere if none). */
