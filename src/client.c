@@ -104,7 +104,10 @@ peer_addr_format(const struct peer_addr *a, char *buf, size_t len)
 	}
 }
 
-/* Log a line prefixed with "C-id: db/user@addr". */
+/*
+ * Log a line prefixed with "C-id: db/user@addr".  The names came from the
+ * client: log_vmsg() escapes them with the message, so pass them raw.
+ */
 void
 client_log(const struct client *client, int level, const char *fmt, ...)
 {
@@ -420,10 +423,8 @@ client_take_params(struct client *client, const struct pq_startup *sp)
 			continue;
 		idx = var_find(&pw->vars, name);
 		if (idx < 0) {
-			char esc[80];
-			log_escape(esc, sizeof(esc), name, strlen(name));
 			snprintf(msg, sizeof(msg), "unsupported startup "
-			    "parameter: %s", esc);
+			    "parameter: %.79s", name);
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 			    msg);
 			return -1;
@@ -473,7 +474,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 	struct database *db;
 	struct user *user;
 	struct pool *pool;
-	char msg[200], esc[80];
+	char msg[200];
 
 	if ((sp->code & 0xffff) != 0 || sp->n_unknown_options > 0) {
 		/* we speak 3.0 and no protocol extensions */
@@ -498,7 +499,6 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		return;
 	}
 
-	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
 	db = pool_find_database(pw, sp->database);
 	if (db != NULL && db->admin) {
 		/* the console does not count against max_client_conn */
@@ -510,7 +510,8 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		return;
 	}
 	if (db == NULL) {
-		snprintf(msg, sizeof(msg), "no such database: %s", esc);
+		snprintf(msg, sizeof(msg), "no such database: %.79s",
+		    sp->database);
 		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
 		return;
 	}
@@ -521,15 +522,15 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		return;
 	}
 	if (db->disabled) {
-		snprintf(msg, sizeof(msg), "database \"%s\" is disabled", esc);
+		snprintf(msg, sizeof(msg), "database \"%.79s\" is disabled",
+		    sp->database);
 		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
 		return;
 	}
 	/* trust: the user must exist in auth_file when one is set */
 	if (pw->cfg->auth_type == AUTH_TRUST && pw->auth != NULL &&
 	    !db->admin && authfile_find(pw->auth, sp->user) == NULL) {
-		log_escape(esc, sizeof(esc), sp->user, strlen(sp->user));
-		snprintf(msg, sizeof(msg), "no such user: %s", esc);
+		snprintf(msg, sizeof(msg), "no such user: %.79s", sp->user);
 		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
 		    msg);
 		return;
