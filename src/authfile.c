@@ -5,18 +5,19 @@
  * a field is a literal quote; the rest of the line is ignored.  Blank lines
  * and lines starting with ';' or '#' are comments.
  *
- * The file is read whole at start-up and on reload (never per login), and
+ * The file is read whole at start-up and on reload (never per login; it
+ * must be a regular file of at most FILE_AUTH_MAX bytes), and
  * a file with an error is refused whole so that a reload keeps the old one.
  * Secrets are never logged, not even in error messages.
  */
 #include "config.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "pgweir/authfile.h"
+#include "pgweir/file.h"
 
 /* Read one quoted field at *p into a new string; NULL on syntax error. */
 static char *
@@ -161,41 +162,19 @@ next:
 	return af;
 }
 
-/* Read and parse an auth file. */
+/* Read and parse an auth file (a regular file of at most FILE_AUTH_MAX). */
 struct authfile *
 authfile_load(const char *path, char *err, size_t errlen)
 {
-	FILE *fp = fopen(path, "re");
 	struct authfile *af;
-	char *text = NULL;
-	size_t len = 0, cap = 0;
+	char msg[256], *text;
+	size_t len;
 
-	if (fp == NULL) {
-		snprintf(err, errlen, "%s: could not open: %s", path,
-		    strerror(errno));
+	text = file_read(path, FILE_AUTH_MAX, &len, msg, sizeof(msg));
+	if (text == NULL) {
+		snprintf(err, errlen, "%s: %s", path, msg);
 		return NULL;
 	}
-	for (;;) {
-		size_t n;
-		if (cap - len < 4096) {
-			char *grown;
-			cap = cap ? cap * 2 : 8192;
-			grown = realloc(text, cap);
-			if (grown == NULL) {
-				free(text);
-				fclose(fp);
-				snprintf(err, errlen, "out of memory");
-				return NULL;
-			}
-			text = grown;
-		}
-		n = fread(text + len, 1, cap - len - 1, fp);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	fclose(fp);
-	text[len] = '\0';
 	af = authfile_parse(text, path, err, errlen);
 	memset(text, 0, len);
 	free(text);

@@ -601,13 +601,11 @@ static void
 conn_notice_cb(void *arg, const char *message)
 {
 	const struct aq_conn *conn = arg;
-	char esc[AQ_ERRMSG_MAX];
-	size_t n = strlen(message);
+	int n = (int)strnlen(message, AQ_ERRMSG_MAX);
 
 	while (n > 0 && message[n - 1] == '\n')
 		n--;
-	log_escape(esc, sizeof(esc), message, n);
-	conn_log(conn, LOG_LVL_DEBUG, "server says: %s", esc);
+	conn_log(conn, LOG_LVL_DEBUG, "server says: %.*s", n, message);
 }
 
 /* Close the libpq connection; the queue stays. */
@@ -668,10 +666,8 @@ conn_fail(struct aq_conn *conn, const char *errmsg)
 {
 	bool connecting = conn->state == AQC_CONNECTING;
 	struct aq_lookup *lk;
-	char esc[AQ_ERRMSG_MAX];
 
-	log_escape(esc, sizeof(esc), errmsg, strlen(errmsg));
-	conn_log(conn, LOG_LVL_WARNING, "closing: %s", esc);
+	conn_log(conn, LOG_LVL_WARNING, "closing: %s", errmsg);
 	conn_disconnect(conn);
 	if ((lk = conn->sent) != NULL) {
 		conn->sent = NULL;

@@ -110,7 +110,10 @@ peer_addr_format(const struct peer_addr *a, char *buf, size_t len)
 	}
 }
 
-/* Log a line prefixed with "C-id: db/user@addr". */
+/*
+ * Log a line prefixed with "C-id: db/user@addr".  The names came from the
+ * client: log_vmsg() escapes them with the message, so pass them raw.
+ */
 void
 client_log(const struct client *client, int level, const char *fmt, ...)
 {
@@ -432,10 +435,8 @@ client_take_params(struct client *client, const struct pq_startup *sp)
 			continue;
 		idx = var_find(&pw->vars, name);
 		if (idx < 0) {
-			char esc[80];
-			log_escape(esc, sizeof(esc), name, strlen(name));
 			snprintf(msg, sizeof(msg), "unsupported startup "
-			    "parameter: %s", esc);
+			    "parameter: %.79s", name);
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 			    msg);
 			return -1;
@@ -569,9 +570,8 @@ client_check_database(struct client *client, const struct pq_startup *sp,
 {
 	struct pgweir *pw = client->pw;
 	const struct database *db = pool_lookup_database(pw, sp->database);
-	char msg[200], esc[80];
+	char msg[200];
 
-	log_escape(esc, sizeof(esc), sp->database, strlen(sp->database));
 	if (admin) {
 		/* the console does not count against max_client_conn */
 		client->counted = false;
@@ -584,7 +584,8 @@ client_check_database(struct client *client, const struct pq_startup *sp,
 		return false;
 	}
 	if (!client_db_exists(pw, sp->database, admin)) {
-		snprintf(msg, sizeof(msg), "no such database: %s", esc);
+		snprintf(msg, sizeof(msg), "no such database: %.79s",
+		    sp->database);
 		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
 		return false;
 	}
@@ -595,7 +596,8 @@ client_check_database(struct client *client, const struct pq_startup *sp,
 		return false;
 	}
 	if (db != NULL && db->disabled) {
-		snprintf(msg, sizeof(msg), "database \"%s\" is disabled", esc);
+		snprintf(msg, sizeof(msg), "database \"%.79s\" is disabled",
+		    sp->database);
 		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
 		return false;
 	}
@@ -613,7 +615,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 {
 	struct pgweir *pw = client->pw;
 	bool admin = admin_is_console(pw, sp->database);
-	char msg[200], esc[80];
+	char msg[200];
 
 	if ((sp->code & 0xffff) != 0 || sp->n_unknown_options > 0) {
 		/* we speak 3.0 and no protocol extensions */
@@ -642,8 +644,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 	/* trust: the user must exist in auth_file when one is set */
 	if (pw->cfg->auth_type == AUTH_TRUST && pw->auth != NULL &&
 	    !admin && authfile_find(pw->auth, sp->user) == NULL) {
-		log_escape(esc, sizeof(esc), sp->user, strlen(sp->user));
-		snprintf(msg, sizeof(msg), "no such user: %s", esc);
+		snprintf(msg, sizeof(msg), "no such user: %.79s", sp->user);
 		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
 		    msg);
 		return;
@@ -671,14 +672,13 @@ client_join_pool(struct client *client)
 	struct user *user;
 	struct pool *pool;
 	const char *limit;
-	char msg[200], esc[80];
+	char msg[200];
 
 	db = pool_find_database(pw, l->database);
 	if (db == NULL) {
 		/* removed by a reload while the client authenticated */
-		log_escape(esc, sizeof(esc), l->database,
-		    strlen(l->database));
-		snprintf(msg, sizeof(msg), "no such database: %s", esc);
+		snprintf(msg, sizeof(msg), "no such database: %.79s",
+		    l->database);
 		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
 		return;
 	}

@@ -14,6 +14,8 @@
  * take an indented line for a continuation) and keep lines longer than
  * inih's fixed 200-byte buffer: the handler takes the value from the full
  * raw line the reader kept, not from inih's possibly truncated copy.
+ * Files are read whole through file_read(): only regular files, at most
+ * FILE_CONF_MAX bytes for a file and everything it includes together.
  */
 #include "config.h"
 
@@ -29,6 +31,7 @@
 #include <strings.h>
 
 #include "pgweir/config.h"
+#include "pgweir/file.h"
 #include "pgweir/log.h"
 
 #define INCLUDE_DEPTH_MAX 8
@@ -41,9 +44,10 @@ enum section {
 	SECT_PEERS,
 };
 
-/* One open file of the %include stack. */
+/* One open file of the %include stack, read whole by file_read(). */
 struct source {
-	FILE *fp;
+	char *text;		/* the file's contents; owned */
+	size_t pos;		/* offset of the next line in text */
 	char *path;		/* owned */
 	int line;		/* number of the line last read */
 };
@@ -63,6 +67,7 @@ struct parse_state {
 	int cur_line;
 	const char *text;	/* config_load_string(): the text, or NULL */
 	size_t text_pos;
+	size_t total;		/* bytes of all files read, for FILE_CONF_MAX */
 };
 
 static void
@@ -422,31 +427,43 @@ config_unref(struct config *cfg)
 
 /* ---- reading lines: the %include-aware reader given to inih ---- */
 
-/* Open a file and push it on the include stack. */
+/*
+ * Read a file whole and push it on the include stack.  The file and all
+ * it includes must be regular files of at most FILE_CONF_MAX bytes in
+ * all, so that "%include /dev/zero" or a directory fails cleanly.
+ */
 static int
 source_push(struct parse_state *ps, const char *path)
 {
 	struct source *src;
-	FILE *fp;
+	char msg[256], *text;
+	size_t len;
 
 	if (ps->depth >= INCLUDE_DEPTH_MAX) {
 		parse_fail(ps, NULL, "%%include nested too deeply (at most "
 		    "%d levels)", INCLUDE_DEPTH_MAX);
 		return -1;
 	}
-	fp = fopen(path, "re");
-	if (fp == NULL) {
+	text = file_read(path, FILE_CONF_MAX, &len, msg, sizeof(msg));
+	if (text != NULL && len > FILE_CONF_MAX - ps->total) {
+		snprintf(msg, sizeof(msg), "the configuration with its "
+		    "%%include files is over %d bytes", FILE_CONF_MAX);
+		free(text);
+		text = NULL;
+	}
+	if (text == NULL) {
 		if (ps->depth == 0)
-			snprintf(ps->err->msg, sizeof(ps->err->msg),
-			    "%s: could not open: %s", path, strerror(errno));
+			snprintf(ps->err->msg, sizeof(ps->err->msg), "%s: %s",
+			    path, msg);
 		else
-			parse_fail(ps, NULL, "%%include %s: %s", path,
-			    strerror(errno));
+			parse_fail(ps, NULL, "%%include %s: %s", path, msg);
 		ps->failed = true;
 		return -1;
 	}
+	ps->total += len;
 	src = &ps->stack[ps->depth++];
-	src->fp = fp;
+	src->text = text;
+	src->pos = 0;
 	src->path = strdup(path);
 	src->line = 0;
 	return 0;
@@ -458,9 +475,9 @@ source_pop(struct parse_state *ps)
 {
 	struct source *src = &ps->stack[--ps->depth];
 
-	fclose(src->fp);
+	free(src->text);
 	free(src->path);
-	src->fp = NULL;
+	src->text = NULL;
 	src->path = NULL;
 }
 
@@ -488,11 +505,11 @@ include_path(const char *including, const char *name)
 	return out;
 }
 
-/* Read one raw line from the string source (config_load_string). */
+/* Read one raw line of text at *pos into *buf; -1 at the end. */
 static ssize_t
-text_getline(struct parse_state *ps, char **buf, size_t *cap)
+text_getline(const char *text, size_t *pos, char **buf, size_t *cap)
 {
-	const char *start = ps->text + ps->text_pos;
+	const char *start = text + *pos;
 	const char *nl;
 	size_t len;
 
@@ -509,7 +526,7 @@ text_getline(struct parse_state *ps, char **buf, size_t *cap)
 	}
 	memcpy(*buf, start, len);
 	(*buf)[len] = '\0';
-	ps->text_pos += len;
+	*pos += len;
 	return (ssize_t)len;
 }
 
@@ -535,7 +552,8 @@ ini_reader_cb(char *str, int num, void *stream)
 		char *s, *e;
 
 		if (ps->text != NULL) {
-			len = text_getline(ps, &ps->raw, &ps->rawcap);
+			len = text_getline(ps->text, &ps->text_pos, &ps->raw,
+			    &ps->rawcap);
 			if (len < 0)
 				return NULL;
 			ps->cur_line++;
@@ -544,7 +562,8 @@ ini_reader_cb(char *str, int num, void *stream)
 			if (ps->depth == 0)
 				return NULL;
 			src = &ps->stack[ps->depth - 1];
-			len = getline(&ps->raw, &ps->rawcap, src->fp);
+			len = text_getline(src->text, &src->pos, &ps->raw,
+			    &ps->rawcap);
 			if (len < 0) {
 				source_pop(ps);
 				continue;

@@ -15,7 +15,8 @@
  * options other than ours) is a parse error naming file and line, never a
  * silently different rule: a reload with such a file keeps the old rules.
  *
- * Files are read whole at start-up and on reload (hba_load); the login
+ * Files are read whole at start-up and on reload (hba_load, through
+ * file_read: regular files only, at most HBA_FILE_MAX bytes); the login
  * path calls only hba_match, which walks the rules without allocating.
  * All sizes are bounded (see hba.h) and the parser only ever looks at
  * NUL-terminated text it copied into fixed buffers, so it is safe to fuzz.
@@ -24,13 +25,10 @@
 
 #include <sys/types.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,8 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "pgweir/file.h"
 #include "pgweir/hba.h"
 
 /* Longest path an @file reference may resolve to. */
@@ -198,72 +196,6 @@ static bool
 is_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
-}
-
-/*
- * Read a whole regular file of at most HBA_FILE_MAX bytes into a new
- * NUL-terminated string.  On error, NULL and a reason in msg.  A NUL byte
- * in the file is an error: the parser works on C strings and would
- * otherwise stop there silently.
- */
-static char *
-file_read(const char *path, char *msg, size_t msglen)
-{
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0, size;
-	int fd;
-
-	/* O_NONBLOCK: a FIFO put in the file's place must not hang us */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd == -1) {
-		hba_error(msg, msglen, "could not open: %s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1) {
-		hba_error(msg, msglen, "could not stat: %s", strerror(errno));
-		goto fail;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		hba_error(msg, msglen, "not a regular file");
-		goto fail;
-	}
-	if (st.st_size > HBA_FILE_MAX) {
-		hba_error(msg, msglen, "file too large (over %d bytes)",
-		    HBA_FILE_MAX);
-		goto fail;
-	}
-	size = (size_t)st.st_size;
-	text = malloc(size + 1);
-	if (text == NULL) {
-		hba_error(msg, msglen, "out of memory");
-		goto fail;
-	}
-	while (len < size) {
-		ssize_t n = read(fd, text + len, size - len);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			hba_error(msg, msglen, "could not read: %s",
-			    strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	text[len] = '\0';
-	if (memchr(text, '\0', len) != NULL) {
-		hba_error(msg, msglen, "contains a NUL byte");
-		goto fail;
-	}
-	close(fd);
-	return text;
-fail:
-	free(text);
-	close(fd);
-	return NULL;
 }
 
 /* Start reading records from text. */
@@ -455,7 +387,7 @@ parse_include(struct hba_parser *ps, struct hba_list *l, enum hba_field f,
 		n = snprintf(path, sizeof(path), "%s/%s", ps->basedir, file);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return parse_error(ps, "@%.64s: path too long", file);
-	text = file_read(path, msg, sizeof(msg));
+	text = file_read(path, HBA_FILE_MAX, NULL, msg, sizeof(msg));
 	if (text == NULL)
 		return parse_error(ps, "@%s: %s", path, msg);
 	ic = malloc(sizeof(*ic));
@@ -926,7 +858,7 @@ hba_load(const char *path, char *err, size_t errlen)
 	const char *slash = strrchr(path, '/');
 	struct hba *hba;
 
-	text = file_read(path, msg, sizeof(msg));
+	text = file_read(path, HBA_FILE_MAX, NULL, msg, sizeof(msg));
 	if (text == NULL) {
 		hba_error(err, errlen, "%s: %s", path, msg);
 		return NULL;

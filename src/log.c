@@ -6,6 +6,14 @@
  * modules add their own "C-12: db/user@addr:port" prefix through log_vmsg().
  * The log file stays open and is reopened on reload so that logrotate can
  * move it away.  Nothing here allocates: lines are formatted on the stack.
+ *
+ * Escaping happens here, once, for every line: the prefix and the message
+ * (which carry user and database names, startup parameters, SCRAM user
+ * names, the server's error texts ...) pass through log_escape(), so no
+ * string from the network can end a line early, forge another one or
+ * send terminal escapes, whichever call site printed it.  Callers pass
+ * such strings raw and never escape them themselves (that would escape
+ * twice).
  */
 #include "config.h"
 
@@ -181,15 +189,19 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
-/* Format one line with an optional connection prefix and send it out. */
+/*
+ * Format one line with an optional connection prefix and send it out.
+ * The prefix and the formatted message are escaped (see the top of the
+ * file); only the time, pid and level before them are pgweir's own.
+ */
 void
 log_vmsg(enum log_level level, const char *prefix, const char *fmt,
     va_list ap)
 {
-	char line[LOG_LINE_MAX];
+	char line[LOG_LINE_MAX], text[LOG_LINE_MAX];
 	struct timeval tv;
 	struct tm tm;
-	size_t head, len;
+	size_t head, len, tlen;
 	int n, saved_errno = errno;
 
 	if (!log_enabled(level))
@@ -200,15 +212,21 @@ log_vmsg(enum log_level level, const char *prefix, const char *fmt,
 	n = snprintf(line + head, sizeof(line) - head, ".%03d UTC [%d] ",
 	    (int)(tv.tv_usec / 1000), (int)getpid());
 	head += (size_t)n;
-	n = snprintf(line + head, sizeof(line) - head, "%s %s%s",
-	    level_names[level], prefix ? prefix : "", prefix ? ": " : "");
+	n = snprintf(line + head, sizeof(line) - head, "%s ",
+	    level_names[level]);
 	len = head + (size_t)n;
-	n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
-	if (n < 0)
-		n = 0;
-	len += (size_t)n;
-	if (len > sizeof(line) - 2)
-		len = sizeof(line) - 2;
+	n = snprintf(text, sizeof(text), "%s%s", prefix ? prefix : "",
+	    prefix ? ": " : "");
+	tlen = n < 0 ? 0 : (size_t)n;
+	if (tlen >= sizeof(text))
+		tlen = sizeof(text) - 1;
+	n = vsnprintf(text + tlen, sizeof(text) - tlen, fmt, ap);
+	if (n > 0)
+		tlen += (size_t)n;
+	if (tlen >= sizeof(text))
+		tlen = sizeof(text) - 1;
+	/* one byte is kept for the newline */
+	len += log_escape(line + len, sizeof(line) - len - 1, text, tlen);
 	line[len++] = '\n';
 
 	/* -q and -d silence the terminal, but not the reason pgweir stops */
@@ -236,10 +254,12 @@ log_msg(enum log_level level, const char *fmt, ...)
 }
 
 /*
- * Copy a string that came from the network into dst, escaping everything
- * that is not printable ASCII as \xNN so that a client cannot forge log
- * lines or terminal escapes.  Returns the length written (dst is always
- * NUL-terminated when dstlen > 0).
+ * Copy a string into dst, escaping everything that is not printable ASCII,
+ * and the backslash itself, as \xNN so that a client cannot forge log
+ * lines or terminal escapes and an escape cannot be faked by sending its
+ * text.  log_vmsg() applies it to every line; the console uses it for
+ * error texts that quote what a client sent.  Returns the length written
+ * (dst is always NUL-terminated when dstlen > 0).
  */
 size_t
 log_escape(char *dst, size_t dstlen, const char *src, size_t srclen)

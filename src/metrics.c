@@ -8,14 +8,31 @@
  * gauges, per-database counters, and the latency histograms as Prometheus
  * histograms, plus process facts.  Histogram buckets are the power-of-two
  * edges of pgweir's own histograms (16 us to 33.5 s), so their counts are
- * exact, not interpolated.
+ * exact, not interpolated.  The page is built at once into one evbuffer,
+ * in time linear in the number of pools and databases.
+ *
+ * The endpoint faces whoever can reach its port, so every request is
+ * bounded: GET and HEAD only, request line and headers at most
+ * METRICS_HEADERS_MAX bytes, no body at all, one request per connection,
+ * at most METRICS_CONNS_MAX connections at once (the listener pauses at
+ * the bound), and METRICS_TIMEOUT_SEC for a whole connection, not only
+ * between bytes: evhttp's own timeout restarts at every byte, so a client
+ * trickling one byte at a time would otherwise hold its slot for ever.
+ * evhttp hands out no handle on a connection before its first request, so
+ * each one is tracked from the bufferevent made for it (evhttp_set_bevcb):
+ * a zero timer fired right after the accept finds the evhttp connection
+ * behind it, asks to hear of its end (evhttp_connection_set_closecb) and
+ * then waits for the deadline, when it frees the connection.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <stddef.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +50,32 @@
 /* Smallest and largest bucket edge, as powers of two microseconds. */
 #define EDGE_MIN_EXP 4
 #define EDGE_MAX_EXP 25
+
+/* Bounds on what a client of the endpoint may cost (docs/admin.md). */
+#define METRICS_HEADERS_MAX	8192	/* request line and headers, bytes */
+#define METRICS_CONNS_MAX	16	/* connections open at once */
+#define METRICS_TIMEOUT_SEC	10	/* a whole connection, and any pause */
+
+/* One accepted connection, tracked until evhttp frees it. */
+struct metrics_conn {
+	TAILQ_ENTRY(metrics_conn) entry;
+	struct metrics_server *ms;
+	struct bufferevent *bev;	/* a reference until evcon is known */
+	struct evhttp_connection *evcon; /* evhttp's; NULL until found */
+	struct event *timer;		/* first finds evcon, then deadline */
+	bool refused;			/* over METRICS_CONNS_MAX: close */
+};
+
+/* The endpoint: evhttp, its listener and the open connections. */
+struct metrics_server {
+	struct pgweir *pw;
+	struct evhttp *http;		/* owned */
+	struct evconnlistener *listener; /* evhttp's; paused at the bound */
+	bool paused;			/* listener disabled */
+	bool stopping;			/* metrics_stop is freeing evhttp */
+	TAILQ_HEAD(, metrics_conn) conns;
+	int n_conns;
+};
 
 /* Write a label value with Prometheus escaping. */
 static void
@@ -168,8 +211,24 @@ render_pools(struct pgweir *pw, struct evbuffer *out)
 	}
 }
 
+/* A database and the counters of its pools, summed. */
+struct db_sum {
+	const struct database *db;
+	struct stats_counters sum;
+};
+
+/* Order db_sums by database address, for bsearch. */
+static int
+db_sum_cmp(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct db_sum *)a)->db;
+	uintptr_t y = (uintptr_t)((const struct db_sum *)b)->db;
+
+	return x < y ? -1 : x > y;
+}
+
 /* The per-database counters, summed over the database's pools. */
-static void
+static int
 render_databases(struct pgweir *pw, struct evbuffer *out)
 {
 	static const struct {
@@ -208,25 +267,41 @@ render_databases(struct pgweir *pw, struct evbuffer *out)
 		  F(client_login_count), 1, "Client logins." },
 #undef F
 	};
+	struct db_sum *sums;
 	struct database *db;
+	struct pool *pool;
+	size_t n = 0, k;
 
+	/* one pass over the pools, not one per database and counter */
+	TAILQ_FOREACH(db, &pw->databases, entry)
+		n++;
+	sums = calloc(n ? n : 1, sizeof(*sums));
+	if (sums == NULL)
+		return -1;
+	k = 0;
+	TAILQ_FOREACH(db, &pw->databases, entry) {
+		/* pools freed while unused left their counts on the database */
+		sums[k].sum = db->retired;
+		sums[k++].db = db;
+	}
+	qsort(sums, n, sizeof(*sums), db_sum_cmp);
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		struct db_sum key = { .db = pool->db }, *found;
+		found = bsearch(&key, sums, n, sizeof(*sums), db_sum_cmp);
+		if (found != NULL)
+			stats_add(&found->sum, &pool->stats->total);
+	}
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
 		header(out, counters[i].name, "counter", counters[i].help);
-		TAILQ_FOREACH(db, &pw->databases, entry) {
-			struct stats_counters sum;
-			struct pool *pool;
+		for (k = 0; k < n; k++) {
 			uint64_t v;
-			/* pools freed while idle left their counts here */
-			sum = db->retired;
-			TAILQ_FOREACH(pool, &pw->pools, entry)
-				if (pool->db == db)
-					stats_add(&sum, &pool->stats->total);
-			memcpy(&v, (const char *)&sum + counters[i].offset,
-			    sizeof(v));
-			sample(out, counters[i].name, NULL, db->name, NULL,
-			    (double)v * counters[i].scale);
+			memcpy(&v, (const char *)&sums[k].sum +
+			    counters[i].offset, sizeof(v));
+			sample(out, counters[i].name, NULL, sums[k].db->name,
+			    NULL, (double)v * counters[i].scale);
 		}
 	}
+	free(sums);
 	header(out, "pgweir_database_paused", "gauge",
 	    "1 while the database is paused.");
 	TAILQ_FOREACH(db, &pw->databases, entry)
@@ -237,6 +312,7 @@ render_databases(struct pgweir *pw, struct evbuffer *out)
 	TAILQ_FOREACH(db, &pw->databases, entry)
 		sample(out, "pgweir_database_disabled", NULL, db->name, NULL,
 		    db->disabled);
+	return 0;
 }
 
 /* One latency histogram of every pool. */
@@ -290,7 +366,8 @@ metrics_render(struct pgweir *pw, struct evbuffer *out)
 	    pw->n_servers);
 	render_process(pw, out);
 	render_pools(pw, out);
-	render_databases(pw, out);
+	if (render_databases(pw, out) < 0)
+		return -1;
 	render_histogram(pw, out, "pgweir_pool_wait_seconds", LAT_WAIT,
 	    "Time clients waited for a server (immediate links count 0).");
 	render_histogram(pw, out, "pgweir_pool_query_seconds", LAT_QUERY,
@@ -300,25 +377,34 @@ metrics_render(struct pgweir *pw, struct evbuffer *out)
 	return 0;
 }
 
-/* GET /metrics. */
+/* GET or HEAD /metrics (evhttp has refused any body already). */
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
-	struct pgweir *pw = arg;
-	struct evbuffer *out = evbuffer_new();
+	struct metrics_server *ms = arg;
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	struct evbuffer *out;
 
-	if (out == NULL) {
+	evhttp_add_header(headers, "Connection", "close");
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(headers, "Allow", "GET, HEAD");
+		evhttp_send_error(req, 405, "only GET and HEAD");
+		return;
+	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
+		evhttp_send_error(req, 413, "no body expected");
+		return;
+	}
+	out = evbuffer_new();
+	if (out == NULL || metrics_render(ms->pw, out) < 0) {
+		if (out != NULL)
+			evbuffer_free(out);
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_send_error(req, 405, "only GET");
-		evbuffer_free(out);
-		return;
-	}
-	metrics_render(pw, out);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(headers, "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", out);
 	evbuffer_free(out);
 }
@@ -331,40 +417,162 @@ other_cb(struct evhttp_request *req, void *arg)
 	evhttp_send_error(req, 404, "try /metrics");
 }
 
+/* Forget a connection; accept again when below the bound. */
+static void
+conn_free(struct metrics_conn *mc)
+{
+	struct metrics_server *ms = mc->ms;
+
+	TAILQ_REMOVE(&ms->conns, mc, entry);
+	ms->n_conns--;
+	event_free(mc->timer);
+	if (mc->bev != NULL)
+		bufferevent_decref(mc->bev);
+	free(mc);
+	if (ms->paused && !ms->stopping && ms->n_conns < METRICS_CONNS_MAX) {
+		evconnlistener_enable(ms->listener);
+		ms->paused = false;
+	}
+}
+
+/* evhttp is freeing the connection. */
+static void
+conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	conn_free(arg);
+}
+
+/*
+ * First run, just after the accept: find evhttp's connection behind the
+ * bufferevent (the callbacks' argument evhttp set), or learn that it has
+ * gone already (bufferevent_free cleared the callbacks; our reference kept
+ * the bufferevent readable).  Second run: the deadline; freeing the
+ * connection calls conn_close_cb, which frees mc.
+ */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_conn *mc = arg;
+	struct timeval tv = { METRICS_TIMEOUT_SEC, 0 };
+	void *cbarg = NULL;
+
+	(void)fd;
+	(void)what;
+	if (mc->evcon != NULL) {
+		log_debug("metrics: closing a connection open for %d s",
+		    METRICS_TIMEOUT_SEC);
+		evhttp_connection_free(mc->evcon);
+		return;
+	}
+	bufferevent_getcb(mc->bev, NULL, NULL, NULL, &cbarg);
+	bufferevent_decref(mc->bev);
+	mc->bev = NULL;
+	if (cbarg == NULL) {
+		conn_free(mc);
+		return;
+	}
+	mc->evcon = cbarg;
+	evhttp_connection_set_closecb(mc->evcon, conn_close_cb, mc);
+	if (mc->refused) {
+		evhttp_connection_free(mc->evcon);
+		return;
+	}
+	evtimer_add(mc->timer, &tv);
+}
+
+/*
+ * evhttp's hook for a new connection's bufferevent: make it, and track
+ * the connection.  Returning NULL makes evhttp create one itself, which
+ * is then not tracked; only when memory is short.
+ */
+static struct bufferevent *
+conn_bev_cb(struct event_base *base, void *arg)
+{
+	struct metrics_server *ms = arg;
+	struct timeval now = { 0, 0 };
+	struct metrics_conn *mc;
+	struct bufferevent *bev;
+
+	bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	mc = calloc(1, sizeof(*mc));
+	if (bev == NULL || mc == NULL)
+		goto fail;
+	mc->timer = evtimer_new(base, conn_timer_cb, mc);
+	if (mc->timer == NULL)
+		goto fail;
+	bufferevent_incref(bev);
+	mc->bev = bev;
+	mc->ms = ms;
+	TAILQ_INSERT_TAIL(&ms->conns, mc, entry);
+	/* the listener may accept a few more in one go: those are closed */
+	mc->refused = ++ms->n_conns > METRICS_CONNS_MAX;
+	if (ms->n_conns >= METRICS_CONNS_MAX && !ms->paused) {
+		evconnlistener_disable(ms->listener);
+		ms->paused = true;
+	}
+	evtimer_add(mc->timer, &now);
+	return bev;
+fail:
+	free(mc);
+	return bev;
+}
+
 /* Start the endpoint if metrics_port is set. */
 int
 metrics_start(struct pgweir *pw)
 {
 	const struct config *cfg = pw->cfg;
+	struct metrics_server *ms;
+	struct evhttp_bound_socket *bound;
 
 	if (cfg->metrics_port == 0)
 		return 0;
-	pw->http = evhttp_new(pw->base);
-	if (pw->http == NULL)
+	ms = calloc(1, sizeof(*ms));
+	if (ms == NULL)
 		return -1;
-	evhttp_set_allowed_methods(pw->http, EVHTTP_REQ_GET);
-	evhttp_set_timeout(pw->http, 10);
-	evhttp_set_cb(pw->http, "/metrics", metrics_cb, pw);
-	evhttp_set_gencb(pw->http, other_cb, pw);
-	if (evhttp_bind_socket(pw->http, cfg->metrics_listen_addr,
-	    (ev_uint16_t)cfg->metrics_port) < 0) {
-		log_error("could not listen for metrics on %s:%d",
-		    cfg->metrics_listen_addr, cfg->metrics_port);
-		evhttp_free(pw->http);
-		pw->http = NULL;
+	ms->pw = pw;
+	TAILQ_INIT(&ms->conns);
+	ms->http = evhttp_new(pw->base);
+	if (ms->http == NULL) {
+		free(ms);
 		return -1;
 	}
+	pw->metrics = ms;
+	evhttp_set_allowed_methods(ms->http, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_HEAD);
+	evhttp_set_max_headers_size(ms->http, METRICS_HEADERS_MAX);
+	evhttp_set_max_body_size(ms->http, 0);
+	evhttp_set_timeout(ms->http, METRICS_TIMEOUT_SEC);
+	evhttp_set_bevcb(ms->http, conn_bev_cb, ms);
+	evhttp_set_cb(ms->http, "/metrics", metrics_cb, ms);
+	evhttp_set_gencb(ms->http, other_cb, ms);
+	bound = evhttp_bind_socket_with_handle(ms->http,
+	    cfg->metrics_listen_addr, (ev_uint16_t)cfg->metrics_port);
+	if (bound == NULL) {
+		log_error("could not listen for metrics on %s:%d",
+		    cfg->metrics_listen_addr, cfg->metrics_port);
+		metrics_stop(pw);
+		return -1;
+	}
+	ms->listener = evhttp_bound_socket_get_listener(bound);
 	log_info("serving Prometheus metrics on http://%s:%d/metrics",
 	    cfg->metrics_listen_addr, cfg->metrics_port);
 	return 0;
 }
 
-/* Stop the endpoint. */
+/* Stop the endpoint: evhttp frees its connections, then the rest go. */
 void
 metrics_stop(struct pgweir *pw)
 {
-	if (pw->http != NULL) {
-		evhttp_free(pw->http);
-		pw->http = NULL;
-	}
+	struct metrics_server *ms = pw->metrics;
+
+	if (ms == NULL)
+		return;
+	ms->stopping = true;
+	evhttp_free(ms->http);
+	while (!TAILQ_EMPTY(&ms->conns))
+		conn_free(TAILQ_FIRST(&ms->conns));
+	free(ms);
+	pw->metrics = NULL;
 }

@@ -558,13 +558,12 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 	server->copy_in = false;
 	if (head == RQ_INTERNAL) {
 		struct pq_error_fields f;
-		char msg[256] = "?";
+		const char *msg = "?";
 		server->internal_failed = true;
 		if (body && proto_parse_error(body, len, &f) == 0 && f.message)
-			log_escape(msg, sizeof(msg), f.message,
-			    strlen(f.message));
+			msg = f.message;
 		server_log(server, LOG_LVL_WARNING, "query of pgweir's failed: "
-		    "%s", msg);
+		    "%.255s", msg);
 		return;
 	}
 	if (!is_extended(head))

@@ -79,7 +79,7 @@ server_state_name(enum server_state state)
 	return state_names[state];
 }
 
-/* Log a line prefixed with the server's id and pool. */
+/* Log a line prefixed with the server's id and pool (escaped by log_vmsg). */
 void
 server_log(const struct server *server, int level, const char *fmt, ...)
 {
@@ -736,7 +736,6 @@ server_handle_login(struct server *server)
 			break;
 		case PQMSG_ERROR_RESPONSE: {
 			struct pq_error_fields f;
-			char message[512];
 			if (proto_parse_error(body, blen, &f) < 0 ||
 			    f.message == NULL) {
 				server_login_fail(server,
@@ -744,10 +743,8 @@ server_handle_login(struct server *server)
 				    "server refused the login");
 				return;
 			}
-			log_escape(message, sizeof(message), f.message,
-			    strlen(f.message));
 			server_log(server, LOG_LVL_WARNING, "login failed: %s",
-			    message);
+			    f.message);
 			/* the client sees the backend's own error */
 			pool_server_failed(server->pool, f.sqlstate ?
 			    f.sqlstate : SQLSTATE_CONNECTION_FAILURE,

@@ -22,6 +22,7 @@
 #include <strings.h>
 
 #include "pgweir/config.h"
+#include "pgweir/file.h"
 #include "pgweir/tls.h"
 
 /* The protocol name TLS clients of PostgreSQL 17 ask for with ALPN. */
@@ -132,6 +133,22 @@ set_ciphers(SSL_CTX *ctx, const char *ciphers, const char *tls13, char *err,
 	return 0;
 }
 
+/*
+ * Refuse what OpenSSL would read forever or without bound (/dev/zero, a
+ * FIFO, a huge file): TLS files must be regular files like the config.
+ */
+static int
+check_file(const char *path, const char *what, char *err, size_t errlen)
+{
+	char msg[256];
+
+	if (file_check(path, FILE_CONF_MAX, msg, sizeof(msg)) == 0)
+		return 0;
+	snprintf(err, errlen, "could not load %s \"%s\": %s", what, path,
+	    msg);
+	return -1;
+}
+
 /* Load a certificate chain and its key, checking that they match. */
 static int
 load_cert_key(SSL_CTX *ctx, const char *cert, const char *key, char *err,
@@ -139,6 +156,9 @@ load_cert_key(SSL_CTX *ctx, const char *cert, const char *key, char *err,
 {
 	char ssl_err[256];
 
+	if (check_file(cert, "certificate", err, errlen) < 0 ||
+	    check_file(key, "private key", err, errlen) < 0)
+		return -1;
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		ssl_error_text(ssl_err, sizeof(ssl_err));
 		snprintf(err, errlen, "could not load certificate \"%s\": %s",
@@ -165,6 +185,8 @@ load_ca(SSL_CTX *ctx, const char *ca, char *err, size_t errlen)
 {
 	char ssl_err[256];
 
+	if (check_file(ca, "CA file", err, errlen) < 0)
+		return -1;
 	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
 		ssl_error_text(ssl_err, sizeof(ssl_err));
 		snprintf(err, errlen, "could not load CA file \"%s\": %s", ca,

@@ -32,7 +32,7 @@ struct user;
 struct config;
 struct listener;
 struct authfile;
-struct evhttp;
+struct metrics_server;
 struct hba;
 struct ps_registry;
 struct authquery;
@@ -103,7 +103,7 @@ struct pgweir {
 	bool cmd_quiet;			/* -q or -d: no stderr */
 	bool suspended;			/* SUSPEND: no socket is read */
 	struct event stats_ev;		/* ends a stats period */
-	struct evhttp *http;		/* the /metrics endpoint, or NULL */
+	struct metrics_server *metrics;	/* /metrics endpoint, or NULL; owned */
 	int64_t started;		/* wall clock usec, for metrics */
 	bool timeouts_active;		/* some active-state timeout is set */
 	bool pidfile_written;		/* ours to remove at exit */

@@ -23,6 +23,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -329,6 +330,206 @@ test_prometheus(void **state)
 	if (it_sh(&env, out, sizeof(out), "promtool check metrics < %s",
 	    path) != 0)
 		fail_msg("promtool: %s", out);
+}
+
+/* A TCP connection to the metrics port, or -1. */
+static int
+metrics_connect(void)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)metrics_port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/*
+ * Read an HTTP answer on fd until pgweir closes; the status code, 0 when
+ * it closed (or reset) without one, -1 when it still says nothing after
+ * timeout_ms.  The head of the answer goes to head.
+ */
+static int
+http_status(int fd, int timeout_ms, char *head, size_t headlen)
+{
+	char buf[4096];
+	size_t got = 0;
+
+	head[0] = '\0';
+	for (;;) {
+		struct pollfd pfd = { fd, POLLIN, 0 };
+		ssize_t n;
+		if (poll(&pfd, 1, timeout_ms) <= 0) {
+			if (got == 0)
+				return -1;
+			break;
+		}
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(buf) - 1)
+			break;
+	}
+	buf[got] = '\0';
+	snprintf(head, headlen, "%.200s", buf);
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || got < 12)
+		return 0;
+	return atoi(buf + 9);
+}
+
+/* Send a request on a fresh connection; its status as http_status's. */
+static int
+http_request(const char *req, char *head, size_t headlen)
+{
+	int fd = metrics_connect(), status;
+
+	assert_true(fd >= 0);
+	/* pgweir may refuse before reading it all: no SIGPIPE */
+	(void)send(fd, req, strlen(req), MSG_NOSIGNAL);
+	status = http_status(fd, 3000, head, headlen);
+	close(fd);
+	return status;
+}
+
+/*
+ * Refused: a 4xx answer, or a close (a reset may swallow the answer when
+ * pgweir stops reading before the client stopped sending).
+ */
+static bool
+refused(int status)
+{
+	return status == 0 || (status >= 400 && status < 500);
+}
+
+/*
+ * Requests the endpoint must refuse at once, without reading or keeping
+ * what they send: oversized request lines and headers, too many headers,
+ * any body (announced or chunked), other methods.  A normal scrape and
+ * HEAD still work after them.
+ */
+static void
+test_metrics_refuses_abuse(void **state)
+{
+	static const char chunked[] = "GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+	static char big[64 * 1024], body[1 << 20];
+	char head[256];
+	size_t o;
+	int st;
+
+	(void)state;
+	/* a 40 kB header line */
+	o = (size_t)snprintf(big, sizeof(big), "GET /metrics HTTP/1.1\r\n"
+	    "Host: x\r\nX-Big: ");
+	memset(big + o, 'a', 40000);
+	o += 40000;
+	o += (size_t)snprintf(big + o, sizeof(big) - o, "\r\n\r\n");
+	st = http_request(big, head, sizeof(head));
+	if (!refused(st))
+		fail_msg("40 kB header: %d %s", st, head);
+	/* 3,000 small headers */
+	o = (size_t)snprintf(big, sizeof(big), "GET /metrics HTTP/1.1\r\n");
+	for (int i = 0; i < 3000; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "X-%d: 1\r\n",
+		    i);
+	o += (size_t)snprintf(big + o, sizeof(big) - o, "\r\n");
+	st = http_request(big, head, sizeof(head));
+	if (!refused(st))
+		fail_msg("3000 headers: %d %s", st, head);
+	/* a 1 GB Content-Length: refused before any of it is read */
+	st = http_request("GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 1000000000\r\n\r\n", head, sizeof(head));
+	assert_int_equal(st, 413);
+	/* a small body on GET, announced and chunked */
+	st = http_request("GET /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 5\r\n\r\n", head, sizeof(head));
+	assert_int_equal(st, 413);
+	st = http_request(chunked, head, sizeof(head));
+	if (!refused(st))
+		fail_msg("chunked body: %d %s", st, head);
+	/* other methods */
+	st = http_request("POST /metrics HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Length: 0\r\n\r\n", head, sizeof(head));
+	assert_true(st >= 400 && st < 600);
+	/* HEAD: the headers alone */
+	st = http_request("HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n", head,
+	    sizeof(head));
+	assert_int_equal(st, 200);
+	assert_non_null(strstr(head, "Connection: close"));
+	assert_true(http_get_metrics(body, sizeof(body)) > 0);
+	assert_non_null(strstr(body, "pgweir_up 1\n"));
+	assert_true(it_pgweir_alive(&env));
+}
+
+/* Milliseconds on the monotonic clock. */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Slow clients: one trickling a header a byte every 300 ms (which would
+ * restart an idle timeout for ever) and enough idle ones to fill the
+ * endpoint's 16 slots.  A scrape meanwhile waits in the backlog; all 16
+ * are closed at the 10 s deadline, and the scrape is then answered.
+ */
+static void
+test_metrics_slow_clients(void **state)
+{
+	static const char start[] = "GET /metrics HTTP/1.1\r\nX-Slow: ";
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	int idle[15], slow, scrape, st;
+	long long t0, closed_at = -1;
+	char head[256];
+
+	(void)state;
+	t0 = now_ms();
+	slow = metrics_connect();
+	assert_true(slow >= 0);
+	assert_int_equal(send(slow, start, sizeof(start) - 1, MSG_NOSIGNAL),
+	    (ssize_t)sizeof(start) - 1);
+	for (int i = 0; i < 15; i++) {
+		idle[i] = metrics_connect();
+		assert_true(idle[i] >= 0);
+	}
+	it_sleep_ms(300);
+	scrape = metrics_connect();
+	assert_true(scrape >= 0);
+	assert_int_equal(send(scrape, req, sizeof(req) - 1, MSG_NOSIGNAL),
+	    (ssize_t)sizeof(req) - 1);
+	/* no answer while all slots are held */
+	assert_int_equal(http_status(scrape, 1000, head, sizeof(head)), -1);
+	while (now_ms() - t0 < 16000) {
+		struct pollfd pfd = { slow, POLLIN, 0 };
+		char c;
+		if (send(slow, "a", 1, MSG_NOSIGNAL) != 1 ||
+		    (poll(&pfd, 1, 300) == 1 && read(slow, &c, 1) <= 0)) {
+			closed_at = now_ms() - t0;
+			break;
+		}
+	}
+	if (closed_at < 9000 || closed_at > 13000)
+		fail_msg("the trickling client was closed after %lld ms "
+		    "(want about 10 s)", closed_at);
+	st = http_status(scrape, 5000, head, sizeof(head));
+	if (st != 200)
+		fail_msg("the waiting scrape got %d %s", st, head);
+	close(scrape);
+	close(slow);
+	for (int i = 0; i < 15; i++)
+		close(idle[i]);
+	assert_true(it_pgweir_alive(&env));
 }
 
 /* The consistency check of the transaction-pooling tests. */
@@ -846,6 +1047,8 @@ main(void)
 		cmocka_unit_test(test_columns_match_pgbouncer),
 		cmocka_unit_test(test_exporter_queries),
 		cmocka_unit_test(test_prometheus),
+		cmocka_unit_test(test_metrics_refuses_abuse),
+		cmocka_unit_test(test_metrics_slow_clients),
 		cmocka_unit_test(test_pause_resume_under_load),
 		cmocka_unit_test(test_kill_client),
 		cmocka_unit_test(test_reconnect),

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The daemon's life: a bad config at start, reloads (good and bad),
- * SIGTERM and SIGINT waiting for their conditions, and the systemd notify
- * protocol, checked by playing systemd's part on a NOTIFY_SOCKET.
+ * The daemon's life: a bad config at start, reloads (good, bad, and naming
+ * files pgweir must refuse to read), SIGTERM and SIGINT waiting for their
+ * conditions, and the systemd notify protocol, checked by playing
+ * systemd's part on a NOTIFY_SOCKET.
  */
 #include "config.h"
 
@@ -98,6 +99,81 @@ test_reload(void **state)
 	assert_int_equal(PQstatus(conn), CONNECTION_OK);
 	assert_int_equal(it_query_int(conn, "select 5"), 5);
 	PQfinish(conn);
+	assert_int_equal(it_pgweir_stop(&env), 0);
+}
+
+/* Whether a fresh client of user gets in, and pgweir is still alive. */
+static bool
+serves(const char *user)
+{
+	PGconn *conn = it_connect(&env, "postgres", user, NULL);
+	bool ok = PQstatus(conn) == CONNECTION_OK &&
+	    it_query_int(conn, "select 7") == 7;
+
+	PQfinish(conn);
+	return ok && it_pgweir_alive(&env);
+}
+
+/*
+ * Reloads naming files pgweir must not read (a device that never ends, a
+ * directory) fail at once, naming the file, and keep the running config:
+ * the auth_file still in force, clients still served.
+ */
+static void
+test_reload_unreadable_files(void **state)
+{
+	char users[512], settings[1024];
+	PGconn *conn;
+	FILE *fp;
+
+	(void)state;
+	snprintf(users, sizeof(users), "%s/users.txt", env.dir);
+	fp = fopen(users, "w");
+	fprintf(fp, "\"postgres\" \"\"\n");
+	fclose(fp);
+	snprintf(settings, sizeof(settings), "auth_file = %s\n", users);
+	assert_int_equal(it_pgweir_start(&env, settings, NULL), 0);
+	assert_true(serves("postgres"));
+
+	/* %include of an endless device */
+	fp = fopen(env.ini, "a");
+	fprintf(fp, "%%include /dev/zero\n");
+	fclose(fp);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "%include /dev/zero: not a regular "
+	    "file", 5000));
+	assert_true(it_log_contains(&env, "reload failed, keeping the running "
+	    "configuration"));
+	assert_true(serves("postgres"));
+
+	/* %include of a directory is an error, not an empty file */
+	assert_int_equal(it_write_config(&env, settings, NULL), 0);
+	fp = fopen(env.ini, "a");
+	fprintf(fp, "max_client_conn = 7\n%%include %s\n", env.dir);
+	fclose(fp);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "is a directory, not a regular file",
+	    5000));
+	assert_true(serves("postgres"));
+
+	/* auth_file = /dev/zero: the old auth_file stays in force */
+	assert_int_equal(it_write_config(&env, "auth_file = /dev/zero\n",
+	    NULL), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "auth_file: /dev/zero: not a regular "
+	    "file", 5000));
+	assert_true(serves("postgres"));
+	conn = it_connect(&env, "postgres", "mallory", NULL);
+	assert_non_null(strstr(PQerrorMessage(conn), "no such user"));
+	PQfinish(conn);
+
+	/* auth_hba_file = /dev/zero as well */
+	assert_int_equal(it_write_config(&env, "auth_type = hba\n"
+	    "auth_hba_file = /dev/zero\n", NULL), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "auth_hba_file: /dev/zero: not a "
+	    "regular file", 5000));
+	assert_true(serves("postgres"));
 	assert_int_equal(it_pgweir_stop(&env), 0);
 }
 
@@ -301,6 +377,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_config_at_start),
 		cmocka_unit_test(test_reload),
+		cmocka_unit_test(test_reload_unreadable_files),
 		cmocka_unit_test(test_sigterm_waits_for_clients),
 		cmocka_unit_test(test_sigint_waits_for_servers),
 		cmocka_unit_test(test_notify_socket),

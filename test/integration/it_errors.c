@@ -232,6 +232,50 @@ test_backend_down(void **state)
 	assert_others_work();
 }
 
+/* Connect with raw keyword/value pairs (values may hold any byte). */
+static PGconn *
+connect_params(const char *db, const char *user, const char *appname)
+{
+	char port[16];
+	const char *keys[] = { "host", "port", "dbname", "user",
+	    "application_name", "connect_timeout", NULL };
+	const char *vals[] = { "127.0.0.1", port, db, user, appname, "20",
+	    NULL };
+
+	snprintf(port, sizeof(port), "%d", env.port);
+	return PQconnectdbParams(keys, vals, 0);
+}
+
+/*
+ * Names from a client reach the log escaped, in the line's prefix and in
+ * its message: a newline in a user or database name cannot start a
+ * forged line (here "FORGED-..." at the start of a line).
+ */
+static void
+test_client_strings_escaped_in_log(void **state)
+{
+	PGconn *conn;
+
+	(void)state;
+	/* a user PostgreSQL does not know: pooled, then refused by it */
+	conn = connect_params("postgres", "evil\nFORGED-USER\\x0a",
+	    "app\r\nFORGED-APP");
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	PQfinish(conn);
+	/* an unknown database: refused by pgweir */
+	conn = connect_params("no\nFORGED-DB", "postgres", "x");
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	PQfinish(conn);
+	assert_true(it_wait_log(&env, "no such database: no\\x0aFORGED-DB",
+	    5000));
+	/* the user name in the prefix, and in the server's error text */
+	assert_true(it_log_contains(&env, "/evil\\x0aFORGED-USER\\x5cx0a@"));
+	assert_true(it_log_contains(&env, "role \"evil\\x0aFORGED-USER"));
+	assert_false(it_log_contains(&env, "\nFORGED-"));
+	assert_false(it_log_contains(&env, "\rFORGED-"));
+	assert_others_work();
+}
+
 /* Unknown database and unsupported startup parameters are refused. */
 static void
 test_refused_logins(void **state)
@@ -359,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_max_packet_size),
 		cmocka_unit_test(test_backend_down),
 		cmocka_unit_test(test_refused_logins),
+		cmocka_unit_test(test_client_strings_escaped_in_log),
 		cmocka_unit_test(test_gssenc_request),
 		cmocka_unit_test(test_negotiate_protocol_version),
 		cmocka_unit_test(test_cancel_running_query),
