@@ -400,11 +400,23 @@ it_pgweir_wait(struct it_env *e, int timeout_ms)
 	return -1;
 }
 
-/* Whether pgweir is still running. */
+/*
+ * Whether pgweir is still running.  A pgweir found gone is reaped and
+ * forgotten: its pid may be reused at once (pid_max can be as low as
+ * 32768), and a later stop must not signal whoever has it then.
+ */
 bool
 it_pgweir_alive(struct it_env *e)
 {
-	return e->pid > 0 && waitpid(e->pid, NULL, WNOHANG) == 0;
+	pid_t r;
+
+	if (e->pid <= 0)
+		return false;
+	r = waitpid(e->pid, NULL, WNOHANG);
+	if (r == 0)
+		return true;
+	e->pid = 0;
+	return false;
 }
 
 /* Stop pgweir at once (SIGQUIT, then SIGKILL). */
