@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <poll.h>
@@ -95,8 +96,16 @@ raw_unix(void)
 	sun.sun_family = AF_UNIX;
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
 	    env.dir, env.port);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
-	    0);
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		char out[4096];
+		print_error("connect to pgweir's unix socket: %s (pgweir %s)\n",
+		    strerror(errno), it_pgweir_alive(&env) ? "running" :
+		    "gone");
+		if (it_sh(&env, out, sizeof(out), "tail -n 15 '%s'",
+		    env.log) == 0)
+			print_error("%s", out);
+		fail();
+	}
 	return fd;
 }
 
