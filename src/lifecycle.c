@@ -407,15 +407,12 @@ pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
 }
 
 /*
- * Free what pgweir built at run time, once every connection is closed and
- * reaped: pools, databases, users, the cancel requests in flight, the
- * auth_query connections, the buffer cache, the cancel-key slots, the auth
- * and TLS state, the statement registry, the parameter sets.  Before the
- * event loop is freed; the exit paths of main() and of the fuzz harness
- * share it.
+ * Free the pools, databases and users and the cancel requests in flight,
+ * once every connection is closed and reaped: the part of the runtime
+ * that clients create.  The simulator resets with it between inputs.
  */
 void
-pgweir_free_runtime(struct pgweir *pw)
+pgweir_free_pools(struct pgweir *pw)
 {
 	struct pool *pool;
 	struct database *db;
@@ -440,6 +437,20 @@ pgweir_free_runtime(struct pgweir *pw)
 		free(user->derived);
 		free(user);
 	}
+}
+
+/*
+ * Free what pgweir built at run time, once every connection is closed and
+ * reaped: pools, databases, users, the cancel requests in flight, the
+ * auth_query connections, the buffer cache, the cancel-key slots, the auth
+ * and TLS state, the statement registry, the parameter sets.  Before the
+ * event loop is freed; the exit paths of main() and of the simulator
+ * share it.
+ */
+void
+pgweir_free_runtime(struct pgweir *pw)
+{
+	pgweir_free_pools(pw);
 	authquery_free(pw->authquery);
 	pw->authquery = NULL;
 	iobuf_cache_fini(&pw->iobufs);
