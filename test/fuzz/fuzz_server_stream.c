@@ -181,7 +181,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (login_mode)
 			sim_pg_write(e, data + off, len);
 		else
-			sim_server_inject(e, sim_server_any(e), data + off, len);
+			sim_server_inject(e, sim_server_any(e), data + off,
+			    len);
 		sim_pump(e);
 		if (cancel) {
 			sim_client_cancel(e, fc);

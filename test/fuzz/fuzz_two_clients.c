@@ -215,6 +215,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.slow_clients = (data[0] & 32) != 0;
 	o.check_frames = true;
 	o.echo = true;
+	o.big_rows = 600;	/* 60 kB: past a socket's buffer, and quick */
 	memset(&p, 0, sizeof(p));
 	p.e = sim_open(&o);
 	p.out = evbuffer_new();

@@ -33,6 +33,7 @@ struct sim_opts {
 	bool check_frames;	/* abort if pgweir sends a malformed frame */
 	bool check_answers;	/* abort if an answer goes missing */
 	unsigned error_every;	/* fake PostgreSQL fails every nth request */
+	unsigned big_rows;	/* rows of a "big" query; 0: 6000 (600 kB) */
 	const char *extra;	/* more [pgweir] lines, or NULL */
 };
 

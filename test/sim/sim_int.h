@@ -14,12 +14,7 @@
 #define SIM_CLIENTS_MAX 32
 #define SIM_PG_CONNS_MAX 16
 #define SIM_PG_STMTS_MAX 32
-/*
- * Bytes one read may take: with the buffer's header this stays below the
- * size AddressSanitizer serves with mmap(2), whose munmap per free would
- * cost more than the rest of an input.
- */
-#define SIM_READ_SIZE (32 * 1024)
+#define SIM_READ_SIZE (32 * 1024) /* the most one read of the harness takes */
 
 struct authfile;
 struct config;
@@ -88,5 +83,6 @@ bool sim_pg_flush(struct sim *e);
 void sim_pg_close(struct sim_pgconn *c);
 void sim_pg_reset(struct sim *e);
 int sim_read(int fd, struct evbuffer *into, size_t max);
+size_t sim_frame(struct evbuffer *b, uint8_t *type, const char *to);
 
 #endif

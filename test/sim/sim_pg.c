@@ -264,7 +264,10 @@ pg_run_statement(struct sim *e, struct sim_pgconn *c, const char *q,
 	} else if (*q == '\0') {
 		sim_add_msg(c->out, PQMSG_EMPTY_QUERY_RESPONSE, NULL, 0);
 	} else {
-		int rows = strstr(q, "big") ? SIM_BIG_ROWS : 1;
+		int rows = 1;
+		if (strstr(q, "big") != NULL)
+			rows = e->opts.big_rows ? (int)e->opts.big_rows :
+			    SIM_BIG_ROWS;
 		pg_report_set_config(c, q);
 		if (simple)
 			pg_add_rowdesc(c->out);
@@ -276,7 +279,7 @@ pg_run_statement(struct sim *e, struct sim_pgconn *c, const char *q,
 			pg_add_strings(c->out, PQMSG_NOTIFICATION_RESPONSE,
 			    "\0\0\0\1ch", "payload");
 		pg_add_strings(c->out, PQMSG_COMMAND_COMPLETE, rows > 1 ?
-		    "SELECT 6000" : "SELECT 1", NULL);
+		    "SELECT many" : "SELECT 1", NULL);
 	}
 	return true;
 }
@@ -618,9 +621,8 @@ static void
 pg_handle(struct sim *e, struct sim_pgconn *c)
 {
 	for (;;) {
-		uint8_t head[5];
+		uint8_t type;
 		size_t total;
-		uint32_t len;
 		char *msg;
 
 		if (!c->started) {
@@ -632,23 +634,12 @@ pg_handle(struct sim *e, struct sim_pgconn *c)
 				return;
 			continue;
 		}
-		if (evbuffer_get_length(c->in) < 5)
-			return;
-		evbuffer_copyout(c->in, head, 5);
-		len = proto_get_u32(head + 1);
-		if (len < 4) {
-			fprintf(stderr, "fuzz: pgweir sent a message of type "
-			    "0x%02x with length %u to a server\n", head[0],
-			    len);
-			abort();
-		}
-		total = 1 + (size_t)len;
-		if (evbuffer_get_length(c->in) < total)
+		if ((total = sim_frame(c->in, &type, "a server")) == 0)
 			return;
 		if (sim_global.trace)
-			fprintf(stderr, "fuzz: server pid %u got '%c'\n",
-			    c->pid, head[0]);
-		if (head[0] == PQMSG_TERMINATE) {
+			fprintf(stderr, "sim: server pid %u got '%c'\n",
+			    c->pid, type);
+		if (type == PQMSG_TERMINATE) {
 			sim_pg_close(c);
 			return;
 		}
@@ -661,7 +652,7 @@ pg_handle(struct sim *e, struct sim_pgconn *c)
 			abort();
 		evbuffer_remove(c->in, msg, total);
 		msg[total] = '\0';
-		pg_on_message(e, c, head[0], msg + 5, total - 5);
+		pg_on_message(e, c, type, msg + 5, total - 5);
 		free(msg);
 		if (c->closing)
 			return;
