@@ -407,18 +407,58 @@ pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
 }
 
 /*
+ * Close every client and server, in the pools and still logging in, for
+ * one reason; the reaper frees them.  The exit paths of main() and the
+ * simulator's reset between inputs share it.
+ */
+void
+pgweir_close_all(struct pgweir *pw, const char *reason)
+{
+	struct pool *pool;
+	struct client *c;
+	struct server *s;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		struct client_list *cl[] = { &pool->welcome_clients,
+			&pool->idle_clients, &pool->waiting_clients,
+			&pool->active_clients };
+		for (size_t i = 0; i < 4; i++)
+			while ((c = TAILQ_FIRST(cl[i])) != NULL)
+				client_close(c, reason);
+		while ((s = TAILQ_FIRST(&pool->idle_servers)) ||
+		    (s = TAILQ_FIRST(&pool->connecting_servers)) ||
+		    (s = TAILQ_FIRST(&pool->tested_servers)) ||
+		    (s = TAILQ_FIRST(&pool->active_servers)))
+			server_close(s, reason);
+	}
+	while ((c = TAILQ_FIRST(&pw->login_clients)) != NULL)
+		client_close(c, reason);
+}
+
+/*
+ * Free the pools, databases and users and the cancel requests in flight,
+ * once every connection is closed and reaped: the part of the runtime
+ * that clients create.  The simulator resets with it between inputs.
+ */
+void
+pgweir_free_pools(struct pgweir *pw)
+{
+	cancel_free_all(pw);
+	pool_free_all(pw);
+}
+
+/*
  * Free what pgweir built at run time, once every connection is closed and
  * reaped: pools, databases, users, the cancel requests in flight, the
  * auth_query connections, the buffer cache, the cancel-key slots, the auth
  * and TLS state, the statement registry, the parameter sets.  Before the
- * event loop is freed; the exit paths of main() and of the fuzz harness
+ * event loop is freed; the exit paths of main() and of the simulator
  * share it.
  */
 void
 pgweir_free_runtime(struct pgweir *pw)
 {
-	cancel_free_all(pw);
-	pool_free_all(pw);
+	pgweir_free_pools(pw);
 	authquery_free(pw->authquery);
 	pw->authquery = NULL;
 	iobuf_cache_fini(&pw->iobufs);

@@ -257,30 +257,7 @@ setup_signals(struct pgweir *pw)
 static void
 teardown(struct pgweir *pw)
 {
-	struct pool *pool;
-
-	for (pool = TAILQ_FIRST(&pw->pools); pool;) {
-		struct pool *next = TAILQ_NEXT(pool, entry);
-		struct client *c;
-		struct server *s;
-		struct client_list *cl[] = { &pool->welcome_clients,
-			&pool->idle_clients, &pool->waiting_clients,
-			&pool->active_clients };
-		for (size_t i = 0; i < 4; i++)
-			while ((c = TAILQ_FIRST(cl[i])) != NULL)
-				client_close(c, "pgweir is exiting");
-		while ((s = TAILQ_FIRST(&pool->idle_servers)) ||
-		    (s = TAILQ_FIRST(&pool->connecting_servers)) ||
-		    (s = TAILQ_FIRST(&pool->tested_servers)) ||
-		    (s = TAILQ_FIRST(&pool->active_servers)))
-			server_close(s, "pgweir is exiting");
-		pool = next;
-	}
-	{
-		struct client *c;
-		while ((c = TAILQ_FIRST(&pw->login_clients)) != NULL)
-			client_close(c, "pgweir is exiting");
-	}
+	pgweir_close_all(pw, "pgweir is exiting");
 	pgweir_reap_cb(-1, 0, pw);
 	pgweir_free_runtime(pw);
 	if (event_initialized(&pw->accept_retry_ev))

@@ -118,6 +118,8 @@ int64_t pgweir_now_usec(struct pgweir *pw);
 int64_t pgweir_mono_usec(void);
 void pgweir_schedule_reap(struct pgweir *pw);
 void pgweir_reap_cb(evutil_socket_t fd, short what, void *arg);
+void pgweir_close_all(struct pgweir *pw, const char *reason);
+void pgweir_free_pools(struct pgweir *pw);
 void pgweir_free_runtime(struct pgweir *pw);
 void pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg);
 void pgweir_stats_cb(evutil_socket_t fd, short what, void *arg);

@@ -35,25 +35,25 @@
 
 #include <event2/buffer.h>
 
-#include "fuzz_support.h"
+#include "sim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An ordinary client of db: logged in, then a request that holds on. */
-static struct fz_client *
-ordinary_client(struct fz_env *e, const char *sql)
+static struct sim_client *
+ordinary_client(struct sim *e, const char *sql)
 {
-	struct fz_client *fc = fz_client_open(e, false);
+	struct sim_client *fc = sim_client_open(e, false);
 	struct evbuffer *b;
 
-	if (fc == NULL || fz_client_login(e, fc, "db", "u1", NULL) < 0)
+	if (fc == NULL || sim_client_login(e, fc, "db", "u1", NULL) < 0)
 		return fc;
 	b = evbuffer_new();
-	fz_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
-	fz_client_inject(e, fc, evbuffer_pullup(b, -1),
+	sim_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
+	sim_client_inject(e, fc, evbuffer_pullup(b, -1),
 	    evbuffer_get_length(b));
 	evbuffer_free(b);
-	fz_pump(e);
+	sim_pump(e);
 	return fc;
 }
 
@@ -62,14 +62,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const users[] = { "admin", "admin", "stats",
 		"admin" };
-	struct fz_opts o;
-	struct fz_env *e;
-	struct fz_client *fc;
+	struct sim_opts o;
+	struct sim *e;
+	struct sim_client *fc;
 	size_t chunk;
 	int who;
 
-	if (size < 2 || fz_contains_ci(data, size, "logfile") ||
-	    fz_contains_ci(data, size, "syslog"))
+	if (size < 2 || sim_contains_ci(data, size, "logfile") ||
+	    sim_contains_ci(data, size, "syslog"))
 		return 0;
 	memset(&o, 0, sizeof(o));
 	who = data[0] & 3;
@@ -80,24 +80,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	o.reload_file = true;
 	o.check_frames = true;
 	chunk = data[1] ? data[1] : size;
-	e = fz_env_new(&o);
+	e = sim_open(&o);
 	if (data[0] & 4)
 		ordinary_client(e, "BEGIN");
 	if (data[0] & 8)
 		ordinary_client(e, "SELECT 1");
-	fc = fz_client_open(e, who == 0 || who == 3);
-	if (fc == NULL || fz_client_login(e, fc, (data[0] & 64) ?
+	fc = sim_client_open(e, who == 0 || who == 3);
+	if (fc == NULL || sim_client_login(e, fc, (data[0] & 64) ?
 	    "pgbouncer" : "pgweir", users[who], NULL) < 0)
 		goto done;
 	for (size_t off = 2; off < size; off += chunk) {
 		size_t len = size - off < chunk ? size - off : chunk;
 
-		fz_client_inject(e, fc, data + off, len);
-		fz_pump(e);
-		admin_check_pending(fz_pw(e));
-		fz_pump(e);
+		sim_client_inject(e, fc, data + off, len);
+		sim_pump(e);
+		admin_check_pending(sim_pw(e));
+		sim_pump(e);
 	}
 done:
-	fz_env_free(e);
+	sim_close(e);
 	return 0;
 }

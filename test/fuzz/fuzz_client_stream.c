@@ -4,12 +4,12 @@
  * pool mode, with and without prepared-statement rewriting.
  *
  * One or two clients log in (trust) to an in-process pgweir whose servers
- * are connections to the fake PostgreSQL of fuzz_support.c, which answers
+ * are connections to the fake PostgreSQL of test/sim/sim_pg.c, which answers
  * as PostgreSQL does (and fails requests on demand).  The input is what
  * the clients send, in pieces: each piece goes into a client's input
  * buffer and through relay_client(), as client_io_cb() would do, then the
  * loop turns until the answers are through.  pgweir must survive any of
- * it and send only well-formed messages both ways (fuzz_support.c aborts
+ * it and send only well-formed messages both ways (the simulator aborts
  * on a malformed frame).
  *
  * Input: byte 0: bits 0-1 pool mode (3: transaction), bit 2 prepared
@@ -31,7 +31,7 @@
 
 #include "pgweir/config.h"
 
-#include "fuzz_support.h"
+#include "sim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,9 +41,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const unsigned every[] = { 0, 2, 3, 5 };
 	static const char *const params[] = { "application_name", "fuzz",
 		"DateStyle", "ISO, DMY", "extra_float_digits", "3", NULL };
-	struct fz_opts o;
-	struct fz_env *e;
-	struct fz_client *fc[2] = { NULL, NULL }, *late;
+	struct sim_opts o;
+	struct sim *e;
+	struct sim_client *fc[2] = { NULL, NULL }, *late;
 	size_t chunk;
 	bool two, cancel, hangup;
 	int n = 0;
@@ -66,37 +66,37 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chunk = data[1] & 31;
 	if (chunk == 0)
 		chunk = size;
-	e = fz_env_new(&o);
+	e = sim_open(&o);
 	for (int i = 0; i < (two ? 2 : 1); i++) {
-		fc[i] = fz_client_open(e, false);
-		if (fc[i] == NULL || fz_client_login(e, fc[i], "db", "u1",
+		fc[i] = sim_client_open(e, false);
+		if (fc[i] == NULL || sim_client_login(e, fc[i], "db", "u1",
 		    (data[0] & 32) ? params : NULL) < 0)
 			goto done;
 	}
 	for (size_t off = 2; off < size; off += chunk, n++) {
 		size_t len = size - off < chunk ? size - off : chunk;
-		struct fz_client *to = fc[two ? n & 1 : 0];
+		struct sim_client *to = fc[two ? n & 1 : 0];
 
-		fz_client_inject(e, to, data + off, len);
-		fz_pump(e);
+		sim_client_inject(e, to, data + off, len);
+		sim_pump(e);
 		if (cancel) {
-			fz_client_cancel(e, fc[two ? (n >> 1) & 1 : 0]);
-			fz_pump(e);
+			sim_client_cancel(e, fc[two ? (n >> 1) & 1 : 0]);
+			sim_pump(e);
 		}
 	}
 	if (hangup) {
 		static const uint8_t q[] = { 'Q', 0, 0, 0, 13, 'S', 'E', 'L',
 			'E', 'C', 'T', ' ', '1', 0 };
-		fz_client_hangup(e, fc[0]);
-		late = fz_client_open(e, false);
-		if (late != NULL && fz_client_login(e, late, "db", "u1",
+		sim_client_hangup(e, fc[0]);
+		late = sim_client_open(e, false);
+		if (late != NULL && sim_client_login(e, late, "db", "u1",
 		    NULL) == 0) {
-			fz_client_expect_answers(late);
-			fz_client_inject(e, late, q, sizeof(q));
-			fz_pump(e);
+			sim_client_expect_answers(late);
+			sim_client_inject(e, late, q, sizeof(q));
+			sim_pump(e);
 		}
 	}
 done:
-	fz_env_free(e);
+	sim_close(e);
 	return 0;
 }

@@ -32,18 +32,18 @@
 #include "pgweir/pool.h"
 #include "pgweir/proto.h"
 
-#include "fuzz_support.h"
+#include "sim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_STEPS 4
 
 /* The ClientKey and ServerKey of "pw" (salt "pgweir-fuzz-salt", 16). */
-static const uint8_t fz_ck[32] = {
+static const uint8_t sim_ck[32] = {
 	0xf6, 0xdd, 0x35, 0xdf, 0xee, 0xf2, 0xda, 0xe9, 0x0a, 0x98, 0xe6,
 	0xd1, 0x67, 0x5b, 0x79, 0xd3, 0x93, 0x71, 0x65, 0xc1, 0xe7, 0x93,
 	0x90, 0xd8, 0x03, 0xbc, 0x75, 0xef, 0x77, 0xc5, 0x92, 0xf4 };
-static const uint8_t fz_sk[32] = {
+static const uint8_t sim_sk[32] = {
 	0xbd, 0x87, 0xfd, 0x56, 0xf9, 0xb5, 0x0d, 0x15, 0xbc, 0xd8, 0xef,
 	0x72, 0x05, 0x8c, 0xea, 0xfc, 0xce, 0x9b, 0x5e, 0xbe, 0x9a, 0x34,
 	0x37, 0x9b, 0xc6, 0xb4, 0x38, 0xba, 0x78, 0xe5, 0x36, 0x1a };
@@ -52,7 +52,7 @@ static const uint8_t fz_sk[32] = {
 static void
 add_query(struct evbuffer *b, const char *sql)
 {
-	fz_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
+	sim_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
 }
 
 /* Append Bind (unnamed portal, statement, no parameters), Describe
@@ -62,11 +62,11 @@ add_bind_exec(struct evbuffer *b, const char *stmt, bool sync)
 {
 	static const uint8_t exec[5] = { 0, 0, 0, 0, 0 };
 
-	fz_add_bind(b, stmt);
-	fz_add_msg(b, PQMSG_DESCRIBE, "P", 2);
-	fz_add_msg(b, PQMSG_EXECUTE, exec, sizeof(exec));
+	sim_add_bind(b, stmt);
+	sim_add_msg(b, PQMSG_DESCRIBE, "P", 2);
+	sim_add_msg(b, PQMSG_EXECUTE, exec, sizeof(exec));
 	if (sync)
-		fz_add_msg(b, PQMSG_SYNC, NULL, 0);
+		sim_add_msg(b, PQMSG_SYNC, NULL, 0);
 }
 
 /* One step of workload w: the request sent before piece i. */
@@ -84,15 +84,15 @@ workload_step(struct evbuffer *b, unsigned w, int i)
 		break;
 	}
 	case 2:
-		fz_add_parse(b, "", "SELECT $1");
+		sim_add_parse(b, "", "SELECT $1");
 		add_bind_exec(b, "", true);
 		break;
 	case 3:
 		if (i == 0)
-			fz_add_parse(b, "s1", "SELECT 1");
+			sim_add_parse(b, "s1", "SELECT 1");
 		if (i == 2) {
 			static const uint8_t close[] = { 'S', 's', '1', 0 };
-			fz_add_msg(b, PQMSG_CLOSE, close, sizeof(close));
+			sim_add_msg(b, PQMSG_CLOSE, close, sizeof(close));
 		}
 		add_bind_exec(b, "s1", true);
 		break;
@@ -100,17 +100,17 @@ workload_step(struct evbuffer *b, unsigned w, int i)
 		if (i == 0) {
 			add_query(b, "COPY t FROM STDIN");
 		} else {
-			fz_add_msg(b, PQMSG_COPY_DATA, "1\tx\n", 4);
+			sim_add_msg(b, PQMSG_COPY_DATA, "1\tx\n", 4);
 			if (i % 2 == 0)
-				fz_add_msg(b, PQMSG_COPY_DONE, NULL, 0);
+				sim_add_msg(b, PQMSG_COPY_DONE, NULL, 0);
 		}
 		break;
 	case 5:
 		for (int k = 0; k < 3; k++) {
-			fz_add_parse(b, k == 1 ? "s2" : "", "SELECT 2");
+			sim_add_parse(b, k == 1 ? "s2" : "", "SELECT 2");
 			add_bind_exec(b, k == 1 ? "s2" : "", false);
 		}
-		fz_add_msg(b, PQMSG_SYNC, NULL, 0);
+		sim_add_msg(b, PQMSG_SYNC, NULL, 0);
 		break;
 	case 6:
 		add_query(b, i % 2 ? "SELECT 1; SELECT 2" : "DISCARD ALL");
@@ -118,7 +118,7 @@ workload_step(struct evbuffer *b, unsigned w, int i)
 	default: {
 		static const uint8_t fn[] = { 0, 0, 4, 0xd2, 0, 0, 0, 0, 0,
 			0 };
-		fz_add_msg(b, PQMSG_FUNCTION_CALL, fn, sizeof(fn));
+		sim_add_msg(b, PQMSG_FUNCTION_CALL, fn, sizeof(fn));
 		break;
 	}
 	}
@@ -129,9 +129,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const params[] = { "application_name", "fuzz",
 		"TimeZone", "Europe/Paris", NULL };
-	struct fz_opts o;
-	struct fz_env *e;
-	struct fz_client *fc;
+	struct sim_opts o;
+	struct sim *e;
+	struct sim_client *fc;
 	struct evbuffer *req;
 	size_t chunk;
 	bool login_mode, cancel;
@@ -153,18 +153,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cancel = (data[0] & 128) != 0;
 	chunk = data[1] ? data[1] : size;
 	w = data[2];
-	e = fz_env_new(&o);
+	e = sim_open(&o);
 	/* SCRAM pass-through for dbp's server user, as if fz had logged in */
 	if (login_mode)
-		pool_user_set_scram_keys(pool_find_user(fz_pw(e), "fz", true),
-		    fz_ck, fz_sk);
-	fc = fz_client_open(e, false);
+		pool_user_set_scram_keys(pool_find_user(sim_pw(e), "fz", true),
+		    sim_ck, sim_sk);
+	fc = sim_client_open(e, false);
 	if (fc == NULL)
 		goto done;
 	if (login_mode)
-		(void)fz_client_login(e, fc, "dbp", "fz",
+		(void)sim_client_login(e, fc, "dbp", "fz",
 		    (data[0] & 32) ? params : NULL);
-	else if (fz_client_login(e, fc, "db", "u1",
+	else if (sim_client_login(e, fc, "db", "u1",
 	    (data[0] & 32) ? params : NULL) < 0)
 		goto done;
 	req = evbuffer_new();
@@ -173,23 +173,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (n < MAX_STEPS) {
 			workload_step(req, w, n);
-			fz_client_inject(e, fc, evbuffer_pullup(req, -1),
+			sim_client_inject(e, fc, evbuffer_pullup(req, -1),
 			    evbuffer_get_length(req));
 			evbuffer_drain(req, evbuffer_get_length(req));
-			fz_pump(e);
+			sim_pump(e);
 		}
 		if (login_mode)
-			fz_pg_write(e, data + off, len);
+			sim_pg_write(e, data + off, len);
 		else
-			fz_server_inject(e, fz_server_any(e), data + off, len);
-		fz_pump(e);
+			sim_server_inject(e, sim_server_any(e), data + off,
+			    len);
+		sim_pump(e);
 		if (cancel) {
-			fz_client_cancel(e, fc);
-			fz_pump(e);
+			sim_client_cancel(e, fc);
+			sim_pump(e);
 		}
 	}
 	evbuffer_free(req);
 done:
-	fz_env_free(e);
+	sim_close(e);
 	return 0;
 }

@@ -29,7 +29,7 @@
 #include "pgweir/config.h"
 #include "pgweir/proto.h"
 
-#include "fuzz_support.h"
+#include "sim.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,9 +58,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int auths[] = { AUTH_TRUST, AUTH_PLAIN, AUTH_MD5,
 		AUTH_SCRAM, AUTH_HBA, AUTH_CERT, AUTH_TRUST, AUTH_MD5 };
-	struct fz_opts o;
-	struct fz_env *e;
-	struct fz_client *fc;
+	struct sim_opts o;
+	struct sim *e;
+	struct sim_client *fc;
 	size_t chunk;
 	bool unix_peer;
 
@@ -81,15 +81,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	data += 2;
 	size -= 2;
 
-	e = fz_env_new(&o);
-	fc = fz_client_open(e, unix_peer);
+	e = sim_open(&o);
+	fc = sim_client_open(e, unix_peer);
 	if (fc != NULL) {
 		for (size_t off = 0; off < size; off += chunk) {
 			size_t n = size - off < chunk ? size - off : chunk;
-			fz_client_write(e, fc, data + off, n);
-			fz_pump(e);
+			sim_client_write(e, fc, data + off, n);
+			sim_pump(e);
 		}
 	}
-	fz_env_free(e);
+	sim_close(e);
 	return 0;
 }

@@ -572,6 +572,68 @@ def admin_seeds(c, admin):
         c.add("fuzz_admin", "cap-" + name, b"\x0c\x00" + body)
 
 
+# ---- fuzz_files: byte 0 picks the file (0 ini, 1 auth_file, 2 hba) ----
+
+def files_seeds(c, srcdir):
+    def read(p):
+        with open(os.path.join(srcdir, p), "rb") as f:
+            return f.read()
+    ini = read("etc/pgweir.ini")
+    c.add("fuzz_files", "example-ini", b"\0" + b"".join(
+        line + b"\n" for line in ini.split(b"\n") if b"/" not in line))
+    c.add("fuzz_files", "ini-include", b"\0[databases]\n* = host=x\n"
+          b"[pgweir]\n%include fuzz.auth\nauth_type = md5\n")
+    c.add("fuzz_files", "userlist", b"\1" + read("etc/userlist.txt"))
+    c.add("fuzz_files", "userlist-forms", b"\1\"alice\" \"pw\"\n"
+          b"\"b\"\"q\" \"md59e8b47dd245ed6fdb3fd1657224800c4\"\n"
+          b";comment\n\"alice\" \"SCRAM-SHA-256$16:cGQ=$AA==:AA==\"\n")
+    c.add("fuzz_files", "hba", b"\2" + read("test/data/hba.conf"))
+    c.add("fuzz_files", "hba-include", b"\2host all @fuzz.auth 0.0.0.0/0 "
+          b"md5\nlocal all all trust\n")
+
+
+# ---- fuzz_metrics: byte 0 = named clients | piece size << 2 | GET << 6 ----
+
+def metrics_seeds(c):
+    get = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+    c.add("fuzz_metrics", "get", b"\x00" + get)
+    c.add("fuzz_metrics", "get-named", b"\x02" + b"db\0u1\0"
+          b"we\"ird\\db\nx\0us\"er\0" + get)
+    c.add("fuzz_metrics", "get-pieces", b"\x0c" + get + get)
+    c.add("fuzz_metrics", "others", b"\x00POST /metrics HTTP/1.0\r\n"
+          b"Content-Length: 3\r\n\r\nabc")
+    c.add("fuzz_metrics", "not-found", b"\x41db\0u1\0GET /x HTTP/1.0\r\n\r\n")
+
+
+# ---- fuzz_two_clients: byte 0 = options, then one byte per operation ----
+
+def two_clients_seeds(c):
+    def op(kind, client, turn=True, flag=False):
+        return bytes([(kind << 2) | client | (2 if turn else 0) |
+                      (128 if flag else 0)])
+    Q, BEGIN, COMMIT, BIG, EXT, NAMED, PIPE, SYNC, COPY, CANCEL, HANGUP, \
+        RAW = range(12)
+    tx = (op(BEGIN, 0) + op(BEGIN, 1) + op(Q, 0) + op(Q, 1) +
+          op(COMMIT, 0) + op(COMMIT, 1))
+    c.add("fuzz_two_clients", "transactions", b"\x00" + tx)
+    c.add("fuzz_two_clients", "no-turns", b"\x00" + bytes(
+        b & ~2 for b in tx))
+    c.add("fuzz_two_clients", "big-and-hangup", b"\x00" + op(BIG, 0, False) +
+          op(Q, 1) + op(HANGUP, 0) + op(Q, 1) + op(Q, 0))
+    c.add("fuzz_two_clients", "extended", b"\x04" + op(EXT, 0) +
+          op(NAMED, 1) + op(PIPE, 0, False, True) + op(NAMED, 1) +
+          op(SYNC, 0) + op(NAMED, 0))
+    c.add("fuzz_two_clients", "errors-cancel", b"\x18" + op(Q, 0, False) +
+          op(CANCEL, 0) + op(EXT, 1) + op(Q, 1) + op(Q, 0))
+    c.add("fuzz_two_clients", "copy", b"\x00" + op(COPY, 0, False) +
+          op(Q, 1) + op(COPY, 0, True, True) + op(Q, 0))
+    c.add("fuzz_two_clients", "raw", b"\x00" + op(RAW, 0, False) +
+          bytes([14]) + query("SELECT 1") + op(Q, 1) + op(RAW, 0) +
+          bytes([5]) + msg(b"S"))
+    c.add("fuzz_two_clients", "session-slow", b"\x21" + op(BIG, 0) +
+          op(Q, 1) + op(HANGUP, 0) + op(Q, 1))
+
+
 def load(d):
     out = {}
     if not d:
@@ -603,6 +665,9 @@ def main():
     client_stream_seeds(c, pg)
     server_stream_seeds(c, pg)
     admin_seeds(c, admin)
+    files_seeds(c, os.path.join(here, "..", ".."))
+    metrics_seeds(c)
+    two_clients_seeds(c)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 bindir=${FUZZ_BINDIR:-$(pwd)/test/fuzz}
-all="fuzz_startup fuzz_config fuzz_scram fuzz_admin fuzz_client_stream
-fuzz_server_stream"
+all="fuzz_startup fuzz_config fuzz_files fuzz_scram fuzz_admin fuzz_metrics
+fuzz_client_stream fuzz_server_stream fuzz_two_clients"
 targets=${*:-$all}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/pgweir-fuzz-run.XXXXXX") || exit 1

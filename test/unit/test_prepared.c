@@ -3,7 +3,7 @@
  * Unit tests of prepared statements in transaction mode: the statement
  * registry and the rewriting of the message stream, in process.
  *
- * The in-process pgweir of test/fuzz/fuzz_support.c runs in front of its
+ * The simulator of test/sim/ runs pgweir in process in front of its
  * fake PostgreSQL, which keeps statements per connection and answers as
  * PostgreSQL does ("prepared statement does not exist" for a name it was
  * never given).  A test sends a client's messages through the relay and
@@ -28,7 +28,7 @@
 #include "pgweir/proto.h"
 #include "pgweir/server.h"
 
-#include "fuzz_support.h"
+#include "sim.h"
 
 /* ---- building a client's stream ---- */
 
@@ -38,8 +38,8 @@ add_bind_execute(struct evbuffer *b, const char *stmt)
 {
 	static const uint8_t exec[5] = { 0, 0, 0, 0, 0 };
 
-	fz_add_bind(b, stmt);
-	fz_add_msg(b, PQMSG_EXECUTE, exec, sizeof(exec));
+	sim_add_bind(b, stmt);
+	sim_add_msg(b, PQMSG_EXECUTE, exec, sizeof(exec));
 }
 
 /* Describe or Close ('D' or 'C') of a statement. */
@@ -51,26 +51,26 @@ add_statement_op(struct evbuffer *b, uint8_t type, const char *stmt)
 
 	body[0] = 'S';
 	memcpy(body + 1, stmt, n + 1);
-	fz_add_msg(b, type, body, n + 2);
+	sim_add_msg(b, type, body, n + 2);
 }
 
 static void
 add_sync(struct evbuffer *b)
 {
-	fz_add_msg(b, PQMSG_SYNC, NULL, 0);
+	sim_add_msg(b, PQMSG_SYNC, NULL, 0);
 }
 
 static void
 add_query(struct evbuffer *b, const char *sql)
 {
-	fz_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
+	sim_add_msg(b, PQMSG_QUERY, sql, strlen(sql) + 1);
 }
 
 /* ---- the environment ---- */
 
 struct env {
-	struct fz_env *e;
-	struct fz_client *a;
+	struct sim *e;
+	struct sim_client *a;
 	struct evbuffer *b;	/* what a test is about to send */
 };
 
@@ -78,7 +78,7 @@ struct env {
 static void
 env_open(struct env *t, int max_prepared)
 {
-	struct fz_opts o;
+	struct sim_opts o;
 
 	memset(&o, 0, sizeof(o));
 	o.pool_mode = POOL_TRANSACTION;
@@ -87,18 +87,18 @@ env_open(struct env *t, int max_prepared)
 	o.auth_type = AUTH_TRUST;
 	o.check_frames = true;
 	o.check_answers = true;
-	t->e = fz_env_new(&o);
+	t->e = sim_open(&o);
 	t->b = evbuffer_new();
-	t->a = fz_client_open(t->e, false);
+	t->a = sim_client_open(t->e, false);
 	assert_non_null(t->a);
-	assert_int_equal(fz_client_login(t->e, t->a, "db", "u1", NULL), 0);
+	assert_int_equal(sim_client_login(t->e, t->a, "db", "u1", NULL), 0);
 }
 
 static void
 env_close(struct env *t)
 {
 	evbuffer_free(t->b);
-	fz_env_free(t->e);
+	sim_close(t->e);
 }
 
 /* cmocka fixtures: the environment with room for 200 statements. */
@@ -122,13 +122,13 @@ teardown(void **state)
 	return 0;
 }
 
-static struct fz_client *
+static struct sim_client *
 client_new(struct env *t)
 {
-	struct fz_client *fc = fz_client_open(t->e, false);
+	struct sim_client *fc = sim_client_open(t->e, false);
 
 	assert_non_null(fc);
-	assert_int_equal(fz_client_login(t->e, fc, "db", "u1", NULL), 0);
+	assert_int_equal(sim_client_login(t->e, fc, "db", "u1", NULL), 0);
 	return fc;
 }
 
@@ -137,7 +137,7 @@ client_new(struct env *t)
  * it all through, and return the types of what came back.
  */
 static const char *
-exchange(struct env *t, struct fz_client *fc, struct evbuffer *b,
+exchange(struct env *t, struct sim_client *fc, struct evbuffer *b,
     size_t piece)
 {
 	size_t len = evbuffer_get_length(b);
@@ -148,9 +148,9 @@ exchange(struct env *t, struct fz_client *fc, struct evbuffer *b,
 	if (piece == 0)
 		piece = len;
 	for (size_t off = 0; off < len; off += piece) {
-		fz_client_inject(t->e, fc, data + off,
+		sim_client_inject(t->e, fc, data + off,
 		    len - off < piece ? len - off : piece);
-		fz_pump(t->e);
+		sim_pump(t->e);
 	}
 	evbuffer_drain(b, len);
 	return fc->got;
@@ -160,11 +160,11 @@ exchange(struct env *t, struct fz_client *fc, struct evbuffer *b,
 static void
 lose_server(struct env *t)
 {
-	struct server *s = fz_server_any(t->e);
+	struct server *s = sim_server_any(t->e);
 
 	assert_non_null(s);
 	server_close(s, "test: the backend went away");
-	fz_pump(t->e);
+	sim_pump(t->e);
 }
 
 /* ---- tests ---- */
@@ -179,11 +179,11 @@ test_statement_follows_client(void **state)
 	struct env *t = *state;
 	struct evbuffer *b = t->b;
 
-	fz_add_parse(b, "s1", "select 1");
+	sim_add_parse(b, "s1", "select 1");
 	add_bind_execute(b, "s1");
 	add_sync(b);
 	assert_string_equal(exchange(t, t->a, b, 0), "12DCZ");
-	assert_int_equal(prepared_client_count(fz_client_get(t->e, t->a)), 1);
+	assert_int_equal(prepared_client_count(sim_client_get(t->e, t->a)), 1);
 
 	lose_server(t);
 	add_bind_execute(b, "s1");
@@ -206,24 +206,24 @@ test_registry_shares_statements(void **state)
 {
 	struct env *t = *state;
 	struct evbuffer *b = t->b;
-	struct fz_client *c2;
+	struct sim_client *c2;
 
 	c2 = client_new(t);
-	fz_add_parse(b, "a_name", "select 42");
+	sim_add_parse(b, "a_name", "select 42");
 	add_bind_execute(b, "a_name");
 	add_sync(b);
 	assert_string_equal(exchange(t, t->a, b, 0), "12DCZ");
-	fz_add_parse(b, "another_name", "select 42");
+	sim_add_parse(b, "another_name", "select 42");
 	add_bind_execute(b, "another_name");
 	add_sync(b);
 	assert_string_equal(exchange(t, c2, b, 0), "12DCZ");
-	fz_add_parse(b, "third", "select 43");
+	sim_add_parse(b, "third", "select 43");
 	add_sync(b);
 	assert_string_equal(exchange(t, c2, b, 0), "1Z");
-	assert_int_equal(prepared_registry_count(fz_pw(t->e)), 2);
-	assert_int_equal(prepared_client_count(fz_client_get(t->e, t->a)), 1);
-	assert_int_equal(prepared_client_count(fz_client_get(t->e, c2)), 2);
-	assert_int_equal(prepared_server_count(fz_server_any(t->e)), 2);
+	assert_int_equal(prepared_registry_count(sim_pw(t->e)), 2);
+	assert_int_equal(prepared_client_count(sim_client_get(t->e, t->a)), 1);
+	assert_int_equal(prepared_client_count(sim_client_get(t->e, c2)), 2);
+	assert_int_equal(prepared_server_count(sim_server_any(t->e)), 2);
 }
 
 /*
@@ -237,17 +237,17 @@ test_name_reuse_and_close(void **state)
 	struct env *t = *state;
 	struct evbuffer *b = t->b;
 
-	fz_add_parse(b, "s1", "select 1");
+	sim_add_parse(b, "s1", "select 1");
 	add_sync(b);
-	fz_add_parse(b, "s1", "select 2");
+	sim_add_parse(b, "s1", "select 2");
 	add_sync(b);
 	assert_string_equal(exchange(t, t->a, b, 0), "1ZEZ");
 	add_statement_op(b, PQMSG_CLOSE, "s1");
-	fz_add_parse(b, "s1", "select 2");
+	sim_add_parse(b, "s1", "select 2");
 	add_bind_execute(b, "s1");
 	add_sync(b);
 	assert_string_equal(exchange(t, t->a, b, 0), "312DCZ");
-	assert_int_equal(prepared_client_count(fz_client_get(t->e, t->a)), 1);
+	assert_int_equal(prepared_client_count(sim_client_get(t->e, t->a)), 1);
 }
 
 /* DISCARD ALL forgets the client's names: the server then says so. */
@@ -257,12 +257,12 @@ test_discard_all_forgets_names(void **state)
 	struct env *t = *state;
 	struct evbuffer *b = t->b;
 
-	fz_add_parse(b, "s1", "select 1");
+	sim_add_parse(b, "s1", "select 1");
 	add_sync(b);
 	assert_string_equal(exchange(t, t->a, b, 0), "1Z");
 	add_query(b, "DISCARD ALL");
 	assert_string_equal(exchange(t, t->a, b, 0), "CZ");
-	assert_int_equal(prepared_client_count(fz_client_get(t->e, t->a)), 0);
+	assert_int_equal(prepared_client_count(sim_client_get(t->e, t->a)), 0);
 	add_bind_execute(b, "s1");
 	add_sync(b);
 	assert_string_equal(exchange(t, t->a, b, 0), "EZ");
@@ -286,7 +286,7 @@ test_lru_eviction(void **state)
 	env_open(&t, 2);
 	b = t.b;
 	for (int i = 0; i < 3; i++) {
-		fz_add_parse(b, names[i], texts[i]);
+		sim_add_parse(b, names[i], texts[i]);
 		add_sync(b);
 		assert_string_equal(exchange(&t, t.a, b, 0), "1Z");
 	}
@@ -294,7 +294,7 @@ test_lru_eviction(void **state)
 		add_bind_execute(b, names[i]);
 		add_sync(b);
 		assert_string_equal(exchange(&t, t.a, b, 0), "2DCZ");
-		assert_true(prepared_server_count(fz_server_any(t.e)) <= 2);
+		assert_true(prepared_server_count(sim_server_any(t.e)) <= 2);
 	}
 	env_close(&t);
 }
@@ -314,15 +314,15 @@ test_batch_split_everywhere(void **state)
 	uint8_t *data;
 
 	(void)state;
-	fz_add_parse(batch, "s1", "select 1");
+	sim_add_parse(batch, "s1", "select 1");
 	add_bind_execute(batch, "s1");
 	add_sync(batch);
 	add_statement_op(batch, PQMSG_DESCRIBE, "s1");
 	add_sync(batch);
-	fz_add_parse(batch, "s1", "select 2");
+	sim_add_parse(batch, "s1", "select 2");
 	add_sync(batch);
 	add_statement_op(batch, PQMSG_CLOSE, "s1");
-	fz_add_parse(batch, "s1", "select 2");
+	sim_add_parse(batch, "s1", "select 2");
 	add_bind_execute(batch, "s1");
 	add_sync(batch);
 	add_bind_execute(batch, "s1");
@@ -336,10 +336,10 @@ test_batch_split_everywhere(void **state)
 		struct env t;
 		env_open(&t, 200);
 		t.a->n_got = 0;
-		fz_client_inject(t.e, t.a, data, cut);
-		fz_pump(t.e);
-		fz_client_inject(t.e, t.a, data + cut, len - cut);
-		fz_pump(t.e);
+		sim_client_inject(t.e, t.a, data, cut);
+		sim_pump(t.e);
+		sim_client_inject(t.e, t.a, data + cut, len - cut);
+		sim_pump(t.e);
 		if (strcmp(t.a->got, want) != 0)
 			fail_msg("cut at byte %zu of %zu: got %s, want %s",
 			    cut, len, t.a->got, want);
