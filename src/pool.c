@@ -484,10 +484,17 @@ pool_acquire(struct pool *pool, struct client *client)
 		pool_link(client, server);
 		return client->link != NULL;
 	}
-	if (client->state != CL_WAITING) {
-		client->wait_start = pgweir_mono_usec();
-		client_set_state(client, CL_WAITING);
+	if (client->state == CL_WAITING) {
+		/*
+		 * More bytes of a request that already waits (a large one
+		 * arrives in many reads): it keeps its place, as every waiter
+		 * does through a failed connect, until query_wait_timeout.
+		 */
+		pool_launch_if_needed(pool);
+		return false;
 	}
+	client->wait_start = pgweir_mono_usec();
+	client_set_state(client, CL_WAITING);
 	if (pool_total_servers(pool) == 0 && pool_in_backoff(pool) &&
 	    pool->last_error_message != NULL) {
 		client_close_error(client, pool->last_error_sqlstate,

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <poll.h>
 #include <time.h>
 #include <unistd.h>
@@ -529,6 +530,42 @@ test_max_login_clients(void **state)
 	PQfinish(in);
 }
 
+/*
+ * A waiting request whose bytes keep coming while PostgreSQL is down keeps
+ * its place (as every waiter does through a failed connect) and is served
+ * once PostgreSQL is back: the rest of a large query used to close the
+ * client with the connect error.
+ */
+static void
+test_big_request_waits_through_outage(void **state)
+{
+	const size_t n = 1024 * 1024, first = 64 * 1024;
+	char *q = length_query(n), types[64], val[32], hdr[5];
+	size_t qlen = strlen(q) + 1;
+	uint32_t len = htonl((uint32_t)(qlen + 4));
+	int fd = it_raw_login(&env, "tx1", "postgres");
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(it_pg_stop(&env, "fast"), 0);
+	/* pgweir's servers to PostgreSQL are gone; the query starts */
+	hdr[0] = 'Q';
+	memcpy(hdr + 1, &len, 4);
+	assert_int_equal(write(fd, hdr, 5), 5);
+	assert_int_equal(write(fd, q, first), (ssize_t)first);
+	/* a connect fails meanwhile and the pool backs off */
+	it_sleep_ms(1500);
+	assert_int_equal(write(fd, q + first, qlen - first),
+	    (ssize_t)(qlen - first));
+	it_sleep_ms(500);
+	assert_int_equal(it_pg_start(&env), 0);
+	assert_int_equal(it_raw_until_ready(fd, types, sizeof(types), NULL, 0,
+	    val, sizeof(val)), 0);
+	assert_int_equal(atol(val), (long)n);
+	close(fd);
+	free(q);
+}
+
 int
 main(void)
 {
@@ -541,6 +578,7 @@ main(void)
 		cmocka_unit_test(test_big_request_new_server),
 		cmocka_unit_test(test_big_request_cancel_waiting),
 		cmocka_unit_test(test_slow_reader_leaves),
+		cmocka_unit_test(test_big_request_waits_through_outage),
 		cmocka_unit_test(test_silent_sockets),
 		cmocka_unit_test(test_max_login_clients),
 	};
