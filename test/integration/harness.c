@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -308,6 +309,33 @@ port_open(int port)
 	return ok;
 }
 
+/*
+ * pgweir opens its TCP listener before its unix socket: once the port
+ * answers, wait (briefly: a config may have no unix socket) until the
+ * socket in the test directory does too, or a test that uses it at once
+ * finds nothing there.
+ */
+static void
+unix_socket_wait(struct it_env *e)
+{
+	struct sockaddr_un sun;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/.s.PGSQL.%d",
+	    e->dir, e->port);
+	for (int i = 0; i < 100; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sun,
+		    sizeof(sun)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return;
+		it_sleep_ms(20);
+	}
+}
+
 /* Start pgweir on the config already written; wait until it listens. */
 int
 it_pgweir_start_raw(struct it_env *e)
@@ -345,8 +373,10 @@ it_pgweir_start_raw(struct it_env *e)
 	e->pid = pid;
 	for (int i = 0; i < 500; i++) {
 		int status;
-		if (port_open(e->port))
+		if (port_open(e->port)) {
+			unix_socket_wait(e);
 			return 0;
+		}
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			e->pid = 0;
 			fprintf(stderr, "harness: pgweir exited at start-up\n");
