@@ -107,6 +107,19 @@ client_new(struct sim *e)
 	return fc;
 }
 
+/* What a client received, printable, to see how a marker got there. */
+static void
+dump_received(struct evbuffer *all)
+{
+	size_t n = evbuffer_get_length(all);
+	const unsigned char *b = evbuffer_pullup(all, -1);
+
+	fprintf(stderr, "fuzz: what it received (%zu bytes):\n", n);
+	for (size_t i = 0; i < n; i++)
+		fputc(b[i] >= 32 && b[i] < 127 ? b[i] : '.', stderr);
+	fputc('\n', stderr);
+}
+
 /* Abort if client k received the other client's marker. */
 static void
 check(struct pair *p, int k)
@@ -122,6 +135,7 @@ check(struct pair *p, int k)
 	if (at.pos >= 0) {
 		fprintf(stderr, "fuzz: client %d received client %d's bytes "
 		    "(at offset %zd)\n", k, 1 - k, (ssize_t)at.pos);
+		dump_received(fc->all);
 		abort();
 	}
 	/* keep only a tail that a marker could still straddle */

@@ -427,6 +427,9 @@ pg_on_message(struct sim *e, struct sim_pgconn *c, uint8_t type,
 		return;
 	switch (type) {
 	case PQMSG_QUERY:
+		/* a simple query runs in the unnamed portal: the old one goes */
+		free(c->portal);
+		c->portal = NULL;
 		body[len ? len - 1 : 0] = '\0';
 		pg_on_query(e, c, body);
 		return;
@@ -492,8 +495,12 @@ pg_on_message(struct sim *e, struct sim_pgconn *c, uint8_t type,
 		return;
 	case PQMSG_SYNC:
 		c->skip = false;
-		if (!c->in_block)
+		if (!c->in_block) {
+			/* the implicit transaction ends, and its portals */
 			c->tx = 'I';
+			free(c->portal);
+			c->portal = NULL;
+		}
 		pg_add_rfq(c);
 		return;
 	case PQMSG_FLUSH:
