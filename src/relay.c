@@ -375,6 +375,8 @@ relay_client_pass(struct client *client)
 		if (server == NULL && client->ps_on) {
 			enum ps_result r = prepared_unlinked_message(client,
 			    &hdr);
+			/* it may pull the input up: the view is stale */
+			pq_view_init(&view, in);
 			if (r == PS_CLOSED)
 				return;
 			if (r == PS_WAIT)
@@ -411,6 +413,8 @@ relay_client_pass(struct client *client)
 				fwd = 0;
 			}
 			r = prepared_client_message(client, server, &hdr);
+			/* it may pull the input up: the view is stale */
+			pq_view_init(&view, in);
 			if (r == PS_CLOSED)
 				return;
 			if (r == PS_WAIT) {
