@@ -662,6 +662,16 @@ it_raw_send(int fd, char type, const void *body, size_t len)
 		fprintf(stderr, "harness: raw write failed\n");
 }
 
+/* Monotonic milliseconds, for tests that time what pgweir does. */
+long long
+it_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* Send a protocol 3.0 StartupMessage for user and database. */
 int
 it_send_startup(int fd, const char *db, const char *user)

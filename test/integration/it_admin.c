@@ -468,16 +468,6 @@ test_metrics_refuses_abuse(void **state)
 	assert_true(it_pgweir_alive(&env));
 }
 
-/* Milliseconds on the monotonic clock. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Slow clients: one trickling a header a byte every 300 ms (which would
  * restart an idle timeout for ever) and enough idle ones to fill the
@@ -494,7 +484,7 @@ test_metrics_slow_clients(void **state)
 	char head[256];
 
 	(void)state;
-	t0 = now_ms();
+	t0 = it_now_ms();
 	slow = metrics_connect();
 	assert_true(slow >= 0);
 	assert_int_equal(send(slow, start, sizeof(start) - 1, MSG_NOSIGNAL),
@@ -510,12 +500,12 @@ test_metrics_slow_clients(void **state)
 	    (ssize_t)sizeof(req) - 1);
 	/* no answer while all slots are held */
 	assert_int_equal(http_status(scrape, 1000, head, sizeof(head)), -1);
-	while (now_ms() - t0 < 16000) {
+	while (it_now_ms() - t0 < 16000) {
 		struct pollfd pfd = { slow, POLLIN, 0 };
 		char c;
 		if (send(slow, "a", 1, MSG_NOSIGNAL) != 1 ||
 		    (poll(&pfd, 1, 300) == 1 && read(slow, &c, 1) <= 0)) {
-			closed_at = now_ms() - t0;
+			closed_at = it_now_ms() - t0;
 			break;
 		}
 	}

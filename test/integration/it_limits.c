@@ -423,16 +423,6 @@ read_until_closed(int fd, int timeout_ms)
 	return buf;
 }
 
-/* Monotonic milliseconds. */
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * 60 sockets that send one byte hold no place under max_client_conn = 50:
  * a real client still logs in.  client_startup_timeout closes them, with
@@ -451,7 +441,7 @@ test_silent_sockets(void **state)
 	(void)state;
 	restart("max_client_conn = 50\nclient_startup_timeout = 1\n"
 	    "client_login_timeout = 60\n");
-	start = now_ms();
+	start = it_now_ms();
 	open_half(fds, N, true);
 	open_half(silent, SILENT, false);
 	it_sleep_ms(300);	/* the first 60 accepted */
@@ -464,14 +454,14 @@ test_silent_sockets(void **state)
 		assert_non_null(strstr(got, "client_startup_timeout"));
 		close(fds[i]);
 	}
-	assert_true(now_ms() - start < 4000);
+	assert_true(it_now_ms() - start < 4000);
 	for (int i = 0; i < SILENT; i++) {
 		const char *got = read_until_closed(silent[i], 15000);
 		assert_non_null(got);
 		assert_non_null(strstr(got, "client_startup_timeout"));
 		close(silent[i]);
 	}
-	assert_true(now_ms() - start < 20000);
+	assert_true(it_now_ms() - start < 20000);
 	assert_int_equal(it_query_int(conn, "select 2"), 2);
 	PQfinish(conn);
 }
