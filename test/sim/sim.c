@@ -338,6 +338,11 @@ sim_client_get(struct sim *e, const struct sim_client *fc)
  * (answers of its own, hidden Parses, moving between servers) must keep
  * exactly that.  COPY, which the model does not follow, turns it off for
  * the client.  'z' stands for the ReadyForQuery of a Query/FunctionCall.
+ * Describe ('d', ends with RowDescription or NoData) and Execute ('x',
+ * ends with CommandComplete, EmptyQueryResponse or PortalSuspended) are
+ * followed too: without them an error of an Execute that a Query follows
+ * before any Sync would be taken for the Query's own error, when in truth
+ * PostgreSQL skips that Query.
  */
 static void
 owe(struct sim_client *fc, uint8_t what)
@@ -383,6 +388,17 @@ answer_seen(struct sim_client *fc, uint8_t type)
 	if (fc->model_off)
 		return;
 	switch (type) {
+	case PQMSG_ROW_DESCRIPTION:
+	case PQMSG_NO_DATA:
+		if (h == 'd')
+			owed_pop(fc);
+		break;
+	case PQMSG_COMMAND_COMPLETE:
+	case PQMSG_EMPTY_QUERY_RESPONSE:
+	case PQMSG_PORTAL_SUSPENDED:
+		if (h == 'x')
+			owed_pop(fc);
+		break;
 	case PQMSG_PARSE_COMPLETE:
 	case PQMSG_BIND_COMPLETE:
 	case PQMSG_CLOSE_COMPLETE:
@@ -454,7 +470,11 @@ answer_owed(struct sim_client *fc, const void *data, size_t len)
 			owe(fc, 'z');
 			break;
 		case PQMSG_DESCRIBE:
+			owe(fc, 'd');
+			break;
 		case PQMSG_EXECUTE:
+			owe(fc, 'x');
+			break;
 		case PQMSG_FLUSH:
 			break;
 		default:
