@@ -111,8 +111,10 @@ peer_addr_format(const struct peer_addr *a, char *buf, size_t len)
 }
 
 /*
- * Log a line prefixed with "C-id: db/user@addr".  The names came from the
- * client: log_vmsg() escapes them with the message, so pass them raw.
+ * Log a line prefixed with "C-ptr: db/user@addr", the layout of
+ * PgBouncer's lines that log tools parse (pgbadger wants the "0x" of a
+ * pointer), with the ptr that SHOW CLIENTS shows.  The names came from
+ * the client: log_vmsg() escapes them with the message, so pass them raw.
  */
 void
 client_log(const struct client *client, int level, const char *fmt, ...)
@@ -124,12 +126,12 @@ client_log(const struct client *client, int level, const char *fmt, ...)
 		return;
 	peer_addr_format(&client->addr, addr, sizeof(addr));
 	if (client_user_name(client) != NULL)
-		snprintf(prefix, sizeof(prefix), "C-%llu: %s/%s@%s",
-		    (unsigned long long)client->id, client_db_name(client),
+		snprintf(prefix, sizeof(prefix), "C-%p: %s/%s@%s",
+		    (const void *)client, client_db_name(client),
 		    client_user_name(client), addr);
 	else
-		snprintf(prefix, sizeof(prefix), "C-%llu: (nodb)/(nouser)@%s",
-		    (unsigned long long)client->id, addr);
+		snprintf(prefix, sizeof(prefix), "C-%p: (nodb)/(nouser)@%s",
+		    (const void *)client, addr);
 	va_start(ap, fmt);
 	log_vmsg((enum log_level)level, prefix, fmt, ap);
 	va_end(ap);
@@ -405,8 +407,9 @@ client_finish_login(struct client *client)
 	if (pw->cfg->log_connections) {
 		char tls[128];
 		tls_describe(client->io.ssl, tls, sizeof(tls));
+		/* replication connections are not pooled yet: always no */
 		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s "
-		    "tls=%s", pool->db->name, pool->user->name,
+		    "tls=%s replication=no", pool->db->name, pool->user->name,
 		    tls[0] ? tls : "no");
 	}
 	if (client_flush(client) < 0)

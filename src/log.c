@@ -3,7 +3,7 @@
  * Logging: one line per event, to stderr, a log file and/or syslog.
  *
  * Every line carries a timestamp, the process id and a level; connection
- * modules add their own "C-12: db/user@addr:port" prefix through log_vmsg().
+ * modules add their own "C-0x55d0c1a2b3c0: db/user@addr:port" prefix through log_vmsg().
  * The log file stays open and is reopened on reload so that logrotate can
  * move it away.  Nothing here allocates: lines are formatted on the stack.
  *
@@ -215,8 +215,9 @@ log_vmsg(enum log_level level, const char *prefix, const char *fmt,
 	n = snprintf(line + head, sizeof(line) - head, "%s ",
 	    level_names[level]);
 	len = head + (size_t)n;
+	/* PgBouncer's layout: "C-0x...: db/user@addr:port message" */
 	n = snprintf(text, sizeof(text), "%s%s", prefix ? prefix : "",
-	    prefix ? ": " : "");
+	    prefix ? " " : "");
 	tlen = n < 0 ? 0 : (size_t)n;
 	if (tlen >= sizeof(text))
 		tlen = sizeof(text) - 1;

@@ -79,18 +79,29 @@ server_state_name(enum server_state state)
 	return state_names[state];
 }
 
-/* Log a line prefixed with the server's id and pool (escaped by log_vmsg). */
+/*
+ * Log a line prefixed with "S-ptr: db/user@addr" as PgBouncer does (the
+ * ptr of SHOW SERVERS; the address once connected), escaped by log_vmsg.
+ */
 void
 server_log(const struct server *server, int level, const char *fmt, ...)
 {
-	char prefix[256];
+	char prefix[256], addr[64] = "";
+	struct peer_addr pa;
 	va_list ap;
 
 	if (!log_enabled((enum log_level)level))
 		return;
-	snprintf(prefix, sizeof(prefix), "S-%llu: %s/%s",
-	    (unsigned long long)server->id, server->pool->db->name,
-	    server->pool->server_user);
+	if (server->remote.ss_family == AF_INET ||
+	    server->remote.ss_family == AF_INET6) {
+		peer_addr_set(&pa, (const struct sockaddr *)&server->remote);
+		addr[0] = '@';
+		peer_addr_format(&pa, addr + 1, sizeof(addr) - 1);
+	} else if (server->remote.ss_family == AF_UNIX) {
+		snprintf(addr, sizeof(addr), "@unix");
+	}
+	snprintf(prefix, sizeof(prefix), "S-%p: %s/%s%s", (const void *)server,
+	    server->pool->db->name, server->pool->server_user, addr);
 	va_start(ap, fmt);
 	log_vmsg((enum log_level)level, prefix, fmt, ap);
 	va_end(ap);

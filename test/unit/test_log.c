@@ -74,7 +74,7 @@ test_lines_escaped(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	assert_int_equal(log_configure(&ls), 0);
-	log_with_prefix("C-1: db/evil\nuser@127.0.0.1:5", "closing: %s",
+	log_with_prefix("C-0x1: db/evil\nuser@127.0.0.1:5", "closing: %s",
 	    "bye\r\nFATAL forged");
 	log_info("user %s, parameter %s", "a\\b", "x\ty");
 	log_fini();
@@ -85,7 +85,7 @@ test_lines_escaped(void **state)
 	fclose(fp);
 	unlink(path);
 	buf[n] = '\0';
-	assert_non_null(strstr(buf, " LOG C-1: db/evil\\x0auser@127.0.0.1:5: "
+	assert_non_null(strstr(buf, " LOG C-0x1: db/evil\\x0auser@127.0.0.1:5 "
 	    "closing: bye\\x0d\\x0aFATAL forged\n"));
 	assert_non_null(strstr(buf, " LOG user a\\x5cb, parameter "
 	    "x\\x09y\n"));
