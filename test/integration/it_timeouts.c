@@ -250,7 +250,7 @@ test_server_login_retry(void **state)
 	(void)state;
 	restart("server_login_retry = 2",
 	    "nodb = host=/nonexistent dbname=doesnotexist");
-	before = log_count("nodb/postgres: new server connection");
+	before = log_count("nodb/postgres new server connection");
 	for (int i = 0; i < 3; i++) {
 		conn = it_connect(&env, "nodb", "postgres", NULL);
 		assert_int_equal(PQstatus(conn), CONNECTION_BAD);
@@ -259,12 +259,12 @@ test_server_login_retry(void **state)
 		PQfinish(conn);
 	}
 	/* one attempt; the next clients got its error from memory */
-	assert_int_equal(log_count("nodb/postgres: new server connection") -
+	assert_int_equal(log_count("nodb/postgres new server connection") -
 	    before, 1);
 	it_sleep_ms(2300);
 	conn = it_connect(&env, "nodb", "postgres", NULL);
 	PQfinish(conn);
-	assert_int_equal(log_count("nodb/postgres: new server connection") -
+	assert_int_equal(log_count("nodb/postgres new server connection") -
 	    before, 2);
 
 	/* a login the backend refuses: its own error reaches the client */
