@@ -427,8 +427,8 @@ conninfo_add(char *out, size_t len, size_t o, const char *key,
 /* What auth_find_authdb decided. */
 enum authdb_result {
 	AUTHDB_FOUND,		/* run auth_query there */
-	AUTHDB_NONE,		/* no database to ask: the user is unknown */
-	AUTHDB_CLOSED,		/* a configuration problem closed the client */
+	AUTHDB_NONE,		/* nothing to ask: an unknown user */
+	AUTHDB_CLOSED,		/* a config error closed the client */
 };
 
 /*

@@ -156,6 +156,22 @@ auth_query_settings(const char *auth_type, const char *more)
 	return settings;
 }
 
+/* Write DIR/hba.conf and return its path. */
+static const char *
+write_hba(const char *text)
+{
+	static char path[300];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/hba.conf", env.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, 0644);
+	return path;
+}
+
 /* Run a console command as alice (an admin_users); its error or "". */
 static const char *
 console(const char *command)
@@ -671,20 +687,15 @@ test_server_tls_verify_full(void **state)
 static void
 test_hba(void **state)
 {
-	char settings[1024], hba[300], out[512];
-	FILE *fp;
+	char settings[1024], hba[400], out[512];
 
 	(void)state;
-	snprintf(hba, sizeof(hba), "%s/hba.conf", env.dir);
-	fp = fopen(hba, "w");
-	fprintf(fp, "local all %s peer\nlocal all alice peer\n"
+	snprintf(hba, sizeof(hba), "local all %s peer\nlocal all alice peer\n"
 	    "local all all reject\nhost all carol 127.0.0.1/32 reject\n"
 	    "host all dave 127.0.0.1/32 cert\n"
 	    "host all all 127.0.0.1/32 scram-sha-256\n", it_os_user());
-	fclose(fp);
-	chmod(hba, 0644);
 	snprintf(settings, sizeof(settings), "auth_type = hba\n"
-	    "auth_hba_file = %s\nauth_file = %s\n", hba,
+	    "auth_hba_file = %s\nauth_file = %s\n", write_hba(hba),
 	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n\"carol\" "
 	    "\"carol-pw\"\n"));
 	restart(settings);
@@ -717,8 +728,7 @@ test_hba(void **state)
 static void
 test_trust_users_without_password(void **state)
 {
-	char hba[300], settings[1024];
-	FILE *fp;
+	char settings[1024];
 
 	(void)state;
 	restart(auth_query_settings("trust", ""));
@@ -749,12 +759,8 @@ test_trust_users_without_password(void **state)
 	    "authentication failed (age=", 5000));
 
 	/* an hba trust line works the same */
-	snprintf(hba, sizeof(hba), "%s/hba-trust.conf", env.dir);
-	fp = fopen(hba, "w");
-	fprintf(fp, "host all all 127.0.0.1/32 trust\n");
-	fclose(fp);
-	chmod(hba, 0644);
-	snprintf(settings, sizeof(settings), "auth_hba_file = %s\n", hba);
+	snprintf(settings, sizeof(settings), "auth_hba_file = %s\n",
+	    write_hba("host all all 127.0.0.1/32 trust\n"));
 	restart(auth_query_settings("hba", settings));
 	assert_string_equal(login_error("local", "nopw", NULL), "");
 	assert_non_null(strstr(login_error("local", "nobody", NULL),
