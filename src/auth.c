@@ -93,18 +93,49 @@ login_user(const struct client *client)
 	return client->login->user;
 }
 
-/* The failure every password method ends with, known user or not. */
+/*
+ * The failure every password method ends with, known user or not.  The
+ * wording follows the exchange, as PgBouncer's does: "SASL authentication
+ * failed" once a SCRAM exchange began, else PostgreSQL's "password
+ * authentication failed".  An unknown user runs the same exchange as the
+ * known users would, so the wording tells nothing about who exists.
+ */
 static void
 auth_fail_password(struct client *client, const char *why)
 {
+	struct auth_state *a = client->auth;
 	char msg[200];
 
 	/* the reason goes to the log only: the client learns nothing */
 	client_log(client, LOG_LVL_LOG, "authentication failed: %s", why);
-	snprintf(msg, sizeof(msg), "password authentication failed for user "
-	    "\"%.63s\"", login_user(client));
+	if (a != NULL && (a->step == AUTH_WAIT_SASL_FIRST ||
+	    a->step == AUTH_WAIT_SASL_FINAL))
+		snprintf(msg, sizeof(msg), "SASL authentication failed");
+	else
+		snprintf(msg, sizeof(msg), "password authentication failed "
+		    "for user \"%.63s\"", login_user(client));
 	auth_free(client);
 	client_close_error(client, SQLSTATE_INVALID_PASSWORD, msg);
+}
+
+/* A configuration problem stops this login; the log says which. */
+static void
+auth_fail_config(struct client *client)
+{
+	auth_free(client);
+	client_close_error(client, SQLSTATE_CONFIG_FILE_ERROR,
+	    "bouncer config error");
+}
+
+/*
+ * Under trust, a user pgweir does not know is refused (there is no
+ * password to hide behind: with trust, refusal itself tells).
+ */
+static void
+auth_fail_trust(struct client *client, const char *message)
+{
+	auth_free(client);
+	client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION, message);
 }
 
 /*
@@ -327,6 +358,31 @@ auth_take_secret(struct client *client, const char *secret)
 		a->mock = true;
 }
 
+/*
+ * The user is known (found is true) or not: go on.  Trust lets a known
+ * user in whatever its secret (none, for a role without a password); the
+ * password methods ask for the password, an unknown user included.
+ */
+static void
+auth_proceed(struct client *client, bool found, const char *secret,
+    const char *unknown_msg)
+{
+	struct auth_state *a = client->auth;
+
+	if (a->method == HBA_TRUST) {
+		if (found)
+			auth_succeed(client);
+		else
+			auth_fail_trust(client, unknown_msg);
+		return;
+	}
+	if (found)
+		auth_take_secret(client, secret);
+	else
+		a->mock = true;
+	auth_challenge(client);
+}
+
 /* auth_query answered: go on with the secret, or as an unknown user. */
 static void
 auth_query_done(void *arg, enum authquery_status st, const char *secret,
@@ -337,15 +393,15 @@ auth_query_done(void *arg, enum authquery_status st, const char *secret,
 
 	a->aq = NULL;
 	if (st == AQ_ERROR) {
-		client_log(client, LOG_LVL_WARNING, "auth_query failed: %s",
-		    errmsg ? errmsg : "?");
-		auth_free(client);
-		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
-		    "could not look up the user (auth_query failed)");
+		client_log(client, LOG_LVL_WARNING, "%s",
+		    errmsg ? errmsg : "auth_query failed");
+		auth_fail_config(client);
 		return;
 	}
-	auth_take_secret(client, st == AQ_FOUND ? secret : NULL);
-	auth_challenge(client);
+	if (st == AQ_NOT_FOUND)
+		client_log(client, LOG_LVL_LOG, "no such user: %s",
+		    login_user(client));
+	auth_proceed(client, st == AQ_FOUND, secret, "no such user");
 }
 
 /* Append key='value' to a libpq connection string, quoted as libpq wants. */
@@ -368,28 +424,71 @@ conninfo_add(char *out, size_t len, size_t o, const char *key,
 	return o;
 }
 
-/* The libpq connection string auth_query uses for this login. */
-static int
-auth_query_conninfo(struct client *client, const char *auth_user,
-    char *out, size_t len)
+/* What auth_find_authdb decided. */
+enum authdb_result {
+	AUTHDB_FOUND,		/* run auth_query there */
+	AUTHDB_NONE,		/* nothing to ask: an unknown user */
+	AUTHDB_CLOSED,		/* a config error closed the client */
+};
+
+/*
+ * The database entry auth_query runs in: the login database's
+ * auth_dbname, else the global one, else the login database itself.
+ * The console cannot serve (it has no PostgreSQL behind it); a named
+ * database that is not configured (nor made by "*") or is disabled stops
+ * the login, as in PgBouncer.  Only logins that need auth_query get here.
+ */
+static enum authdb_result
+auth_find_authdb(struct client *client, const struct db_conf **confp,
+    const char **dbnamep)
 {
 	struct pgweir *pw = client->pw;
 	const struct db_conf *conf = client->login->conf;
 	const char *dbname = conf && conf->auth_dbname ? conf->auth_dbname :
 	    pw->cfg->auth_dbname[0] ? pw->cfg->auth_dbname : NULL;
-	const struct authfile_entry *e = authfile_find(pw->auth, auth_user);
 	struct database *authdb;
-	const char *password = NULL;
-	char host[512];
+	char msg[200];
 
-	if (dbname != NULL) {
-		authdb = pool_find_database(pw, dbname);
-		if (authdb == NULL)
-			return -1;
-		conf = authdb->conf;
+	*dbnamep = dbname;
+	*confp = conf;
+	if (dbname == NULL)
+		return conf != NULL ? AUTHDB_FOUND : AUTHDB_NONE;
+	if (admin_is_console(pw, dbname)) {
+		/* the config checks refuse this; an alias may have changed */
+		client_log(client, LOG_LVL_ERROR, "cannot use the reserved "
+		    "\"%s\" database as an auth_dbname", dbname);
+		auth_fail_config(client);
+		return AUTHDB_CLOSED;
 	}
-	if (conf == NULL)
-		return -1;	/* the console, with no auth_dbname */
+	authdb = pool_find_database(pw, dbname);
+	if (authdb == NULL) {
+		client_log(client, LOG_LVL_ERROR, "authentication database "
+		    "\"%s\" is not configured", dbname);
+		auth_fail_config(client);
+		return AUTHDB_CLOSED;
+	}
+	if (authdb->disabled) {
+		snprintf(msg, sizeof(msg), "authentication database "
+		    "\"%.63s\" is disabled", dbname);
+		auth_free(client);
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
+		return AUTHDB_CLOSED;
+	}
+	*confp = authdb->conf;
+	return AUTHDB_FOUND;
+}
+
+/* The libpq connection string auth_query uses for this login. */
+static int
+auth_query_conninfo(struct client *client, const struct db_conf *conf,
+    const char *dbname, const char *auth_user, char *out, size_t len)
+{
+	struct pgweir *pw = client->pw;
+	const struct authfile_entry *e = authfile_find(pw->auth, auth_user);
+	const char *password = NULL;
+	char host[512], port[16];
+	size_t o = 0;
+
 	if (conf->host == NULL || conf->host[0] == '\0')
 		snprintf(host, sizeof(host), "%s", pw->cfg->unix_socket_dir);
 	else
@@ -399,26 +498,33 @@ auth_query_conninfo(struct client *client, const char *auth_user,
 		password = e->secret;
 	else if (conf->user && strcmp(conf->user, auth_user) == 0)
 		password = conf->password;
-	{
-		char port[16];
-		size_t o = 0;
-		snprintf(port, sizeof(port), "%d", conf->port);
-		out[0] = '\0';
-		o = conninfo_add(out, len, o, "host", host);
-		o = conninfo_add(out, len, o, "port", port);
-		o = conninfo_add(out, len, o, "dbname", conf->dbname ?
-		    conf->dbname : dbname ? dbname : client->login->database);
-		o = conninfo_add(out, len, o, "user", auth_user);
-		o = conninfo_add(out, len, o, "password", password);
-		o = conninfo_add(out, len, o, "application_name",
-		    "pgweir auth_query");
-		if (o + 2 >= len)
-			return -1;
-	}
-	return 0;
+	snprintf(port, sizeof(port), "%d", conf->port);
+	out[0] = '\0';
+	o = conninfo_add(out, len, o, "host", host);
+	o = conninfo_add(out, len, o, "port", port);
+	o = conninfo_add(out, len, o, "dbname", conf->dbname ? conf->dbname :
+	    dbname ? dbname : client->login->database);
+	o = conninfo_add(out, len, o, "user", auth_user);
+	o = conninfo_add(out, len, o, "password", password);
+	o = conninfo_add(out, len, o, "application_name", "pgweir auth_query");
+	return o + 2 >= len ? -1 : 0;
 }
 
-/* Find the user's secret: auth_file, else auth_query, else none (mock). */
+/* The auth_user of this login, or NULL when auth_query is not in use. */
+static const char *
+auth_user_of(const struct client *client)
+{
+	const struct db_conf *conf = client->login->conf;
+	const char *auth_user = conf && conf->auth_user ? conf->auth_user :
+	    client->pw->cfg->auth_user;
+
+	return auth_user != NULL && auth_user[0] != '\0' ? auth_user : NULL;
+}
+
+/*
+ * Find the user's secret: auth_file, else auth_query, else none (an
+ * unknown user: a mock exchange, or under trust a refusal).
+ */
 static void
 auth_find_secret(struct client *client)
 {
@@ -427,16 +533,14 @@ auth_find_secret(struct client *client)
 	const struct authfile_entry *e = authfile_find(pw->auth,
 	    login_user(client));
 	const struct db_conf *conf = client->login->conf;
-	const char *auth_user = conf && conf->auth_user ? conf->auth_user :
-	    pw->cfg->auth_user;
+	const char *auth_user = auth_user_of(client), *dbname;
 	const char *query = conf && conf->auth_query ? conf->auth_query :
 	    pw->cfg->auth_query;
 	enum authquery_status st;
 	char conninfo[1024], secret[SCRAM_SECRET_TEXT_MAX];
 
 	if (e != NULL) {
-		auth_take_secret(client, e->secret);
-		auth_challenge(client);
+		auth_proceed(client, true, e->secret, NULL);
 		return;
 	}
 	/*
@@ -445,12 +549,26 @@ auth_find_secret(struct client *client)
 	 * errors are not cached).
 	 */
 	if (!proto_is_valid_utf8(login_user(client),
-	    strlen(login_user(client))) ||
-	    auth_user == NULL || auth_user[0] == '\0' ||
-	    auth_query_conninfo(client, auth_user, conninfo,
+	    strlen(login_user(client))) || auth_user == NULL) {
+		auth_proceed(client, false, NULL,
+		    "\"trust\" authentication failed");
+		return;
+	}
+	switch (auth_find_authdb(client, &conf, &dbname)) {
+	case AUTHDB_CLOSED:
+		return;
+	case AUTHDB_NONE:
+		auth_proceed(client, false, NULL,
+		    "\"trust\" authentication failed");
+		return;
+	case AUTHDB_FOUND:
+		break;
+	}
+	if (auth_query_conninfo(client, conf, dbname, auth_user, conninfo,
 	    sizeof(conninfo)) < 0) {
-		a->mock = true;
-		auth_challenge(client);
+		OPENSSL_cleanse(conninfo, sizeof(conninfo));
+		auth_proceed(client, false, NULL,
+		    "\"trust\" authentication failed");
 		return;
 	}
 	a->step = AUTH_WAIT_SECRET;
@@ -592,6 +710,7 @@ auth_pick_method(struct client *client, enum hba_method *method)
 void
 auth_start(struct client *client)
 {
+	struct pgweir *pw = client->pw;
 	enum hba_method method;
 
 	if (client->login->admin && admin_peer_is_self(client)) {
@@ -604,8 +723,17 @@ auth_start(struct client *client)
 		return;
 	switch (method) {
 	case HBA_TRUST:
-		auth_succeed(client);
-		return;
+		/*
+		 * Trust still needs a user pgweir knows, when it has a list
+		 * to know them by: the auth_file, or auth_query.  The
+		 * console decides its rights itself; "any" ignores the name.
+		 */
+		if (client->login->admin || pw->cfg->auth_type == AUTH_ANY ||
+		    (pw->auth == NULL && auth_user_of(client) == NULL)) {
+			auth_succeed(client);
+			return;
+		}
+		break;
 	case HBA_REJECT:
 		return;		/* auth_pick_method refused it */
 	case HBA_PEER:

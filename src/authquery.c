@@ -1129,7 +1129,9 @@ conn_run(struct aq_conn *conn)
 /*
  * Turn the query's first result into an answer.  The shape is checked
  * strictly: exactly two columns (name, secret) and at most one row; zero
- * rows, or a NULL or empty secret, mean "no such user".
+ * rows mean "no such user".  A row with a NULL or empty secret is a user
+ * without a password: found, with "" as its secret, so that methods that
+ * need no password (trust) let it in and every password method fails.
  */
 static void
 lookup_take_result(struct aq_lookup *lk, const PGresult *res)
@@ -1147,12 +1149,11 @@ lookup_take_result(struct aq_lookup *lk, const PGresult *res)
 			snprintf(msg, sizeof(msg), "auth_query must return at "
 			    "most 1 row, got %d", PQntuples(res));
 			lookup_answer(lk, AQ_ERROR, NULL, msg);
-		} else if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1) ||
-		    PQgetlength(res, 0, 1) == 0)
+		} else if (PQntuples(res) == 0)
 			lookup_answer(lk, AQ_NOT_FOUND, NULL, NULL);
 		else
-			lookup_answer(lk, AQ_FOUND, PQgetvalue(res, 0, 1),
-			    NULL);
+			lookup_answer(lk, AQ_FOUND, PQgetisnull(res, 0, 1) ?
+			    "" : PQgetvalue(res, 0, 1), NULL);
 		break;
 	case PGRES_COMMAND_OK:
 	case PGRES_EMPTY_QUERY:

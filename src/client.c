@@ -353,6 +353,9 @@ client_close_error(struct client *client, const char *sqlstate,
 		    message);
 	proto_build_error(io_wbuf(&client->io), "FATAL", sqlstate, message,
 	    NULL);
+	/* a refused login is worth a line at the default level */
+	if (client->state == CL_LOGIN && !client->logged_in)
+		client->close_loud = true;
 	client_close(client, message);
 }
 
@@ -558,22 +561,11 @@ client_login_new(struct client *client, const struct pq_startup *sp,
 	return 0;
 }
 
-/* The database a StartupMessage names exists (or "*" stands in for it). */
-static bool
-client_db_exists(struct pgweir *pw, const char *name, bool admin)
-{
-	return admin || config_find_db(pw->cfg, name) != NULL ||
-	    pw->cfg->fallback_db != NULL;
-}
-
 /* A startup packet's checks that need no user or pool; false: closed. */
 static bool
-client_check_database(struct client *client, const struct pq_startup *sp,
-    bool admin)
+client_check_startup(struct client *client, bool admin)
 {
 	struct pgweir *pw = client->pw;
-	const struct database *db = pool_lookup_database(pw, sp->database);
-	char msg[200];
 
 	if (admin) {
 		/* the console does not count against max_client_conn */
@@ -586,24 +578,17 @@ client_check_database(struct client *client, const struct pq_startup *sp,
 		    "no more connections allowed (max_client_conn)");
 		return false;
 	}
-	if (!client_db_exists(pw, sp->database, admin)) {
-		snprintf(msg, sizeof(msg), "no such database: %.79s",
-		    sp->database);
-		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
-		return false;
-	}
 	if (pw->shutdown != SHUTDOWN_NONE && !admin) {
 		/* the console stays reachable on the unix socket */
 		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW,
 		    "pgweir is shutting down");
 		return false;
 	}
-	if (db != NULL && db->disabled) {
-		snprintf(msg, sizeof(msg), "database \"%.79s\" is disabled",
-		    sp->database);
-		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
-		return false;
-	}
+	/*
+	 * Whether the database exists or is disabled is told only after
+	 * authentication (client_join_pool): before it, a name that is not
+	 * configured is answered exactly like one that is.
+	 */
 	return true;
 }
 
@@ -618,7 +603,6 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 {
 	struct pgweir *pw = client->pw;
 	bool admin = admin_is_console(pw, sp->database);
-	char msg[200];
 
 	if ((sp->code & 0xffff) != 0 || sp->n_unknown_options > 0) {
 		/* we speak 3.0 and no protocol extensions */
@@ -642,16 +626,8 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		    "replication connections are not supported by pgweir");
 		return;
 	}
-	if (!client_check_database(client, sp, admin))
+	if (!client_check_startup(client, admin))
 		return;
-	/* trust: the user must exist in auth_file when one is set */
-	if (pw->cfg->auth_type == AUTH_TRUST && pw->auth != NULL &&
-	    !admin && authfile_find(pw->auth, sp->user) == NULL) {
-		snprintf(msg, sizeof(msg), "no such user: %.79s", sp->user);
-		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
-		    msg);
-		return;
-	}
 	if (client_take_params(client, sp) < 0)
 		return;
 	if (client_login_new(client, sp, admin) < 0) {
@@ -679,10 +655,16 @@ client_join_pool(struct client *client)
 
 	db = pool_find_database(pw, l->database);
 	if (db == NULL) {
-		/* removed by a reload while the client authenticated */
+		/* not configured, or removed by a reload meanwhile */
 		snprintf(msg, sizeof(msg), "no such database: %.79s",
 		    l->database);
 		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
+		return;
+	}
+	if (db->disabled) {
+		snprintf(msg, sizeof(msg), "database \"%.79s\" is disabled",
+		    l->database);
+		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
 		return;
 	}
 	user = pool_find_user(pw, pw->cfg->auth_type == AUTH_ANY &&
@@ -974,8 +956,10 @@ client_close(struct client *client, const char *reason)
 	auth_free(client);
 	admin_client_closed(client);
 	if (pw->cfg->log_disconnections || client->state == CL_LOGIN)
-		client_log(client, client->logged_in ? LOG_LVL_LOG :
-		    LOG_LVL_DEBUG, "closing: %s", reason);
+		client_log(client, client->logged_in || client->close_loud ?
+		    LOG_LVL_LOG : LOG_LVL_DEBUG, "closing because: %s "
+		    "(age=%llds)", reason, (long long)((pgweir_mono_usec() -
+		    client->login_start) / 1000000));
 	if (client->link != NULL) {
 		struct server *server = client->link;
 		if (server->state != SV_CLOSED) {

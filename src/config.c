@@ -840,6 +840,30 @@ ini_handler_cb(void *user, const char *section, const char *name,
 
 /* ---- validation ---- */
 
+/* Whether a database name is the admin console's ("pgweir" or an alias). */
+static bool
+config_is_console_name(const struct config *cfg, const char *name)
+{
+	return strcmp(name, "pgweir") == 0 ||
+	    config_list_contains(cfg->admin_db_aliases, name);
+}
+
+/*
+ * auth_dbname must name a database with PostgreSQL behind it: the console
+ * has none, so naming it (globally or on an entry) is a config error, in
+ * the words PgBouncer uses.  where is "auth_dbname" or the entry's name.
+ */
+static int
+config_check_auth_dbname(const struct config *cfg, const char *where,
+    const char *name, struct config_error *err, const char *path)
+{
+	if (name == NULL || !config_is_console_name(cfg, name))
+		return 0;
+	snprintf(err->msg, sizeof(err->msg), "%s: %s: cannot use the reserved "
+	    "\"%s\" database as an auth_dbname", path, where, name);
+	return -1;
+}
+
 /* Checks that need the whole file: combinations of keys. */
 int
 config_validate(struct config *cfg, struct config_error *err,
@@ -868,6 +892,15 @@ config_validate(struct config *cfg, struct config_error *err,
 			}
 		}
 	}
+	if (config_check_auth_dbname(cfg, "auth_dbname", cfg->auth_dbname,
+	    err, path) < 0 || (cfg->fallback_db != NULL &&
+	    config_check_auth_dbname(cfg, "*", cfg->fallback_db->auth_dbname,
+	    err, path) < 0))
+		return -1;
+	for (size_t i = 0; i < cfg->n_databases; i++)
+		if (config_check_auth_dbname(cfg, cfg->databases[i]->name,
+		    cfg->databases[i]->auth_dbname, err, path) < 0)
+			return -1;
 	if (log_facility_parse(cfg->syslog_facility) < 0) {
 		snprintf(err->msg, sizeof(err->msg), "%s: syslog_facility: "
 		    "unknown facility \"%s\"", path, cfg->syslog_facility);

@@ -639,12 +639,14 @@ parse_method(struct hba_parser *ps, const char **pp, struct hba_rule *r)
 	return parse_error(ps, "invalid authentication method \"%.64s\"",
 	    t.s);
 found:
-	/* as PostgreSQL: peer needs the socket, cert needs TLS */
-	if (r->method == HBA_PEER && r->type != HBA_TYPE_LOCAL)
-		return parse_error(ps, "peer is only valid on local records");
-	if (r->method == HBA_CERT && r->type != HBA_TYPE_HOSTSSL)
-		return parse_error(ps, "cert is only valid on hostssl "
-		    "records");
+	/*
+	 * PostgreSQL refuses peer off the unix socket and cert off TLS at
+	 * load; PgBouncer loads such lines, and so do we, so that its files
+	 * work unchanged.  The method itself then refuses a client that
+	 * cannot pass it: cert on a "host" line lets in TLS clients with a
+	 * good certificate and refuses the others, peer on a TCP line
+	 * refuses everyone it matches.
+	 */
 	return 0;
 }
 

@@ -499,11 +499,12 @@ server_start_scram(struct server *server, const char *body, size_t len)
 		    user->scram_client_key, user->scram_server_key, plus,
 		    cbind_len ? cbind : NULL, cbind_len);
 	else {
-		char m[256];
-		snprintf(m, sizeof(m), "cannot log in to the server as \"%s\" "
-		    "with SCRAM: pgweir has no password for it, and no client "
-		    "of that user has logged in with SCRAM yet",
-		    server->pool->server_user);
+		char m[300];
+		/* "wrong password type" is PgBouncer's phrase for this */
+		snprintf(m, sizeof(m), "server login failed: wrong password "
+		    "type: cannot log in to the server as \"%s\" with SCRAM: "
+		    "pgweir has no password for it, and no client of that user "
+		    "has logged in with SCRAM yet", server->pool->server_user);
 		server_login_fail(server, SQLSTATE_INVALID_PASSWORD, m);
 		return -1;
 	}
@@ -754,7 +755,9 @@ server_handle_login(struct server *server)
 				    "server refused the login");
 				return;
 			}
-			server_log(server, LOG_LVL_WARNING, "login failed: %s",
+			/* PgBouncer's words, which its users grep for */
+			server_log(server, LOG_LVL_WARNING, "server login "
+			    "failed: %s %s", f.severity ? f.severity : "FATAL",
 			    f.message);
 			/* the client sees the backend's own error */
 			pool_server_failed(server->pool, f.sqlstate ?

@@ -15,9 +15,11 @@ struct authquery;
 struct authquery_req;
 
 /*
- * The answer.  AQ_NOT_FOUND (no row, or a NULL or empty secret) must fail
- * the login exactly like a wrong password; AQ_ERROR (could not connect,
- * the query failed or returned the wrong shape) comes with a message.
+ * The answer.  AQ_FOUND comes with the secret, "" for a user without a
+ * password (a NULL or empty secret): such a user may log in only where no
+ * password is asked (trust).  AQ_NOT_FOUND (no row) must fail a password
+ * login exactly like a wrong password; AQ_ERROR (could not connect, the
+ * query failed or returned the wrong shape) comes with a message.
  */
 enum authquery_status {
 	AQ_FOUND,

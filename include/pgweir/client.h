@@ -89,6 +89,7 @@ struct client {
 	bool counted;			/* counted in pw->n_clients */
 	bool in_startup;		/* in pw->n_startup_clients */
 	bool logged_in;			/* counted in db/user client counts */
+	bool close_loud;		/* a refused login: log its close */
 	bool read_paused;		/* backpressure from the server side */
 	bool discard_until_sync;	/* a cancelled extended batch: drop it */
 	bool direct_tls;		/* began with a TLS ClientHello */

@@ -65,6 +65,7 @@ setup(void **state)
 	    "create role bob login password 'bob-pw';"
 	    "create role carol login password 'carol-pw';"
 	    "create role pgweir_auth login password 'auth-pw';"
+	    "create role nopw login;"
 	    "create role \"%s\" login;"
 	    "create schema pgweir;"
 	    "create function pgweir.get_auth(p_usename text) returns "
@@ -99,19 +100,96 @@ teardown(void **state)
 	return it_env_fini(&env);
 }
 
-/* Restart pgweir; PostgreSQL is reached over TCP (where it wants SCRAM). */
+/*
+ * The [databases] of these tests: postgres over TCP (where PostgreSQL
+ * wants SCRAM), byname by host name, local over the unix socket (trust),
+ * and authdb / app for auth_dbname (app runs auth_query in authdb).
+ */
+static const char *
+databases(void)
+{
+	static char dbs[1024];
+
+	snprintf(dbs, sizeof(dbs), "postgres = host=127.0.0.1 port=%d\n"
+	    "byname = host=localhost port=%d dbname=postgres\n"
+	    "local = host=%s port=%d dbname=postgres\n"
+	    "authdb = host=%s port=%d dbname=postgres\n"
+	    "app = host=%s port=%d dbname=postgres auth_dbname=authdb\n",
+	    env.pg_port, env.pg_port, env.pgdir, env.pg_port, env.pgdir,
+	    env.pg_port, env.pgdir, env.pg_port);
+	return dbs;
+}
+
+/* Restart pgweir with these settings and the databases above. */
 static void
 restart(const char *settings)
 {
-	char dbs[512];
-
 	if (env.pid > 0)
 		assert_int_equal(it_pgweir_stop(&env), 0);
-	snprintf(dbs, sizeof(dbs), "postgres = host=127.0.0.1 port=%d\n"
-	    "byname = host=localhost port=%d dbname=postgres\n"
-	    "local = host=%s port=%d dbname=postgres\n", env.pg_port,
-	    env.pg_port, env.pgdir, env.pg_port);
-	assert_int_equal(it_pgweir_start(&env, settings, dbs), 0);
+	assert_int_equal(it_pgweir_start(&env, settings, databases()), 0);
+}
+
+/* Rewrite the config and reload; wait for the log line that must follow. */
+static void
+reload(const char *settings, const char *expect_log)
+{
+	assert_int_equal(it_write_config(&env, settings, databases()), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, expect_log, 5000));
+}
+
+/*
+ * Settings with auth_query through pgweir.get_auth (as pgweir_auth) and
+ * an auth_file holding pgweir_auth's and alice's passwords.
+ */
+static const char *
+auth_query_settings(const char *auth_type, const char *more)
+{
+	static char settings[1024];
+
+	snprintf(settings, sizeof(settings), "auth_type = %s\n"
+	    "admin_users = alice\nauth_file = %s\nauth_user = pgweir_auth\n"
+	    "auth_query = select username, password from "
+	    "pgweir.get_auth($1)\n%s", auth_type,
+	    it_write_userlist(&env, "\"pgweir_auth\" \"auth-pw\"\n"
+	    "\"alice\" \"alice-pw\"\n"), more);
+	return settings;
+}
+
+/* Write DIR/hba.conf and return its path. */
+static const char *
+write_hba(const char *text)
+{
+	static char path[300];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/hba.conf", env.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(text, fp);
+	fclose(fp);
+	chmod(path, 0644);
+	return path;
+}
+
+/* Run a console command as alice (an admin_users); its error or "". */
+static const char *
+console(const char *command)
+{
+	static char err[512];
+	PGconn *conn = it_connect(&env, "pgweir", "alice", "password=alice-pw");
+	PGresult *res;
+
+	if (PQstatus(conn) != CONNECTION_OK)
+		fail_msg("console: %s", PQerrorMessage(conn));
+	res = PQexec(conn, command);
+	err[0] = '\0';
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		snprintf(err, sizeof(err), "%s", PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+	return err;
 }
 
 /* Connect and report the error text ("" when it worked). */
@@ -164,12 +242,15 @@ test_scram_login(void **state)
 	restart(settings);
 	assert_string_equal(login_error("postgres", "alice",
 	    "password=alice-pw"), "");
+	/* a failed SCRAM exchange reads as PgBouncer's, user known or not */
 	err = login_error("postgres", "alice", "password=nope");
-	assert_non_null(strstr(err, "password authentication failed for user "
-	    "\"alice\""));
+	assert_non_null(strstr(err, "FATAL:  SASL authentication failed"));
 	snprintf(wrong, sizeof(wrong), "%s", err);
 	err = login_error("postgres", "mallory", "password=nope");
-	assert_same_failure(wrong, "alice", err, "mallory");
+	assert_string_equal(wrong, err);
+	assert_true(it_wait_log(&env, "mallory@127.0.0.1", 5000));
+	assert_true(it_wait_log(&env, "closing because: SASL authentication "
+	    "failed (age=", 5000));
 	/* psql, as a user would */
 	{
 		char out[512];
@@ -243,7 +324,7 @@ test_scram_pass_through(void **state)
 	    "join pg_stat_activity a using (pid) where a.usename = 'alice' "
 	    "and s.ssl"), 1);
 	assert_non_null(strstr(login_error("postgres", "alice",
-	    "password=wrong"), "password authentication failed"));
+	    "password=wrong"), "SASL authentication failed"));
 }
 
 /* auth_query through the SECURITY DEFINER function. */
@@ -266,11 +347,14 @@ test_auth_query(void **state)
 	err_bob = login_error("postgres", "bob", "password=wrong");
 	snprintf(saved, sizeof(saved), "%s", err_bob);
 	err_nobody = login_error("postgres", "nobody", "password=wrong");
-	assert_same_failure(saved, "bob", err_nobody, "nobody");
+	assert_string_equal(saved, err_nobody);
+	/* a role without a password fails every password method the same */
+	assert_string_equal(login_error("postgres", "nopw", "password=x"),
+	    saved);
 	/* a role that may not log in is an unknown user */
 	assert_int_equal(it_pg_exec(&env, "alter role carol nologin"), 0);
 	assert_non_null(strstr(login_error("postgres", "carol",
-	    "password=carol-pw"), "password authentication failed"));
+	    "password=carol-pw"), "SASL authentication failed"));
 	assert_int_equal(it_pg_exec(&env, "alter role carol login"), 0);
 }
 
@@ -603,19 +687,15 @@ test_server_tls_verify_full(void **state)
 static void
 test_hba(void **state)
 {
-	char settings[1024], hba[300], out[512];
-	FILE *fp;
+	char settings[1024], hba[400], out[512];
 
 	(void)state;
-	snprintf(hba, sizeof(hba), "%s/hba.conf", env.dir);
-	fp = fopen(hba, "w");
-	fprintf(fp, "local all %s peer\nlocal all alice peer\n"
+	snprintf(hba, sizeof(hba), "local all %s peer\nlocal all alice peer\n"
 	    "local all all reject\nhost all carol 127.0.0.1/32 reject\n"
+	    "host all dave 127.0.0.1/32 cert\n"
 	    "host all all 127.0.0.1/32 scram-sha-256\n", it_os_user());
-	fclose(fp);
-	chmod(hba, 0644);
 	snprintf(settings, sizeof(settings), "auth_type = hba\n"
-	    "auth_hba_file = %s\nauth_file = %s\n", hba,
+	    "auth_hba_file = %s\nauth_file = %s\n", write_hba(hba),
 	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n\"carol\" "
 	    "\"carol-pw\"\n"));
 	restart(settings);
@@ -632,8 +712,159 @@ test_hba(void **state)
 	assert_non_null(strstr(out, "auth_hba_file rejects connection"));
 	assert_non_null(strstr(login_error("postgres", "carol",
 	    "password=carol-pw"), "auth_hba_file rejects connection"));
+	/* cert on a "host" line loads, as in PgBouncer; without TLS the
+	 * client has no certificate to show */
+	assert_non_null(strstr(login_error("postgres", "dave",
+	    "sslmode=disable"), "certificate authentication failed"));
 	assert_string_equal(login_error("postgres", "alice",
 	    "password=alice-pw"), "");
+}
+
+/*
+ * Trust lets in every user pgweir knows, with or without a password: from
+ * the auth_file, or from auth_query even when its answer has a NULL or
+ * empty secret.  A user it does not know is refused, in PgBouncer's words.
+ */
+static void
+test_trust_users_without_password(void **state)
+{
+	char settings[1024];
+
+	(void)state;
+	restart(auth_query_settings("trust", ""));
+	/* nopw has no password: get_auth answers NULL */
+	assert_string_equal(login_error("local", "nopw", NULL), "");
+	assert_string_equal(login_error("local", "alice", NULL), "");
+	assert_non_null(strstr(login_error("local", "nobody", NULL),
+	    "FATAL:  no such user"));
+	assert_true(it_wait_log(&env, "closing because: no such user", 5000));
+
+	/* an empty secret is no password either */
+	restart(auth_query_settings("trust", "auth_query = select $1::text, "
+	    "''::text where $1 = 'nopw'\n"));
+	assert_string_equal(login_error("local", "nopw", NULL), "");
+	assert_non_null(strstr(login_error("local", "nobody", NULL),
+	    "no such user"));
+
+	/* without auth_query only the auth_file knows users */
+	snprintf(settings, sizeof(settings), "auth_type = trust\n"
+	    "auth_file = %s\n", it_write_userlist(&env,
+	    "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	assert_string_equal(login_error("local", "alice", NULL), "");
+	assert_non_null(strstr(login_error("local", "nopw", NULL),
+	    "FATAL:  \"trust\" authentication failed"));
+	assert_true(it_wait_log(&env, "nopw@127.0.0.1", 5000));
+	assert_true(it_wait_log(&env, "closing because: \"trust\" "
+	    "authentication failed (age=", 5000));
+
+	/* an hba trust line works the same */
+	snprintf(settings, sizeof(settings), "auth_hba_file = %s\n",
+	    write_hba("host all all 127.0.0.1/32 trust\n"));
+	restart(auth_query_settings("hba", settings));
+	assert_string_equal(login_error("local", "nopw", NULL), "");
+	assert_non_null(strstr(login_error("local", "nobody", NULL),
+	    "no such user"));
+}
+
+/*
+ * A database that is not configured is told only after authentication:
+ * before it, a wrong password gets the same answer for any database
+ * name; so does a disabled one.
+ */
+static void
+test_unknown_database_after_auth(void **state)
+{
+	char settings[512], known[512];
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = md5\n"
+	    "admin_users = alice\nauth_file = %s\n", it_write_userlist(&env,
+	    "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	snprintf(known, sizeof(known), "%s", login_error("postgres", "alice",
+	    "password=wrong"));
+	assert_non_null(strstr(known, "password authentication failed for "
+	    "user \"alice\""));
+	assert_string_equal(login_error("nosuchdb", "alice",
+	    "password=wrong"), known);
+	assert_same_failure(known, "alice", login_error("nosuchdb", "mallory",
+	    "password=wrong"), "mallory");
+	assert_non_null(strstr(login_error("nosuchdb", "alice",
+	    "password=alice-pw"), "FATAL:  no such database: nosuchdb"));
+
+	/* disabled: told only to a client with the right password */
+	assert_string_equal(console("DISABLE postgres"), "");
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=wrong"), known);
+	assert_non_null(strstr(login_error("postgres", "alice",
+	    "password=alice-pw"), "database \"postgres\" is disabled"));
+	assert_string_equal(console("ENABLE postgres"), "");
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+
+	/* under trust the client is authenticated at once */
+	snprintf(settings, sizeof(settings), "auth_type = trust\n"
+	    "auth_file = %s\n", it_write_userlist(&env,
+	    "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	assert_non_null(strstr(login_error("nosuchdb", "alice", NULL),
+	    "no such database: nosuchdb"));
+	assert_true(it_wait_log(&env, "closing because: no such database: "
+	    "nosuchdb", 5000));
+}
+
+/*
+ * auth_dbname: a disabled authentication database stops the logins that
+ * need auth_query (not those the auth_file serves); one that is not
+ * configured, or a failing auth_query, is a config error; the console
+ * cannot be one, and a config naming it is refused on reload.
+ */
+static void
+test_auth_dbname(void **state)
+{
+	(void)state;
+	restart(auth_query_settings("md5", ""));
+	assert_string_equal(login_error("app", "bob", "password=bob-pw"), "");
+	assert_string_equal(console("DISABLE authdb"), "");
+	assert_non_null(strstr(login_error("app", "bob", "password=bob-pw"),
+	    "authentication database \"authdb\" is disabled"));
+	assert_string_equal(login_error("app", "alice", "password=alice-pw"),
+	    "");
+	assert_string_equal(console("ENABLE authdb"), "");
+	assert_string_equal(login_error("app", "bob", "password=bob-pw"), "");
+
+	/* not configured: a config error, and the log says which */
+	assert_string_equal(console("SET auth_dbname = 'nowhere'"), "");
+	assert_non_null(strstr(login_error("local", "bob", "password=bob-pw"),
+	    "FATAL:  bouncer config error"));
+	assert_true(it_wait_log(&env, "authentication database \"nowhere\" "
+	    "is not configured", 5000));
+	assert_string_equal(console("SET auth_dbname = ''"), "");
+
+	/* the console is no authentication database: SET and reload */
+	assert_non_null(strstr(console("SET auth_dbname = 'pgbouncer'"),
+	    "cannot use the reserved \"pgbouncer\" database as an "
+	    "auth_dbname"));
+	reload(auth_query_settings("md5", "auth_dbname = pgweir\n"),
+	    "cannot use the reserved \"pgweir\" database as an auth_dbname");
+	assert_string_equal(login_error("local", "bob", "password=bob-pw"),
+	    "");
+	assert_int_equal(it_write_config(&env, auth_query_settings("md5", ""),
+	    "postgres = host=127.0.0.1 auth_dbname=pgbouncer\n"), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "postgres: cannot use the reserved "
+	    "\"pgbouncer\" database as an auth_dbname", 5000));
+	assert_string_equal(login_error("app", "bob", "password=bob-pw"), "");
+
+	/* a failing auth_query: the client sees a config error, the log
+	 * says what PostgreSQL said */
+	restart(auth_query_settings("md5", "auth_query = select * from "
+	    "no_such_table where name = $1\n"));
+	assert_non_null(strstr(login_error("local", "bob", "password=bob-pw"),
+	    "FATAL:  bouncer config error"));
+	assert_true(it_wait_log(&env, "\"no_such_table\" does not exist",
+	    5000));
 }
 
 int
@@ -652,6 +883,9 @@ main(void)
 		cmocka_unit_test(test_cert_auth_embedded_nul),
 		cmocka_unit_test(test_server_tls_verify_full),
 		cmocka_unit_test(test_hba),
+		cmocka_unit_test(test_trust_users_without_password),
+		cmocka_unit_test(test_unknown_database_after_auth),
+		cmocka_unit_test(test_auth_dbname),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);

@@ -127,10 +127,6 @@ static const struct error_case error_cases[] = {
 	{ "local all all ident\n", 1, "method ident is not supported" },
 	{ "local all all ldap ldapserver=x\n", 1, "ldap is not supported" },
 	{ "local all all md55\n", 1, "invalid authentication method" },
-	{ "host all all all peer\n", 1, "peer is only valid on local" },
-	{ "hostssl all all 10.0.0.0/8 peer\n", 1, "peer is only valid" },
-	{ "host all all all cert\n", 1, "cert is only valid on hostssl" },
-	{ "local all all cert\n", 1, "cert is only valid on hostssl" },
 	{ "local all all md5 clientcert=verify-full\n", 1,
 	    "option clientcert is not supported" },
 	{ "local all all md5 map=x\n", 1, "map is only valid for peer" },
@@ -404,6 +400,27 @@ test_parse_forms(void **state)
 	ss.ss_family = AF_UNIX;
 	assert_int_equal(hba_match(hba, HOSTSSL, "d", "u",
 	    (const struct sockaddr *)&ss, &m, NULL), -1);
+	hba_free(hba);
+
+	/*
+	 * cert off TLS and peer off the socket load, as in PgBouncer's files;
+	 * the method then refuses the logins it cannot prove
+	 */
+	hba = hba_parse("host all all 10.0.0.0/8 cert map=m\n"
+	    "local all all cert\nhost all all all peer\n", "lax.conf", NULL,
+	    err, sizeof(err));
+	if (hba == NULL)
+		fail_msg("%s", err);
+	{
+		static const struct match_case lax[] = {
+			{ HOSTNOSSL, "d", "u", "10.0.0.1", HBA_CERT, "m" },
+			{ HOSTSSL, "d", "u", "10.0.0.1", HBA_CERT, "m" },
+			{ LOCAL, "d", "u", NULL, HBA_CERT, NULL },
+			{ HOSTSSL, "d", "u", "192.0.2.1", HBA_PEER, NULL },
+		};
+		for (size_t i = 0; i < sizeof(lax) / sizeof(lax[0]); i++)
+			check_match(hba, &lax[i]);
+	}
 	hba_free(hba);
 }
 
