@@ -629,7 +629,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		return;
 	}
 	if (client->io.ssl == NULL && client->addr.family != AF_UNIX &&
-	    pw->cfg->client_tls_sslmode >= TLS_REQUIRE) {
+	    pw->tls.cfg->client_tls_sslmode >= TLS_REQUIRE) {
 		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
 		    "SSL required");
 		return;
@@ -698,7 +698,9 @@ client_join_pool(struct client *client)
 		    sizeof(user->derived_from));
 		l->derived = NULL;
 	}
-	if (!db->admin && (limit = client_limit_reached(pool)) != NULL) {
+	/* on the console only admin_users pass beyond the caps */
+	if ((!db->admin || admin_rights_of(client) != ADMIN_ALL) &&
+	    (limit = client_limit_reached(pool)) != NULL) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    limit);
 		return;
@@ -972,7 +974,7 @@ client_close(struct client *client, const char *reason)
 	admin_client_closed(client);
 	if (pw->cfg->log_disconnections || client->state == CL_LOGIN)
 		client_log(client, client->logged_in ? LOG_LVL_LOG :
-		    LOG_LVL_DEBUG, "closing: %s", reason);
+		    LOG_LVL_DEBUG, "closing because: %s", reason);
 	if (client->link != NULL) {
 		struct server *server = client->link;
 		if (server->state != SV_CLOSED) {

@@ -143,14 +143,18 @@ const struct config_option config_options[] = {
 	  "limit)." },
 	{ "max_db_client_connections", OPT_INT,
 	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R,
-	  "Most client connections per database (0: no limit)." },
+	  "Most client connections per database (0: no limit).  Console "
+	  "logins count against the console database `pgweir`: stats_users "
+	  "are refused past it, admin_users never." },
 	{ "max_user_connections", OPT_INT, OFF(max_user_connections), "0", 0,
 	  1000000, NULL, R,
 	  "Most server connections per user, all databases together (0: no "
 	  "limit)." },
 	{ "max_user_client_connections", OPT_INT,
 	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R,
-	  "Most client connections per user (0: no limit)." },
+	  "Most client connections per user (0: no limit).  Console logins "
+	  "count for their user: stats_users are refused past it, admin_users "
+	  "never on the console." },
 	{ "server_round_robin", OPT_BOOL, OFF(server_round_robin), "0", 0, 1,
 	  NULL, R | L,
 	  "Reuse idle server connections in turn instead of the most "

@@ -596,7 +596,7 @@ test_server_tls_verify_full(void **state)
 	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"), env.dir);
 	restart(settings);
 	err = login_error("postgres", "alice", "password=alice-pw");
-	assert_non_null(strstr(err, "certificate verification"));
+	assert_non_null(strstr(err, "certificate verify failed"));
 }
 
 /* hba rules: peer on the unix socket, reject, and password over TCP. */
