@@ -120,6 +120,23 @@ pgweir_notify_status(struct pgweir *pw)
 	    pw->n_clients, waiting, pw->n_servers, pools);
 }
 
+/*
+ * During SHUTDOWN WAIT_FOR_SERVERS no server is handed out any more: the
+ * clients still waiting for one are told so (at the janitor's next tick,
+ * as PgBouncer does; new requests are refused at once in pool_acquire).
+ */
+static void
+shutdown_close_waiting(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct client *c;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry)
+		while ((c = TAILQ_FIRST(&pool->waiting_clients)) != NULL)
+			client_close_error(c, SQLSTATE_PROTOCOL_VIOLATION,
+			    "server shutting down");
+}
+
 /* Periodic upkeep, once a second. */
 void
 pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
@@ -128,6 +145,8 @@ pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (pw->shutdown == SHUTDOWN_WAIT_SERVERS)
+		shutdown_close_waiting(pw);
 	pool_janitor(pw);
 	deadline_sweep(pw);
 	admin_check_pending(pw);
@@ -243,8 +262,6 @@ void
 pgweir_shutdown(struct pgweir *pw, enum shutdown_mode mode)
 {
 	struct database *db;
-	struct pool *pool;
-	struct client *c;
 
 	if (pw->shutdown != SHUTDOWN_NONE || mode == SHUTDOWN_NOW) {
 		log_info("exiting now");
@@ -263,12 +280,6 @@ pgweir_shutdown(struct pgweir *pw, enum shutdown_mode mode)
 		    "every server is released");
 		TAILQ_FOREACH(db, &pw->databases, entry)
 			db->paused = true;
-		/* no server will come for clients that wait: tell them */
-		TAILQ_FOREACH(pool, &pw->pools, entry)
-			while ((c = TAILQ_FIRST(&pool->waiting_clients)))
-				client_close_error(c,
-				    SQLSTATE_PROTOCOL_VIOLATION,
-				    "server shutting down");
 	}
 	if (shutdown_complete(pw))
 		event_base_loopbreak(pw->base);

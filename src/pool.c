@@ -669,8 +669,9 @@ pool_server_ready(struct server *server)
  * servers get it at once.  If no other server of the pool is alive,
  * clients still logging in get it too (they have no session to wait in).
  * Clients already waiting keep waiting, within query_wait_timeout: when
- * PostgreSQL restarts they are served as soon as it is back.  Called
- * before the failed server is closed.
+ * PostgreSQL restarts they are served as soon as it is back (a login
+ * PostgreSQL refuses is pool_server_refused).  Called before the failed
+ * server is closed.
  */
 void
 pool_server_failed(struct pool *pool, const char *sqlstate,
@@ -705,7 +706,8 @@ pool_server_refused(struct pool *pool, const char *sqlstate,
 	struct client *client;
 
 	pool_server_failed(pool, sqlstate, message);
-	if (pool_total_servers(pool) - 1 > 0 ||
+	/* the refused server is not closed yet: it counts itself */
+	if (pool_total_servers(pool) > 1 ||
 	    strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) == 0)
 		return;
 	while ((client = TAILQ_FIRST(&pool->waiting_clients)) != NULL)

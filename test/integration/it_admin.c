@@ -1164,23 +1164,6 @@ test_console_stats(void **state)
 	PQfinish(conn);
 }
 
-/* Wait up to ms for a query sent with PQsendQuery; NULL if none came. */
-static PGresult *
-result_within(PGconn *c, int ms)
-{
-	long long end = it_now_ms() + ms;
-
-	while (it_now_ms() < end) {
-		struct pollfd pfd = { PQsocket(c), POLLIN, 0 };
-		if (!PQisBusy(c))
-			return PQgetResult(c);
-		poll(&pfd, 1, 50);
-		if (!PQconsumeInput(c))
-			return PQgetResult(c);
-	}
-	return NULL;
-}
-
 /*
  * During SHUTDOWN WAIT_FOR_SERVERS a transaction in progress finishes,
  * but a client waiting for a server, or starting a new transaction, is
@@ -1200,10 +1183,10 @@ test_shutdown_wait_for_servers_clients(void **state)
 	assert_int_equal(PQstatus(c), CONNECTION_OK);
 	/* c waits: a holds the pool's one server */
 	assert_int_equal(PQsendQuery(c, "select 1"), 1);
-	assert_null(result_within(c, 300));
+	assert_null(it_result_within(c, 300));
 	conn = console("admin");
 	PQclear(admin_ok(conn, "SHUTDOWN WAIT_FOR_SERVERS"));
-	res = result_within(c, 3000);
+	res = it_result_within(c, 3000);
 	assert_non_null(res);
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	assert_non_null(strstr(PQresultErrorMessage(res),
@@ -1211,7 +1194,7 @@ test_shutdown_wait_for_servers_clients(void **state)
 	PQclear(res);
 	/* b starts a transaction: refused at once */
 	assert_int_equal(PQsendQuery(b, "select 2"), 1);
-	res = result_within(b, 3000);
+	res = it_result_within(b, 3000);
 	assert_non_null(res);
 	assert_non_null(strstr(PQresultErrorMessage(res),
 	    "server shutting down"));
@@ -1262,9 +1245,9 @@ test_sigusr_pause_resume(void **state)
 	assert_true(it_pgweir_alive(&env));
 	assert_int_equal(db_paused(conn), 1);
 	assert_int_equal(PQsendQuery(c, "select 2"), 1);
-	assert_null(result_within(c, 500));
+	assert_null(it_result_within(c, 500));
 	assert_int_equal(it_pgweir_signal(&env, SIGUSR2), 0);
-	res = result_within(c, 3000);
+	res = it_result_within(c, 3000);
 	assert_non_null(res);
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	PQclear(res);

@@ -9,7 +9,8 @@
  * NUL, made here with OpenSSL's API since the command line cannot write
  * one); TLS to PostgreSQL with verify-full; server connections retired
  * when server TLS settings change; TLS settings changed one SET at a
- * time; SSLRequest followed by plaintext; hba rules with reject and peer.
+ * time; a refused server login reaching the clients that wait; SSLRequest
+ * followed by plaintext; hba rules with reject and peer.
  */
 #include "config.h"
 
@@ -688,6 +689,57 @@ test_server_tls_change_retires(void **state)
 	PQfinish(c);
 }
 
+/* Rewrite PostgreSQL's pg_hba.conf (rules first) and reload it. */
+static void
+pg_hba(const char *first_rules)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/pg_hba.conf", env.pgdir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%slocal all all trust\n"
+	    "host all all 127.0.0.1/32 scram-sha-256\n", first_rules);
+	fclose(fp);
+	assert_int_equal(it_pg_exec(&env, "select pg_reload_conf()"), 0);
+}
+
+/*
+ * A server login PostgreSQL refuses reaches the clients already waiting
+ * for a server of that pool (it has no other), instead of leaving them
+ * waiting for a login that keeps failing.
+ */
+static void
+test_refused_login_reaches_waiting_clients(void **state)
+{
+	char settings[1024];
+	PGconn *c, *console;
+	PGresult *res;
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nadmin_users = alice\npool_mode = transaction\n"
+	    "server_login_retry = 1\n",
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	c = it_connect(&env, "postgres", "alice", "password=alice-pw");
+	console = it_connect(&env, "pgweir", "alice", "password=alice-pw");
+	assert_int_equal(it_query_int(c, "select 1"), 1);
+	pg_hba("host all alice 127.0.0.1/32 reject\n");
+	console_ok(console, "RECONNECT");
+	assert_int_equal(PQsendQuery(c, "select 2"), 1);
+	res = it_result_within(c, 5000);
+	assert_non_null(res);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(res), "pg_hba.conf "
+	    "rejects connection"));
+	PQclear(res);
+	pg_hba("");
+	PQfinish(c);
+	PQfinish(console);
+}
+
 /* Collects NOTICE texts of a connection. */
 static void
 collect_notice(void *arg, const char *message)
@@ -812,6 +864,7 @@ main(void)
 		cmocka_unit_test(test_server_tls_verify_full),
 		cmocka_unit_test(test_server_tls_change_retires),
 		cmocka_unit_test(test_tls_multi_step_set),
+		cmocka_unit_test(test_refused_login_reaches_waiting_clients),
 		cmocka_unit_test(test_hba),
 	};
 
