@@ -763,7 +763,7 @@ run_set(struct client *client, const struct admin_cmd *cmd,
 		admin_error(client, SQLSTATE_CONFIG_FILE_ERROR, "%s", err);
 		return;
 	}
-	/* accepted, but (TLS settings half-way through a change) not in force */
+	/* accepted, but not in force (TLS settings half-way through) */
 	if (notice[0] != '\0')
 		proto_build_notice(o->out, "00000", notice);
 	proto_build_command_complete(o->out, "SET");

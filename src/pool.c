@@ -494,7 +494,7 @@ pool_acquire(struct pool *pool, struct client *client)
 		return false;
 	}
 	if (pool->pw->shutdown == SHUTDOWN_WAIT_SERVERS) {
-		/* the shutdown holds every pool paused: it would wait forever */
+		/* the shutdown keeps every pool paused: no server comes */
 		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 		    "server shutting down");
 		return false;
