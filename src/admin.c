@@ -137,6 +137,23 @@ admin_authorize(struct client *client, const char *user, bool self)
 	return 0;
 }
 
+/*
+ * Count a console request in the console pool's stats, as PgBouncer does:
+ * one transaction and one query per simple Query or extended batch (its
+ * first message; Sync ends it).  SHOW TOTALS counts itself.
+ */
+static void
+admin_count_request(struct client *client, uint8_t type)
+{
+	struct stats_counters *t = &client->pool->stats->total;
+
+	if (type == PQMSG_SYNC || type == PQMSG_FLUSH ||
+	    type == PQMSG_TERMINATE || client->admin->in_extended)
+		return;
+	t->xact_count++;
+	t->query_count++;
+}
+
 /* Free a console client's session (when it closes). */
 void
 admin_client_closed(struct client *client)
@@ -181,6 +198,7 @@ admin_login(struct client *client)
 		    params[i].value);
 	proto_build_backend_key_data(out, client->slot, client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
+	client->pool->stats->total.client_login_count++;
 	client_set_state(client, CL_IDLE);
 	client_log(client, LOG_LVL_LOG, "admin console login (%s)",
 	    client->admin->rights == ADMIN_ALL ? "admin" : "stats");
@@ -380,12 +398,20 @@ static bool
 target_db(struct client *client, const struct admin_cmd *cmd,
     struct database **db)
 {
+	struct database *d;
+
 	*db = NULL;
 	if (cmd->nwords < 2)
 		return true;
-	*db = pool_find_database(client->pw, cmd->word[1]);
+	/* a name only the "*" entry would make is not a target */
+	TAILQ_FOREACH(d, &client->pw->databases, entry)
+		if (!d->removed && strcmp(d->name, cmd->word[1]) == 0)
+			*db = d;
+	if (*db == NULL && config_find_db(client->pw->cfg, cmd->word[1]))
+		*db = pool_find_database(client->pw, cmd->word[1]);
 	if (*db == NULL || (*db)->admin) {
-		admin_error(client, SQLSTATE_INVALID_CATALOG, "no such "
+		/* PgBouncer's SQLSTATE for a console command's bad target */
+		admin_error(client, SQLSTATE_PROTOCOL_VIOLATION, "no such "
 		    "database: %s", cmd->word[1]);
 		return false;
 	}
@@ -573,6 +599,51 @@ suspend_all(struct pgweir *pw, bool on)
 	}
 }
 
+/*
+ * Pause every database (SIGUSR1): no new transaction starts; idle servers
+ * close now and busy ones when released, as after PAUSE.
+ */
+void
+admin_pause_all(struct pgweir *pw)
+{
+	struct database *d;
+	struct pool *pool;
+
+	TAILQ_FOREACH(d, &pw->databases, entry)
+		if (in_scope(d, NULL))
+			d->paused = true;
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		struct server *sv, *next;
+		if (!in_scope(pool->db, NULL))
+			continue;
+		TAILQ_FOREACH_SAFE(sv, &pool->idle_servers, entry, next)
+			server_close(sv, "PAUSE");
+	}
+}
+
+/*
+ * Undo PAUSE, KILL and SUSPEND for one database or all (RESUME, SIGUSR2);
+ * waiting clients go on.  -1 during a shutdown: its pause must hold.
+ */
+int
+admin_resume(struct pgweir *pw, struct database *target)
+{
+	struct database *d;
+	struct pool *pool;
+
+	if (pw->shutdown != SHUTDOWN_NONE)
+		return -1;
+	if (pw->suspended)
+		suspend_all(pw, false);
+	TAILQ_FOREACH(d, &pw->databases, entry)
+		if (in_scope(d, target))
+			d->paused = false;
+	TAILQ_FOREACH(pool, &pw->pools, entry)
+		if (in_scope(pool->db, target))
+			pool_dispatch(pool);
+	return 0;
+}
+
 /* Find a client by its id (SHOW CLIENTS' id column). */
 static struct client *
 find_client(struct pgweir *pw, uint64_t id)
@@ -675,7 +746,7 @@ static void
 run_set(struct client *client, const struct admin_cmd *cmd,
     struct admin_out *o)
 {
-	char err[512];
+	char err[512], notice[512];
 
 	if (fake_param(cmd->word[1]) != NULL) {
 		/* drivers set these on connect; the console has no session */
@@ -688,10 +759,13 @@ run_set(struct client *client, const struct admin_cmd *cmd,
 	if (!o->rows)
 		return;
 	if (pgweir_set_option(client->pw, cmd->word[1], cmd->value, err,
-	    sizeof(err)) < 0) {
+	    sizeof(err), notice, sizeof(notice)) < 0) {
 		admin_error(client, SQLSTATE_CONFIG_FILE_ERROR, "%s", err);
 		return;
 	}
+	/* accepted, but not in force (TLS settings half-way through) */
+	if (notice[0] != '\0')
+		proto_build_notice(o->out, "00000", notice);
 	proto_build_command_complete(o->out, "SET");
 }
 
@@ -765,18 +839,13 @@ run_command(struct client *client, const char *text, struct admin_out *o,
 		run_pending(client, PEND_PAUSE, db, simple);
 		return client->admin->pending != PEND_NONE;
 	} else if (strcmp(verb, "resume") == 0 && cmd.nwords <= 2) {
-		struct database *d;
-		struct pool *pool;
 		if (!target_db(client, &cmd, &db))
 			return false;
-		if (pw->suspended)
-			suspend_all(pw, false);
-		TAILQ_FOREACH(d, &pw->databases, entry)
-			if (in_scope(d, db))
-				d->paused = false;
-		TAILQ_FOREACH(pool, &pw->pools, entry)
-			if (in_scope(pool->db, db))
-				pool_dispatch(pool);
+		if (admin_resume(pw, db) < 0) {
+			admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "pooler is shutting down");
+			return false;
+		}
 		proto_build_command_complete(o->out, "RESUME");
 	} else if (strcmp(verb, "suspend") == 0 && cmd.nwords == 1) {
 		suspend_all(pw, true);
@@ -807,10 +876,16 @@ run_command(struct client *client, const char *text, struct admin_out *o,
 	} else if (strcmp(verb, "kill_client") == 0 && cmd.nwords == 2) {
 		char *end;
 		unsigned long long id = strtoull(cmd.word[1], &end, 10);
-		struct client *victim = *end ? NULL : find_client(pw, id);
+		struct client *victim;
+		if (!isdigit((unsigned char)cmd.word[1][0]) || *end) {
+			admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "invalid client pointer supplied");
+			return false;
+		}
+		victim = find_client(pw, id);
 		if (victim == NULL || victim == client) {
-			admin_error(client, SQLSTATE_SYNTAX_ERROR, "no client "
-			    "with id %s", cmd.word[1]);
+			admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "client not found");
 			return false;
 		}
 		client_close_error(victim, SQLSTATE_ADMIN_SHUTDOWN,
@@ -1090,6 +1165,7 @@ admin_handle_input(struct client *client)
 			free(msg);
 			continue;
 		}
+		admin_count_request(client, hdr.type);
 		switch (hdr.type) {
 		case PQMSG_QUERY:
 			admin_on_Query(client, body);
@@ -1111,6 +1187,7 @@ admin_handle_input(struct client *client)
 			admin_on_Execute(client);
 			break;
 		case PQMSG_CLOSE:
+			client->admin->in_extended = true;
 			proto_build_simple(client->io.out,
 			    PQMSG_CLOSE_COMPLETE);
 			break;

@@ -60,11 +60,13 @@ static const struct admin_column cols_stats[] = {
 	C("total_xact_time", 'N'), C("total_query_time", 'N'),
 	C("total_wait_time", 'N'), C("total_client_parse_count", 'N'),
 	C("total_server_parse_count", 'N'), C("total_bind_count", 'N'),
+	C("total_client_login_count", 'N'),
 	C("avg_server_assignment_count", 'N'), C("avg_xact_count", 'N'),
 	C("avg_query_count", 'N'), C("avg_recv", 'N'), C("avg_sent", 'N'),
 	C("avg_xact_time", 'N'), C("avg_query_time", 'N'),
 	C("avg_wait_time", 'N'), C("avg_client_parse_count", 'N'),
 	C("avg_server_parse_count", 'N'), C("avg_bind_count", 'N'),
+	C("avg_client_login_count", 'N'),
 };
 
 static const struct admin_column cols_stats_totals[] = {
@@ -73,7 +75,7 @@ static const struct admin_column cols_stats_totals[] = {
 	C("bytes_received", 'N'), C("bytes_sent", 'N'), C("xact_time", 'N'),
 	C("query_time", 'N'), C("wait_time", 'N'),
 	C("client_parse_count", 'N'), C("server_parse_count", 'N'),
-	C("bind_count", 'N'),
+	C("bind_count", 'N'), C("client_login_count", 'N'),
 };
 
 static const struct admin_column cols_stats_averages[] = {
@@ -82,7 +84,7 @@ static const struct admin_column cols_stats_averages[] = {
 	C("bytes_received", 'N'), C("bytes_sent", 'N'), C("xact_time", 'N'),
 	C("query_time", 'N'), C("wait_time", 'N'),
 	C("avg_client_parse_count", 'N'), C("avg_server_parse_count", 'N'),
-	C("avg_bind_count", 'N'),
+	C("avg_bind_count", 'N'), C("avg_client_login_count", 'N'),
 };
 
 static const struct admin_column cols_totals[] = {
@@ -461,7 +463,10 @@ db_counters(struct pgweir *pw, const struct database *db,
 	}
 }
 
-/* Append the 11 totals of SHOW STATS_TOTALS order. */
+/*
+ * Append the 12 totals of SHOW STATS_TOTALS order (client_login_count
+ * last, where PgBouncer's next release adds it).
+ */
 static void
 row_totals(struct row *r, const struct stats_counters *t)
 {
@@ -476,10 +481,11 @@ row_totals(struct row *r, const struct stats_counters *t)
 	row_int(r, (long long)t->client_parse_count);
 	row_int(r, (long long)t->server_parse_count);
 	row_int(r, (long long)t->bind_count);
+	row_int(r, (long long)t->client_login_count);
 }
 
 /*
- * Append the 11 averages over the last stats_period: counts and bytes per
+ * Append the 12 averages over the last stats_period: counts and bytes per
  * second; times per transaction, per query, and per server assignment.
  */
 static void
@@ -500,6 +506,7 @@ row_averages(struct pgweir *pw, struct row *r, const struct stats_counters *l)
 	row_int(r, PER_SEC(l->client_parse_count));
 	row_int(r, PER_SEC(l->server_parse_count));
 	row_int(r, PER_SEC(l->bind_count));
+	row_int(r, PER_SEC(l->client_login_count));
 #undef PER_SEC
 #undef PER
 }
@@ -574,7 +581,8 @@ show_totals(struct pgweir *pw, struct admin_out *o)
 	static const char *const names[] = { "server_assignment_count",
 		"xact_count", "query_count", "client_bytes", "server_bytes",
 		"xact_time", "query_time", "wait_time", "ps_client_parse_count",
-		"ps_server_parse_count", "ps_bind_count" };
+		"ps_server_parse_count", "ps_bind_count",
+		"client_login_count" };
 	struct stats_counters total, last;
 	struct database *db;
 	struct pool *pool;
@@ -592,9 +600,9 @@ show_totals(struct pgweir *pw, struct admin_out *o)
 	row_start(&vals);
 	row_totals(&vals, &total);
 	row_averages(pw, &vals, &last);
-	for (int i = 0; i < 22; i++) {
+	for (int i = 0; i < 24; i++) {
 		row_start(&r);
-		row_fmt(&r, "%s_%s", i < 11 ? "total" : "avg", names[i % 11]);
+		row_fmt(&r, "%s_%s", i < 12 ? "total" : "avg", names[i % 12]);
 		row_text(&r, vals.v[i]);
 		row_emit(o, &r);
 	}

@@ -667,7 +667,7 @@ conn_fail(struct aq_conn *conn, const char *errmsg)
 	bool connecting = conn->state == AQC_CONNECTING;
 	struct aq_lookup *lk;
 
-	conn_log(conn, LOG_LVL_WARNING, "closing: %s", errmsg);
+	conn_log(conn, LOG_LVL_WARNING, "closing because: %s", errmsg);
 	conn_disconnect(conn);
 	if ((lk = conn->sent) != NULL) {
 		conn->sent = NULL;
@@ -1228,7 +1228,8 @@ done:
 	conn->state = AQC_IDLE;
 	lookup_finish(lk, AQ_ERROR, NULL, "auth_query returned no result");
 	if (PQstatus(pg) == CONNECTION_BAD) {
-		conn_log(conn, LOG_LVL_WARNING, "closing: connection lost");
+		conn_log(conn, LOG_LVL_WARNING, "closing because: connection "
+		    "lost");
 		conn_disconnect(conn);
 	} else if (conn_arm(conn, PQsocket(pg), EV_READ, false) < 0) {
 		conn_disconnect(conn);
@@ -1249,8 +1250,8 @@ conn_idle_read(struct aq_conn *conn)
 	PGnotify *n;
 
 	if (!PQconsumeInput(conn->pg) || PQstatus(conn->pg) == CONNECTION_BAD) {
-		conn_log(conn, LOG_LVL_LOG, "closing: server closed the "
-		    "connection");
+		conn_log(conn, LOG_LVL_LOG, "closing because: server closed "
+		    "the connection");
 		conn_disconnect(conn);
 		conn_run(conn);
 		return;

@@ -616,7 +616,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		return;
 	}
 	if (client->io.ssl == NULL && client->addr.family != AF_UNIX &&
-	    pw->cfg->client_tls_sslmode >= TLS_REQUIRE) {
+	    pw->tls.cfg->client_tls_sslmode >= TLS_REQUIRE) {
 		client_close_error(client, SQLSTATE_INVALID_AUTHORIZATION,
 		    "SSL required");
 		return;
@@ -683,7 +683,9 @@ client_join_pool(struct client *client)
 		    sizeof(user->derived_from));
 		l->derived = NULL;
 	}
-	if (!db->admin && (limit = client_limit_reached(pool)) != NULL) {
+	/* on the console only admin_users pass beyond the caps */
+	if ((!db->admin || admin_rights_of(client) != ADMIN_ALL) &&
+	    (limit = client_limit_reached(pool)) != NULL) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    limit);
 		return;

@@ -24,6 +24,7 @@
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
 #include "pgweir/prepared.h"
+#include "pgweir/proto.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
 #include "pgweir/stats.h"
@@ -119,6 +120,23 @@ pgweir_notify_status(struct pgweir *pw)
 	    pw->n_clients, waiting, pw->n_servers, pools);
 }
 
+/*
+ * During SHUTDOWN WAIT_FOR_SERVERS no server is handed out any more: the
+ * clients still waiting for one are told so (at the janitor's next tick,
+ * as PgBouncer does; new requests are refused at once in pool_acquire).
+ */
+static void
+shutdown_close_waiting(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct client *c;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry)
+		while ((c = TAILQ_FIRST(&pool->waiting_clients)) != NULL)
+			client_close_error(c, SQLSTATE_PROTOCOL_VIOLATION,
+			    "server shutting down");
+}
+
 /* Periodic upkeep, once a second. */
 void
 pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
@@ -127,6 +145,8 @@ pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (pw->shutdown == SHUTDOWN_WAIT_SERVERS)
+		shutdown_close_waiting(pw);
 	pool_janitor(pw);
 	deadline_sweep(pw);
 	admin_check_pending(pw);
@@ -336,18 +356,28 @@ pgweir_stats_arm(struct pgweir *pw)
 
 /*
  * Put a new, valid config in place (the caller's reference moves to pw),
- * with the TLS contexts built from it.  Used by reload and by SET.
+ * with the TLS contexts built from it, or, with tls NULL, keeping the
+ * contexts in force.  When the server-side TLS settings change, every
+ * server connection retires: turning TLS on (or stricter) must not leave
+ * old plaintext or weaker connections in use.  Used by reload and by SET.
  */
 void
 pgweir_install_config(struct pgweir *pw, struct config *cfg,
     struct tls_contexts *tls)
 {
 	pool_reload(pw, cfg);
+	if (tls != NULL && !tls_same_server_settings(pw->tls.cfg, tls->cfg)) {
+		log_info("server TLS settings changed: server connections "
+		    "are replaced as they are released");
+		pool_retire_servers(pw, NULL);
+	}
 	config_unref(pw->cfg);
 	pw->cfg = cfg;
 	pw->timeouts_active = deadline_timeouts_in_use(cfg);
-	tls_free(&pw->tls);
-	pw->tls = *tls;
+	if (tls != NULL) {
+		tls_free(&pw->tls);
+		pw->tls = *tls;
+	}
 	authquery_flush_cache(pw->authquery);
 	authquery_set_cache_ttl(pw->authquery, cfg->auth_query_cache_ttl);
 	listener_retune(pw);
@@ -358,15 +388,23 @@ pgweir_install_config(struct pgweir *pw, struct config *cfg,
  * SET key = value from the admin console: a copy of the running config
  * with one reloadable option changed, validated and installed.  The next
  * RELOAD reads the file again and replaces it.
+ *
+ * TLS keys are set one at a time, so a rotation passes through states
+ * that do not work yet (a new key with the old certificate; verify-full
+ * before its CA file).  Such a SET is accepted, as PgBouncer accepts it:
+ * the value is kept, the TLS contexts in force stay, and notice says why;
+ * the SET that completes the settings puts them in force.  Other keys
+ * leave the TLS contexts alone.
  */
 int
 pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
-    char *err, size_t errlen)
+    char *err, size_t errlen, char *notice, size_t noticelen)
 {
 	const struct config_option *opt = config_find_option(name);
 	struct config_error cerr = { .msg = "" };
 	struct tls_contexts tls;
 	struct config *cfg;
+	bool tls_key;
 	char msg[384];
 
 	if (opt == NULL) {
@@ -388,21 +426,30 @@ pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
 		config_unref(cfg);
 		return -1;
 	}
-	if (config_validate(cfg, &cerr, "SET") < 0 ||
-	    tls_build(cfg, &tls, msg, sizeof(msg)) < 0) {
-		snprintf(err, errlen, "%s", cerr.msg[0] ? cerr.msg : msg);
+	if (config_validate(cfg, &cerr, "SET") < 0) {
+		snprintf(err, errlen, "%s", cerr.msg);
 		config_unref(cfg);
 		return -1;
+	}
+	notice[0] = '\0';
+	tls_key = tls_is_option(opt->name);
+	if (tls_key && tls_build(cfg, &tls, msg, sizeof(msg)) < 0) {
+		snprintf(notice, noticelen, "TLS settings could not be "
+		    "applied, still using old configuration: %s", msg);
+		tls_key = false;
 	}
 	if (pgweir_apply_log_settings(pw, cfg) < 0) {
 		snprintf(err, errlen, "cannot open the log file");
-		tls_free(&tls);
+		if (tls_key)
+			tls_free(&tls);
 		config_unref(cfg);
 		return -1;
 	}
-	pgweir_install_config(pw, cfg, &tls);
+	pgweir_install_config(pw, cfg, tls_key ? &tls : NULL);
 	log_info("%s set to \"%s\" from the admin console", opt->name,
 	    (opt->flags & OPT_SENSITIVE) ? "********" : value);
+	if (notice[0] != '\0')
+		log_warning("%s", notice);
 	return 0;
 }
 

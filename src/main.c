@@ -6,7 +6,9 @@
  *
  * Signals: SIGHUP reloads; SIGTERM stops accepting and exits when the last
  * client has left; SIGINT stops accepting, pauses and exits when every
- * server is released; a second SIGTERM/SIGINT, or SIGQUIT, exits at once.
+ * server is released; a second SIGTERM/SIGINT, or SIGQUIT, exits at once;
+ * SIGUSR1 pauses every database and SIGUSR2 resumes them (not while
+ * shutting down).
  * systemd hears READY=1, RELOADING=1, STOPPING=1 and STATUS= lines.
  */
 #include "config.h"
@@ -27,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgweir/admin.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/hba.h"
@@ -76,6 +79,16 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGQUIT:
 		pgweir_shutdown(pw, SHUTDOWN_NOW);
 		break;
+	case SIGUSR1:
+		log_info("got SIGUSR1, pausing all activity");
+		admin_pause_all(pw);
+		break;
+	case SIGUSR2:
+		if (admin_resume(pw, NULL) < 0)
+			log_info("got SIGUSR2 while shutting down, ignoring");
+		else
+			log_info("got SIGUSR2, resuming all activity");
+		break;
 	}
 }
 
@@ -96,7 +109,8 @@ usage(FILE *out)
 	    "      --write-config-docs     print docs/config.md and exit\n"
 	    "      --write-example-config  print etc/pgweir.ini and exit\n\n"
 	    "signals: HUP reload, TERM exit after the last client, INT exit "
-	    "after\nevery server is released, QUIT exit now\n",
+	    "after\nevery server is released, QUIT exit now, USR1 pause, "
+	    "USR2 resume\n",
 	    PACKAGE_VERSION);
 }
 
@@ -240,7 +254,8 @@ write_pidfile(const char *path)
 static int
 setup_signals(struct pgweir *pw)
 {
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT,
+		SIGUSR1, SIGUSR2 };
 
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {

@@ -143,14 +143,18 @@ const struct config_option config_options[] = {
 	  "limit)." },
 	{ "max_db_client_connections", OPT_INT,
 	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R,
-	  "Most client connections per database (0: no limit)." },
+	  "Most client connections per database (0: no limit). Console "
+	  "logins count against the console database `pgweir`: stats_users "
+	  "are refused past it, admin_users never." },
 	{ "max_user_connections", OPT_INT, OFF(max_user_connections), "0", 0,
 	  1000000, NULL, R,
 	  "Most server connections per user, all databases together (0: no "
 	  "limit)." },
 	{ "max_user_client_connections", OPT_INT,
 	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R,
-	  "Most client connections per user (0: no limit)." },
+	  "Most client connections per user (0: no limit). Console logins "
+	  "count for their user: stats_users are refused past it, admin_users "
+	  "never on the console." },
 	{ "server_round_robin", OPT_BOOL, OFF(server_round_robin), "0", 0, 1,
 	  NULL, R | L,
 	  "Reuse idle server connections in turn instead of the most "
@@ -325,10 +329,13 @@ const struct config_option config_options[] = {
 	  "TLS towards PostgreSQL over TCP: disable, allow or prefer (TLS "
 	  "when the server offers it), require, verify-ca (the server's "
 	  "certificate must chain to server_tls_ca_file) or verify-full (and "
-	  "match the host name)." },
+	  "match the host name). Changing any server_tls_* setting (RELOAD "
+	  "or SET) retires the existing server connections: idle ones close "
+	  "at once, busy ones when released." },
 	{ "server_tls_ca_file", OPT_STRING, OFF(server_tls_ca_file), "", 0, 0,
 	  NULL, R, "CA certificates the server's certificate must chain "
-	  "to." },
+	  "to; empty: the system's trust store (for verify-ca and "
+	  "verify-full)." },
 	{ "server_tls_key_file", OPT_STRING, OFF(server_tls_key_file), "", 0,
 	  0, NULL, R, "Client key pgweir presents to PostgreSQL (PEM)." },
 	{ "server_tls_cert_file", OPT_STRING, OFF(server_tls_cert_file), "",

@@ -493,6 +493,12 @@ pool_acquire(struct pool *pool, struct client *client)
 		pool_launch_if_needed(pool);
 		return false;
 	}
+	if (pool->pw->shutdown == SHUTDOWN_WAIT_SERVERS) {
+		/* the shutdown keeps every pool paused: no server comes */
+		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "server shutting down");
+		return false;
+	}
 	client->wait_start = pgweir_mono_usec();
 	client_set_state(client, CL_WAITING);
 	if (pool_total_servers(pool) == 0 && pool_in_backoff(pool) &&
@@ -663,8 +669,9 @@ pool_server_ready(struct server *server)
  * servers get it at once.  If no other server of the pool is alive,
  * clients still logging in get it too (they have no session to wait in).
  * Clients already waiting keep waiting, within query_wait_timeout: when
- * PostgreSQL restarts they are served as soon as it is back.  Called
- * before the failed server is closed.
+ * PostgreSQL restarts they are served as soon as it is back (a login
+ * PostgreSQL refuses is pool_server_refused).  Called before the failed
+ * server is closed.
  */
 void
 pool_server_failed(struct pool *pool, const char *sqlstate,
@@ -684,6 +691,29 @@ pool_server_failed(struct pool *pool, const char *sqlstate,
 		client_close_error(client, sqlstate, message);
 }
 
+/*
+ * PostgreSQL refused a server login with an ErrorResponse (pg_hba.conf, a
+ * password, a missing database): as pool_server_failed, and if no other
+ * server of the pool is alive, the clients waiting for one get the error
+ * too, as PgBouncer does, instead of waiting for a login that keeps
+ * failing.  Not for 57P03 (starting up, shutting down): that passes, and
+ * waiters are served once PostgreSQL is back.
+ */
+void
+pool_server_refused(struct pool *pool, const char *sqlstate,
+    const char *message)
+{
+	struct client *client;
+
+	pool_server_failed(pool, sqlstate, message);
+	/* the refused server is not closed yet: it counts itself */
+	if (pool_total_servers(pool) > 1 ||
+	    strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) == 0)
+		return;
+	while ((client = TAILQ_FIRST(&pool->waiting_clients)) != NULL)
+		client_close_error(client, sqlstate, message);
+}
+
 /* A server of the pool closed: replace it if someone is waiting. */
 void
 pool_server_gone(struct pool *pool)
@@ -692,18 +722,22 @@ pool_server_gone(struct pool *pool)
 	pool_kick_related(pool);
 }
 
-/* Close the idle servers of databases whose connection settings changed. */
-static void
-database_retire_servers(struct pgweir *pw, struct database *db)
+/*
+ * Retire the servers of a database (NULL: of every database) whose
+ * connection settings changed: idle ones close now, the others when they
+ * are released, so none is reused with the old settings.
+ */
+void
+pool_retire_servers(struct pgweir *pw, struct database *db)
 {
 	struct pool *pool;
 	struct server *server, *next;
 
 	TAILQ_FOREACH(pool, &pw->pools, entry) {
-		if (pool->db != db)
+		if (pool->db->admin || (db != NULL && pool->db != db))
 			continue;
 		TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry, next)
-			server_close(server, "database changed at reload");
+			server_close(server, "database configuration changed");
 		TAILQ_FOREACH(server, &pool->active_servers, entry)
 			server->close_needed = true;
 		TAILQ_FOREACH(server, &pool->tested_servers, entry)
@@ -754,7 +788,7 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 		}
 		db->removed = false;
 		if (!dbconf_same_server(db->conf, conf))
-			database_retire_servers(pw, db);
+			pool_retire_servers(pw, db);
 		if (db->auto_db) {
 			dbconf_free(db->conf);
 			free(db->conf);

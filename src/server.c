@@ -760,7 +760,7 @@ server_handle_login(struct server *server)
 			    "failed: %s %s", f.severity ? f.severity : "FATAL",
 			    f.message);
 			/* the client sees the backend's own error */
-			pool_server_failed(server->pool, f.sqlstate ?
+			pool_server_refused(server->pool, f.sqlstate ?
 			    f.sqlstate : SQLSTATE_CONNECTION_FAILURE,
 			    f.message);
 			server_close(server, "login failed");
@@ -846,9 +846,10 @@ server_on_connected(struct server *server)
 
 /*
  * The server's answer to our SSLRequest.  'S': TLS, verifying its
- * certificate (and name) as server_tls_sslmode says; 'N': plaintext,
- * unless TLS is required.  A server that sends more than the one byte is
- * refused: those bytes would have come in the clear.
+ * certificate (and name) as server_tls_sslmode says (the one in force:
+ * the TLS contexts' config); 'N': plaintext, unless TLS is required.  A
+ * server that sends more than the one byte is refused: those bytes would
+ * have come in the clear.
  */
 static void
 server_on_tls_answer(struct server *server)
@@ -866,7 +867,7 @@ server_on_tls_answer(struct server *server)
 	evbuffer_remove(server->io.in, &answer, 1);
 	server->tls_requested = false;
 	if (answer == 'N') {
-		if (pw->cfg->server_tls_sslmode >= TLS_REQUIRE) {
+		if (pw->tls.cfg->server_tls_sslmode >= TLS_REQUIRE) {
 			server_login_fail(server, SQLSTATE_CANNOT_CONNECT,
 			    "server does not support TLS, and "
 			    "server_tls_sslmode requires it");
@@ -881,7 +882,7 @@ server_on_tls_answer(struct server *server)
 		return;
 	}
 	ssl = tls_connect_new(pw->tls.server_side, server->io.fd, conf->host,
-	    pw->cfg->server_tls_sslmode == TLS_VERIFY_FULL);
+	    pw->tls.cfg->server_tls_sslmode == TLS_VERIFY_FULL);
 	if (ssl == NULL) {
 		server_login_fail(server, SQLSTATE_CANNOT_CONNECT,
 		    "could not set up TLS to the server");
@@ -900,7 +901,7 @@ server_tls_failure(struct server *server, char *buf, size_t len)
 
 	if (v != X509_V_OK)
 		snprintf(buf, len, "TLS to the server failed: certificate "
-		    "verification: %s", X509_verify_cert_error_string(v));
+		    "verify failed: %s", X509_verify_cert_error_string(v));
 	else
 		snprintf(buf, len, "TLS to the server failed");
 }
@@ -1097,7 +1098,7 @@ server_settle(struct server *server)
 	server_arm_timer(server, 0);
 	server->cancel_sent = false;
 	if (server->close_needed || pw->shutdown == SHUTDOWN_NOW) {
-		server_close(server, "close needed");
+		server_close(server, "obsolete connection");
 		return;
 	}
 	if (pgweir_mono_usec() - server->created >=
@@ -1140,7 +1141,7 @@ server_close(struct server *server, const char *reason)
 
 	if (server->state == SV_CLOSED)
 		return;
-	server_log(server, LOG_LVL_LOG, "closing: %s", reason);
+	server_log(server, LOG_LVL_LOG, "closing because: %s", reason);
 	if (client != NULL) {
 		pool_unlink(client, server);
 		client_close_error(client, SQLSTATE_CONNECTION_FAILURE,

@@ -8,7 +8,10 @@
  *
  * Contexts are built whole at start-up and at reload; a reload whose files
  * do not load keeps the old contexts (connections hold their own reference
- * through their SSL objects, so swapping is safe at any time).
+ * through their SSL objects, so swapping is safe at any time).  The
+ * contexts keep the config they were built from: its sslmodes are the
+ * ones in force, even while a console SET has left the running config's
+ * TLS settings incomplete (a key set, its certificate not yet).
  */
 #include "config.h"
 
@@ -126,8 +129,8 @@ set_ciphers(SSL_CTX *ctx, const char *ciphers, const char *tls13, char *err,
 		return -1;
 	}
 	if (tls13[0] != '\0' && !SSL_CTX_set_ciphersuites(ctx, tls13)) {
-		snprintf(err, errlen, "invalid TLS 1.3 cipher suites \"%s\"",
-		    tls13);
+		snprintf(err, errlen, "failed to set the TLSv1.3 cipher suites "
+		    "\"%s\"", tls13);
 		return -1;
 	}
 	return 0;
@@ -304,9 +307,13 @@ build_server_side(const struct config *cfg, char *err, size_t errlen)
 	    load_ca(ctx, cfg->server_tls_ca_file, err, errlen) < 0)
 		goto fail;
 	if (cfg->server_tls_sslmode >= TLS_VERIFY_CA) {
-		if (cfg->server_tls_ca_file[0] == '\0') {
-			snprintf(err, errlen, "server_tls_sslmode verify-ca "
-			    "and verify-full need server_tls_ca_file");
+		/* without a CA file, the system's trust store (as PgBouncer) */
+		if (cfg->server_tls_ca_file[0] == '\0' &&
+		    SSL_CTX_set_default_verify_paths(ctx) != 1) {
+			snprintf(err, errlen, "server_tls_sslmode %s: cannot "
+			    "load the system's CA certificates; set "
+			    "server_tls_ca_file", cfg->server_tls_sslmode ==
+			    TLS_VERIFY_FULL ? "verify-full" : "verify-ca");
 			goto fail;
 		}
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
@@ -318,14 +325,14 @@ fail:
 }
 
 /*
- * Build both contexts from a config.  On error, err says what is wrong and
- * out is untouched.
+ * Build both contexts from a config (they keep a reference to it).  On
+ * error, err says what is wrong and out is untouched.
  */
 int
-tls_build(const struct config *cfg, struct tls_contexts *out, char *err,
+tls_build(struct config *cfg, struct tls_contexts *out, char *err,
     size_t errlen)
 {
-	struct tls_contexts t = { NULL, NULL };
+	struct tls_contexts t = { NULL, NULL, NULL };
 
 	err[0] = '\0';
 	t.client_side = build_client_side(cfg, err, errlen);
@@ -336,33 +343,44 @@ tls_build(const struct config *cfg, struct tls_contexts *out, char *err,
 		SSL_CTX_free(t.client_side);
 		return -1;
 	}
+	t.cfg = config_ref(cfg);
 	*out = t;
 	return 0;
 }
 
-/* Drop our references to both contexts. */
+/* Drop our references to both contexts and their config. */
 void
 tls_free(struct tls_contexts *t)
 {
 	SSL_CTX_free(t->client_side);
 	SSL_CTX_free(t->server_side);
+	config_unref(t->cfg);
 	t->client_side = t->server_side = NULL;
+	t->cfg = NULL;
 }
 
-/* Whether two configs have the same TLS settings (file contents aside). */
+/* Whether an option is one of the client_tls_* or server_tls_* keys. */
 bool
-tls_same_settings(const struct config *a, const struct config *b)
+tls_is_option(const char *name)
 {
-	static const char *const keys[] = { "client_tls_sslmode",
-		"client_tls_key_file", "client_tls_cert_file",
-		"client_tls_ca_file", "client_tls_protocols",
-		"client_tls_ciphers", "client_tls13_ciphers",
-		"client_tls_ecdhcurve", "client_tls_dheparams",
-		"server_tls_sslmode", "server_tls_ca_file",
-		"server_tls_key_file", "server_tls_cert_file",
-		"server_tls_protocols", "server_tls_ciphers",
-		"server_tls13_ciphers", NULL };
+	return (strncmp(name, "client_tls", 10) == 0 ||
+	    strncmp(name, "server_tls", 10) == 0);
+}
 
+/*
+ * Whether two configs connect to servers with the same TLS settings (file
+ * contents aside; a reload re-reads those for new connections anyway).
+ */
+bool
+tls_same_server_settings(const struct config *a, const struct config *b)
+{
+	static const char *const keys[] = { "server_tls_sslmode",
+		"server_tls_ca_file", "server_tls_key_file",
+		"server_tls_cert_file", "server_tls_protocols",
+		"server_tls_ciphers", "server_tls13_ciphers", NULL };
+
+	if (a == NULL || b == NULL)
+		return a == b;
 	for (int i = 0; keys[i]; i++) {
 		const struct config_option *o = config_find_option(keys[i]);
 		char va[512], vb[512];

@@ -6,6 +6,7 @@
 
 struct pgweir;
 struct client;
+struct database;
 
 /* What a console user may do. */
 enum admin_rights {
@@ -22,5 +23,7 @@ void admin_login(struct client *client);
 void admin_handle_input(struct client *client);
 void admin_check_pending(struct pgweir *pw);
 void admin_client_closed(struct client *client);
+void admin_pause_all(struct pgweir *pw);
+int admin_resume(struct pgweir *pw, struct database *target);
 
 #endif

@@ -131,6 +131,6 @@ void pgweir_stats_arm(struct pgweir *pw);
 void pgweir_install_config(struct pgweir *pw, struct config *cfg,
     struct tls_contexts *tls);
 int pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
-    char *err, size_t errlen);
+    char *err, size_t errlen, char *notice, size_t noticelen);
 
 #endif

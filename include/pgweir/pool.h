@@ -118,11 +118,14 @@ void pool_release(struct server *server);
 void pool_server_ready(struct server *server);
 void pool_server_failed(struct pool *pool, const char *sqlstate,
     const char *message);
+void pool_server_refused(struct pool *pool, const char *sqlstate,
+    const char *message);
 void pool_server_gone(struct pool *pool);
 void pool_dispatch(struct pool *pool);
 int pool_total_servers(const struct pool *pool);
 void pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,
     const uint8_t *server_key);
+void pool_retire_servers(struct pgweir *pw, struct database *db);
 void pool_reload(struct pgweir *pw, struct config *newcfg);
 void pool_janitor(struct pgweir *pw);
 void pool_free_all(struct pgweir *pw);

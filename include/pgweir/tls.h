@@ -14,12 +14,16 @@ struct config;
 struct tls_contexts {
 	SSL_CTX *client_side;	/* pgweir as TLS server to clients, or NULL */
 	SSL_CTX *server_side;	/* pgweir as TLS client to PostgreSQL */
+	struct config *cfg;	/* built from it (a reference): its sslmodes
+				   are the ones in force */
 };
 
-int tls_build(const struct config *cfg, struct tls_contexts *out, char *err,
+int tls_build(struct config *cfg, struct tls_contexts *out, char *err,
     size_t errlen);
 void tls_free(struct tls_contexts *t);
-bool tls_same_settings(const struct config *a, const struct config *b);
+bool tls_is_option(const char *name);
+bool tls_same_server_settings(const struct config *a,
+    const struct config *b);
 SSL *tls_accept_new(SSL_CTX *ctx, int fd);
 SSL *tls_connect_new(SSL_CTX *ctx, int fd, const char *hostname,
     bool verify_host);

@@ -662,6 +662,26 @@ it_raw_send(int fd, char type, const void *body, size_t len)
 		fprintf(stderr, "harness: raw write failed\n");
 }
 
+/*
+ * The result of a query sent with PQsendQuery, waiting up to ms for it;
+ * NULL if none came in time (the query may still be waiting in pgweir).
+ */
+PGresult *
+it_result_within(PGconn *conn, int ms)
+{
+	long long end = it_now_ms() + ms;
+
+	while (it_now_ms() < end) {
+		struct pollfd pfd = { PQsocket(conn), POLLIN, 0 };
+		if (!PQisBusy(conn))
+			return PQgetResult(conn);
+		poll(&pfd, 1, 50);
+		if (!PQconsumeInput(conn))
+			return PQgetResult(conn);
+	}
+	return NULL;
+}
+
 /* Monotonic milliseconds, for tests that time what pgweir does. */
 long long
 it_now_ms(void)

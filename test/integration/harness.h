@@ -71,6 +71,7 @@ int it_send_startup(int fd, const char *db, const char *user);
 const char *it_write_userlist(struct it_env *e, const char *text);
 long it_pgweir_rss_kb(struct it_env *e);
 long long it_now_ms(void);
+PGresult *it_result_within(PGconn *conn, int ms);
 void it_raw_send(int fd, char type, const void *body, size_t len);
 void it_raw_parse(int fd, const char *name, const char *query);
 void it_raw_bind(int fd, const char *portal, const char *stmt,

@@ -4,8 +4,11 @@
  * PgBouncer 1.25's, what pgbouncer_exporter reads under load, the
  * Prometheus endpoint (checked by promtool when it is installed), PAUSE and
  * RESUME under pgbench without losing a transaction, KILL_CLIENT,
- * RECONNECT, SHUTDOWN WAIT_FOR_CLIENTS, rights, the extended protocol,
- * bad commands, and SHOW LATENCY against what the client measured.
+ * RECONNECT, SHUTDOWN WAIT_FOR_CLIENTS and WAIT_FOR_SERVERS (clients that
+ * would wait are told), rights, the extended protocol, bad commands, SHOW
+ * LATENCY against what the client measured, PgBouncer's errors for KILL
+ * targets that do not exist, console traffic in the stats, SIGUSR1 and
+ * SIGUSR2, and the client caps on console logins.
  */
 #include "config.h"
 
@@ -32,6 +35,7 @@
 
 static struct it_env env;
 static int metrics_port;
+static char setup_dbs[512];	/* the [databases] of setup() */
 
 static const char base_settings[] =
     "pool_mode = transaction\ndefault_pool_size = 4\n"
@@ -41,7 +45,7 @@ static const char base_settings[] =
 static int
 setup(void **state)
 {
-	char settings[1024], dbs[512];
+	char settings[1024], *dbs = setup_dbs;
 
 	(void)state;
 	if (it_env_init_pgbench(&env) < 0)
@@ -49,7 +53,7 @@ setup(void **state)
 	metrics_port = it_free_port();
 	snprintf(settings, sizeof(settings), "%smetrics_port = %d\n",
 	    base_settings, metrics_port);
-	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
+	snprintf(dbs, sizeof(setup_dbs), "postgres = host=%s port=%d\n"
 	    "lat = host=%s port=%d dbname=postgres\n"
 	    "latency = host=%s port=%d dbname=postgres\n", env.pgdir,
 	    env.pg_port, env.pgdir, env.pg_port, env.pgdir, env.pg_port);
@@ -968,19 +972,29 @@ test_console_exempt_and_shutdown_wait(void **state)
 	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
 }
 
+/* (Re)start pgweir with setup()'s databases and extra settings. */
+static void
+restart_with(const char *extra)
+{
+	char settings[1024];
+
+	if (it_pgweir_alive(&env))
+		assert_int_equal(it_pgweir_stop(&env), 0);
+	snprintf(settings, sizeof(settings), "%s%s", base_settings, extra);
+	assert_int_equal(it_pgweir_start(&env, settings, setup_dbs), 0);
+}
+
 /*
  * Start pgweir again (the previous test made it exit) with a client in a
  * transaction on its server.
  */
 static PGconn *
-restart_with_open_transaction(void)
+restart_with_open_transaction(const char *extra)
 {
 	PGconn *a;
 	PGresult *res;
 
-	if (it_pgweir_alive(&env))
-		assert_int_equal(it_pgweir_stop(&env), 0);
-	assert_int_equal(it_pgweir_start(&env, base_settings, NULL), 0);
+	restart_with(extra);
 	a = it_connect(&env, "postgres", "postgres", NULL);
 	assert_int_equal(PQstatus(a), CONNECTION_OK);
 	res = PQexec(a, "begin");
@@ -1000,7 +1014,7 @@ test_shutdown_modes(void **state)
 	PGresult *res;
 
 	(void)state;
-	a = restart_with_open_transaction();
+	a = restart_with_open_transaction("");
 	conn = console("admin");
 	PQclear(admin_ok(conn, "SHUTDOWN WAIT_FOR_SERVERS"));
 	PQfinish(conn);
@@ -1012,7 +1026,7 @@ test_shutdown_modes(void **state)
 	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
 	PQfinish(a);
 
-	a = restart_with_open_transaction();
+	a = restart_with_open_transaction("");
 	conn = console("admin");
 	PQclear(PQexec(conn, "SHUTDOWN"));
 	PQfinish(conn);
@@ -1028,6 +1042,264 @@ test_shutdown_modes(void **state)
 		it_sleep_ms(50);
 	assert_int_equal(it_pg_int(&env, "select count(*) from "
 	    "pg_stat_activity where state like 'idle in transaction%'"), 0);
+}
+
+/* The SQLSTATE and message of a console command that must fail. */
+static void
+admin_fails(PGconn *conn, const char *sql, const char *sqlstate,
+    const char *message)
+{
+	PGresult *res = PQexec(conn, sql);
+	const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (PQresultStatus(res) != PGRES_FATAL_ERROR)
+		fail_msg("%s did not fail: %s %s", sql,
+		    PQresStatus(PQresultStatus(res)), PQerrorMessage(conn));
+	if (st == NULL || strcmp(st, sqlstate) != 0 ||
+	    strstr(PQresultErrorMessage(res), message) == NULL)
+		fail_msg("%s: want %s \"%s\", got %s %s", sql, sqlstate,
+		    message, st ? st : "-", PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+/* KILL and KILL_CLIENT of a missing target: PgBouncer's errors. */
+static void
+test_kill_missing_target(void **state)
+{
+	PGconn *conn, *c;
+
+	(void)state;
+	restart_with("");
+	conn = console("admin");
+	c = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	admin_fails(conn, "KILL dne", "08P01", "no such database: dne");
+	admin_fails(conn, "PAUSE dne", "08P01", "no such database: dne");
+	PQfinish(conn);
+	PQfinish(c);
+	/* nor does a name that only the "*" entry would make */
+	assert_int_equal(it_pgweir_stop(&env), 0);
+	assert_int_equal(it_pgweir_start(&env, base_settings, "* = host=/tmp "
+	    "port=1\n"), 0);
+	conn = console("admin");
+	admin_fails(conn, "KILL dne", "08P01", "no such database: dne");
+	PQfinish(conn);
+	restart_with("");
+	conn = console("admin");
+	c = it_connect(&env, "postgres", "postgres", NULL);
+	admin_fails(conn, "KILL_CLIENT 999999", "08P01", "client not found");
+	admin_fails(conn, "KILL_CLIENT non_existent_client_id", "08P01",
+	    "invalid client pointer supplied");
+	/* nothing was killed */
+	assert_int_equal(it_query_int(c, "select 7"), 7);
+	PQfinish(c);
+	PQfinish(conn);
+}
+
+/* A counter of the console database's SHOW STATS_TOTALS row. */
+static long long
+console_counter(PGconn *conn, const char *col)
+{
+	PGresult *res = admin_ok(conn, "SHOW STATS_TOTALS");
+	const char *v = lookup(res, "database", "pgweir", col);
+	long long n;
+
+	if (v == NULL)
+		fail_msg("SHOW STATS_TOTALS: no console row or no %s", col);
+	n = atoll(v);
+	PQclear(res);
+	return n;
+}
+
+/*
+ * Console logins and commands count in the console's stats as PgBouncer
+ * counts them, and client_login_count is in SHOW STATS, STATS_TOTALS,
+ * STATS_AVERAGES and TOTALS.
+ */
+static void
+test_console_stats(void **state)
+{
+	PGconn *conn, *w, *c;
+	PGresult *res;
+	long long logins, xacts, queries;
+
+	(void)state;
+	restart_with("");
+	conn = console("admin");
+	logins = console_counter(conn, "client_login_count");
+	xacts = console_counter(conn, "xact_count");
+	queries = console_counter(conn, "query_count");
+	w = console("watcher");
+	PQclear(admin_ok(w, "SHOW VERSION"));
+	PQclear(admin_ok(w, "SHOW POOLS"));
+	PQfinish(w);
+	assert_int_equal(console_counter(conn, "client_login_count"),
+	    logins + 1);
+	/* three SHOW STATS_TOTALS, SHOW VERSION, SHOW POOLS, and this one */
+	assert_int_equal(console_counter(conn, "xact_count"), xacts + 5);
+	assert_int_equal(console_counter(conn, "query_count"), queries + 5);
+
+	c = it_connect(&env, "lat", "postgres", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	PQfinish(c);
+	res = admin_ok(conn, "SHOW STATS");
+	assert_true(atoll(lookup(res, "database", "lat",
+	    "total_client_login_count")) >= 1);
+	assert_non_null(lookup(res, "database", "lat",
+	    "avg_client_login_count"));
+	assert_string_equal(PQfname(res, 12), "total_client_login_count");
+	assert_string_equal(PQfname(res, PQnfields(res) - 1),
+	    "avg_client_login_count");
+	PQclear(res);
+	res = admin_ok(conn, "SHOW STATS_AVERAGES");
+	assert_non_null(lookup(res, "database", "lat",
+	    "avg_client_login_count"));
+	PQclear(res);
+	res = admin_ok(conn, "SHOW TOTALS");
+	assert_true(atoll(lookup(res, "name", "total_client_login_count",
+	    "value")) >= logins + 2);
+	assert_non_null(lookup(res, "name", "avg_client_login_count",
+	    "value"));
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/*
+ * During SHUTDOWN WAIT_FOR_SERVERS a transaction in progress finishes,
+ * but a client waiting for a server, or starting a new transaction, is
+ * told "server shutting down" instead of waiting forever; RESUME and
+ * SIGUSR2 do not undo the shutdown.
+ */
+static void
+test_shutdown_wait_for_servers_clients(void **state)
+{
+	PGconn *a, *b, *c, *conn;
+	PGresult *res;
+
+	(void)state;
+	a = restart_with_open_transaction("default_pool_size = 1\n");
+	b = it_connect(&env, "postgres", "postgres", NULL);
+	c = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	/* c waits: a holds the pool's one server */
+	assert_int_equal(PQsendQuery(c, "select 1"), 1);
+	assert_null(it_result_within(c, 300));
+	conn = console("admin");
+	PQclear(admin_ok(conn, "SHUTDOWN WAIT_FOR_SERVERS"));
+	res = it_result_within(c, 3000);
+	assert_non_null(res);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(res),
+	    "server shutting down"));
+	PQclear(res);
+	/* b starts a transaction: refused at once */
+	assert_int_equal(PQsendQuery(b, "select 2"), 1);
+	res = it_result_within(b, 3000);
+	assert_non_null(res);
+	assert_non_null(strstr(PQresultErrorMessage(res),
+	    "server shutting down"));
+	PQclear(res);
+	assert_true(it_wait_log(&env, "closing because: server shutting "
+	    "down", 2000));
+	admin_fails(conn, "RESUME", "08P01", "pooler is shutting down");
+	assert_int_equal(it_pgweir_signal(&env, SIGUSR2), 0);
+	assert_true(it_wait_log(&env, "got SIGUSR2 while shutting down, "
+	    "ignoring", 2000));
+	PQfinish(conn);
+	/* a's transaction goes on, then pgweir exits */
+	assert_int_equal(it_query_int(a, "select 3"), 3);
+	res = PQexec(a, "commit");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+	PQfinish(a);
+	PQfinish(b);
+	PQfinish(c);
+}
+
+/* The paused column of the console's SHOW DATABASES row for postgres. */
+static int
+db_paused(PGconn *conn)
+{
+	PGresult *res = admin_ok(conn, "SHOW DATABASES");
+	int v = atoi(lookup(res, "name", "postgres", "paused"));
+
+	PQclear(res);
+	return v;
+}
+
+/* SIGUSR1 pauses (a new transaction waits), SIGUSR2 resumes. */
+static void
+test_sigusr_pause_resume(void **state)
+{
+	PGconn *conn, *c;
+	PGresult *res;
+
+	(void)state;
+	restart_with("");
+	conn = console("admin");
+	c = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(c, "select 1"), 1);
+	assert_int_equal(it_pgweir_signal(&env, SIGUSR1), 0);
+	assert_true(it_wait_log(&env, "got SIGUSR1", 2000));
+	assert_true(it_pgweir_alive(&env));
+	assert_int_equal(db_paused(conn), 1);
+	assert_int_equal(PQsendQuery(c, "select 2"), 1);
+	assert_null(it_result_within(c, 500));
+	assert_int_equal(it_pgweir_signal(&env, SIGUSR2), 0);
+	res = it_result_within(c, 3000);
+	assert_non_null(res);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	while ((res = PQgetResult(c)) != NULL)
+		PQclear(res);
+	assert_int_equal(db_paused(conn), 0);
+	PQfinish(c);
+	PQfinish(conn);
+}
+
+/* Whether a console login as user works now. */
+static bool
+console_login_ok(const char *user, PGconn **out)
+{
+	*out = it_connect(&env, "pgbouncer", user, NULL);
+	if (PQstatus(*out) == CONNECTION_OK)
+		return true;
+	if (strstr(PQerrorMessage(*out), "_client_connections") == NULL)
+		fail_msg("console login as %s: %s", user,
+		    PQerrorMessage(*out));
+	return false;
+}
+
+/*
+ * max_db_client_connections and max_user_client_connections count console
+ * logins too: stats_users are refused past them, admin_users are not.
+ */
+static void
+test_console_client_limits(void **state)
+{
+	static const char *const limits[] = {
+		"max_db_client_connections = 2\n",
+		"max_user_client_connections = 2\n", NULL };
+	static const char *const names[] = { "max_db_client_connections",
+		"max_user_client_connections" };
+	PGconn *c[5];
+
+	(void)state;
+	for (int i = 0; limits[i]; i++) {
+		restart_with(limits[i]);
+		assert_true(console_login_ok("watcher", &c[0]));
+		assert_true(console_login_ok("watcher", &c[1]));
+		assert_false(console_login_ok("watcher", &c[2]));
+		assert_non_null(strstr(PQerrorMessage(c[2]), names[i]));
+		PQfinish(c[2]);
+		/* admins are never locked out of the console */
+		assert_true(console_login_ok("admin", &c[2]));
+		assert_true(console_login_ok("admin", &c[3]));
+		assert_true(console_login_ok("admin", &c[4]));
+		for (int k = 0; k < 5; k++)
+			PQfinish(c[k]);
+	}
 }
 
 int
@@ -1052,6 +1324,11 @@ main(void)
 		cmocka_unit_test(test_stats_log_line),
 		cmocka_unit_test(test_console_exempt_and_shutdown_wait),
 		cmocka_unit_test(test_shutdown_modes),
+		cmocka_unit_test(test_kill_missing_target),
+		cmocka_unit_test(test_console_stats),
+		cmocka_unit_test(test_shutdown_wait_for_servers_clients),
+		cmocka_unit_test(test_sigusr_pause_resume),
+		cmocka_unit_test(test_console_client_limits),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);

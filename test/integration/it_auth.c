@@ -7,8 +7,10 @@
  * pgweir with verify-full and channel binding; direct TLS; cert
  * authentication (and a CA-signed certificate whose common name hides a
  * NUL, made here with OpenSSL's API since the command line cannot write
- * one); TLS to PostgreSQL with verify-full; SSLRequest followed by
- * plaintext; hba rules with reject and peer.
+ * one); TLS to PostgreSQL with verify-full; server connections retired
+ * when server TLS settings change; TLS settings changed one SET at a
+ * time; a refused server login reaching the clients that wait; SSLRequest
+ * followed by plaintext; hba rules with reject and peer.
  */
 #include "config.h"
 
@@ -680,7 +682,216 @@ test_server_tls_verify_full(void **state)
 	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"), env.dir);
 	restart(settings);
 	err = login_error("postgres", "alice", "password=alice-pw");
-	assert_non_null(strstr(err, "certificate verification"));
+	assert_non_null(strstr(err, "certificate verify failed"));
+}
+
+/* Whether a client's server connection uses TLS ("true"/"false"). */
+static char *
+server_ssl(PGconn *conn)
+{
+	static char v[16];
+	char *t = it_query_text(conn, "select ssl::text from pg_stat_ssl "
+	    "where pid = pg_backend_pid()");
+
+	snprintf(v, sizeof(v), "%s", t ? t : "(error)");
+	free(t);
+	return v;
+}
+
+/* alice's backends without TLS, after up to 3 s for them to go. */
+static long long
+plaintext_backends(void)
+{
+	const char *sql = "select count(*) from pg_stat_ssl s join "
+	    "pg_stat_activity a using (pid) where a.usename = 'alice' and "
+	    "not s.ssl";
+
+	for (int i = 0; i < 60 && it_pg_int(&env, sql) > 0; i++)
+		it_sleep_ms(50);
+	return it_pg_int(&env, sql);
+}
+
+/* A console command as alice (an admin here) that must succeed. */
+static void
+console_ok(PGconn *console, const char *sql)
+{
+	PGresult *res = PQexec(console, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)
+		fail_msg("%s: %s", sql, PQerrorMessage(console));
+	PQclear(res);
+}
+
+/*
+ * Turning server TLS on (SET or RELOAD) retires the plaintext server
+ * connections: an idle one closes at once, one in a transaction when its
+ * client releases it; a RELOAD that changes no TLS setting keeps them.
+ */
+static void
+test_server_tls_change_retires(void **state)
+{
+	char settings[1024], extra[256];
+	PGconn *c, *console;
+	PGresult *res;
+	long long pid;
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nadmin_users = alice\npool_mode = transaction\n"
+	    "server_tls_sslmode = disable\n",
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	snprintf(extra, sizeof(extra), "password=alice-pw");
+	c = it_connect(&env, "postgres", "alice", extra);
+	console = it_connect(&env, "pgweir", "alice", extra);
+	assert_int_equal(PQstatus(console), CONNECTION_OK);
+	assert_string_equal(server_ssl(c), "false");
+	res = PQexec(c, "begin");
+	PQclear(res);
+	assert_string_equal(server_ssl(c), "false");
+	console_ok(console, "SET server_tls_sslmode = require");
+	/* the transaction keeps its server to the end */
+	assert_string_equal(server_ssl(c), "false");
+	res = PQexec(c, "commit");
+	PQclear(res);
+	assert_string_equal(server_ssl(c), "true");
+	assert_int_equal(plaintext_backends(), 0);
+	assert_true(it_log_contains(&env, "closing because: obsolete "
+	    "connection"));
+
+	/* RELOAD puts the file's disable back: TLS connections retire */
+	console_ok(console, "RELOAD");
+	assert_string_equal(server_ssl(c), "false");
+	assert_true(it_wait_log(&env, "closing because: database "
+	    "configuration changed", 2000));
+	/* a RELOAD without a TLS change keeps the server connection */
+	pid = it_query_int(c, "select pg_backend_pid()");
+	console_ok(console, "RELOAD");
+	assert_int_equal(it_query_int(c, "select pg_backend_pid()"), pid);
+	PQfinish(console);
+	PQfinish(c);
+}
+
+/* Rewrite PostgreSQL's pg_hba.conf (rules first) and reload it. */
+static void
+pg_hba(const char *first_rules)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/pg_hba.conf", env.pgdir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%slocal all all trust\n"
+	    "host all all 127.0.0.1/32 scram-sha-256\n", first_rules);
+	fclose(fp);
+	assert_int_equal(it_pg_exec(&env, "select pg_reload_conf()"), 0);
+}
+
+/*
+ * A server login PostgreSQL refuses reaches the clients already waiting
+ * for a server of that pool (it has no other), instead of leaving them
+ * waiting for a login that keeps failing.
+ */
+static void
+test_refused_login_reaches_waiting_clients(void **state)
+{
+	char settings[1024];
+	PGconn *c, *console;
+	PGresult *res;
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nadmin_users = alice\npool_mode = transaction\n"
+	    "server_login_retry = 1\n",
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"));
+	restart(settings);
+	c = it_connect(&env, "postgres", "alice", "password=alice-pw");
+	console = it_connect(&env, "pgweir", "alice", "password=alice-pw");
+	assert_int_equal(it_query_int(c, "select 1"), 1);
+	pg_hba("host all alice 127.0.0.1/32 reject\n");
+	console_ok(console, "RECONNECT");
+	assert_int_equal(PQsendQuery(c, "select 2"), 1);
+	res = it_result_within(c, 5000);
+	assert_non_null(res);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQresultErrorMessage(res), "pg_hba.conf "
+	    "rejects connection"));
+	PQclear(res);
+	pg_hba("");
+	PQfinish(c);
+	PQfinish(console);
+}
+
+/* Collects NOTICE texts of a connection. */
+static void
+collect_notice(void *arg, const char *message)
+{
+	char *buf = arg;
+
+	strncat(buf, message, 1023 - strlen(buf));
+}
+
+/*
+ * TLS settings change one SET at a time: verify-full before its CA file,
+ * and a key before its certificate, are accepted (the NOTICE says the old
+ * settings stay in force) and the SET that completes them takes effect.
+ */
+static void
+test_tls_multi_step_set(void **state)
+{
+	char settings[1024], extra[512], sql[512], notices[1024] = "";
+	PGconn *console;
+	const char *err;
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "auth_type = scram-sha-256\n"
+	    "auth_file = %s\nadmin_users = alice\n"
+	    "server_tls_sslmode = disable\nclient_tls_sslmode = require\n"
+	    "client_tls_cert_file = %s/certs/server.crt\n"
+	    "client_tls_key_file = %s/certs/server.key\n",
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n"), env.dir,
+	    env.dir);
+	restart(settings);
+	console = it_connect(&env, "pgweir", "alice", "password=alice-pw");
+	assert_int_equal(PQstatus(console), CONNECTION_OK);
+	PQsetNoticeProcessor(console, collect_notice, notices);
+
+	/* server side: the mode first, the CA file second */
+	console_ok(console, "SET server_tls_sslmode = 'verify-full'");
+	err = login_error("byname", "alice", "password=alice-pw");
+	assert_non_null(strstr(err, "certificate verify failed"));
+	snprintf(sql, sizeof(sql), "SET server_tls_ca_file = "
+	    "'%s/certs/ca.crt'", env.dir);
+	console_ok(console, sql);
+	assert_string_equal(login_error("byname", "alice",
+	    "password=alice-pw"), "");
+	assert_int_equal(plaintext_backends(), 0);
+
+	/* client side: rotate the key, then the certificate */
+	snprintf(sql, sizeof(sql), "SET client_tls_key_file = "
+	    "'%s/certs/client.key'", env.dir);
+	console_ok(console, sql);
+	assert_non_null(strstr(notices, "TLS settings could not be applied, "
+	    "still using old configuration"));
+	/* half-way, the old certificate still serves */
+	snprintf(extra, sizeof(extra), "host=localhost password=alice-pw "
+	    "sslmode=verify-full sslrootcert=%s/client-certs/ca.crt", env.dir);
+	assert_string_equal(login_error("postgres", "alice", extra), "");
+	notices[0] = '\0';
+	snprintf(sql, sizeof(sql), "SET client_tls_cert_file = "
+	    "'%s/certs/client.crt'", env.dir);
+	console_ok(console, sql);
+	assert_string_equal(notices, "");
+	/* the new certificate (CN=alice, for clients) is in force */
+	err = login_error("postgres", "alice", extra);
+	if (strstr(err, "certificate verify failed") == NULL &&
+	    strstr(err, "does not match host name") == NULL)
+		fail_msg("new certificate not in force: \"%s\"", err);
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw sslmode=require"), "");
+	PQfinish(console);
 }
 
 /* hba rules: peer on the unix socket, reject, and password over TCP. */
@@ -882,6 +1093,9 @@ main(void)
 		cmocka_unit_test(test_cert_auth),
 		cmocka_unit_test(test_cert_auth_embedded_nul),
 		cmocka_unit_test(test_server_tls_verify_full),
+		cmocka_unit_test(test_server_tls_change_retires),
+		cmocka_unit_test(test_tls_multi_step_set),
+		cmocka_unit_test(test_refused_login_reaches_waiting_clients),
 		cmocka_unit_test(test_hba),
 		cmocka_unit_test(test_trust_users_without_password),
 		cmocka_unit_test(test_unknown_database_after_auth),
