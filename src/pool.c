@@ -148,7 +148,9 @@ pool_find_database(struct pgweir *pw, const char *name)
 	if (db == NULL) {
 		dbconf_free(copy);
 		free(copy);
+		return NULL;
 	}
+	log_info("registered new auto-database: %s", name);
 	return db;
 }
 

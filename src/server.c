@@ -756,6 +756,7 @@ server_handle_login(struct server *server)
 			server->tx_status = blen >= 1 ? body[0] : 'I';
 			evbuffer_drain(in, total);
 			server->logged_in = true;
+			server->reset_vars = varset_ref(server->vars);
 			server_arm_timer(server, 0);
 			server_log(server, LOG_LVL_DEBUG, "login done, backend "
 			    "pid %u", server->backend_pid);
@@ -1007,8 +1008,9 @@ server_cancel_backend(struct server *server)
  * a time; called after the client lets go and after each answer while
  * unlinked.  Steps: wait for outstanding answers (cancelling a running
  * query once) and for cancel requests still on their way, end a COPY,
- * Sync extended messages, roll back an open transaction, run the reset
- * query if asked, then go idle.  May close the server; check its state
+ * Sync extended messages, roll back an open transaction, give back the
+ * login role if the client changed it, run the reset query if asked,
+ * then go idle.  May close the server; check its state
  * after.
  */
 void
@@ -1066,6 +1068,21 @@ server_settle(struct server *server)
 		}
 		server->tx_status = 'I';
 		server_send_internal(server, "ROLLBACK");
+		return;
+	}
+	if (server->role_changed) {
+		/*
+		 * The backend runs as another role than it logged in as:
+		 * back to its own before anyone else gets it.  A failure
+		 * closes it (internal_failed above).
+		 */
+		server->role_changed = false;
+		if (server->state != SV_TESTED) {
+			server_set_state(server, SV_TESTED);
+			server_arm_timer(server, 10 * 1000000);
+		}
+		server_send_internal(server, "RESET ROLE; "
+		    "RESET SESSION AUTHORIZATION");
 		return;
 	}
 	if (server->reset_pending) {
@@ -1173,5 +1190,6 @@ server_free(struct server *server)
 	}
 	prepared_server_free(server);
 	varset_release(&server->pw->vars, server->vars);
+	varset_release(&server->pw->vars, server->reset_vars);
 	free(server);
 }

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: ISC */
+/*
+ * Session parameters against a real PostgreSQL, through servers shared by
+ * clients with different startup values (pool size 1): RESET, RESET ALL
+ * and DISCARD ALL give back what the client's startup packet said (PGTZ,
+ * options=-c, application_name), in transaction and session mode, as a
+ * direct connection does; a backend whose role a client changed never
+ * reaches the next client with that role; the options parameter's errors;
+ * the log line of a new auto-database.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+static struct it_env env;
+
+static int
+setup(void **state)
+{
+	char dbs[1024];
+
+	(void)state;
+	if (it_env_init(&env) < 0 || it_pg_start(&env) < 0)
+		return -1;
+	if (it_pg_exec(&env, "create role weir_low nologin") < 0)
+		return -1;
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d pool_size=1\n"
+	    "sess = host=%s port=%d dbname=postgres pool_size=1 "
+	    "pool_mode=session\n* = host=%s port=%d\n", env.pgdir,
+	    env.pg_port, env.pgdir, env.pg_port, env.pgdir, env.pg_port);
+	return it_pgweir_start(&env, "pool_mode = transaction\n"
+	    "admin_users = admin\n", dbs);
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	return it_env_fini(&env);
+}
+
+/* SHOW a parameter and compare it with what is expected. */
+static void
+expect_show(PGconn *conn, const char *name, const char *want)
+{
+	char sql[64], *got;
+
+	snprintf(sql, sizeof(sql), "show %s", name);
+	got = it_query_text(conn, sql);
+	if (got == NULL || strcmp(got, want) != 0)
+		fail_msg("%s: \"%s\", expected \"%s\"", name, got ? got :
+		    "(error)", want);
+	free(got);
+}
+
+/*
+ * RESET, RESET ALL and DISCARD ALL of a client with startup values, on a
+ * server other clients share: back to the client's own values, only the
+ * parameters reset, also inside a transaction; the client is told the
+ * value (ParameterStatus); the other client keeps the server's defaults.
+ */
+static void
+check_reset_to_startup(const char *db)
+{
+	PGconn *a, *b, *direct = it_connect_pg(&env, "postgres");
+	char *deflt = it_query_text(direct, "show datestyle");
+
+	setenv("PGTZ", "Europe/Lisbon", 1);
+	a = it_connect(&env, db, "postgres", "application_name=startapp "
+	    "options='-c DateStyle=German,\\\\ YMD'");
+	unsetenv("PGTZ");
+	assert_int_equal(PQstatus(a), CONNECTION_OK);
+	b = it_connect(&env, db, "postgres", NULL);
+	if (strcmp(db, "sess") == 0) {
+		/* session mode: a closes, b gets its server after it */
+		PQfinish(b);
+		b = NULL;
+	} else {
+		assert_int_equal(PQstatus(b), CONNECTION_OK);
+	}
+	assert_non_null(deflt);
+	PQfinish(direct);
+
+	expect_show(a, "TimeZone", "Europe/Lisbon");
+	expect_show(a, "DateStyle", "German, YMD");
+	assert_true(it_exec_ok(a, "set timezone = 'Asia/Tokyo'"));
+	assert_true(it_exec_ok(a, "set datestyle = 'SQL, DMY'"));
+	assert_true(it_exec_ok(a, "reset timezone"));
+	expect_show(a, "TimeZone", "Europe/Lisbon");
+	expect_show(a, "DateStyle", "SQL, DMY");	/* not reset */
+	assert_string_equal(PQparameterStatus(a, "TimeZone"),
+	    "Europe/Lisbon");
+	if (b != NULL)
+		expect_show(b, "DateStyle", deflt);
+
+	assert_true(it_exec_ok(a, "set application_name = 'other'"));
+	assert_true(it_exec_ok(a, "reset all"));
+	expect_show(a, "DateStyle", "German, YMD");
+	expect_show(a, "application_name", "startapp");
+	expect_show(a, "TimeZone", "Europe/Lisbon");
+
+	assert_true(it_exec_ok(a, "set timezone = 'Asia/Tokyo'"));
+	assert_true(it_exec_ok(a, "begin"));
+	assert_true(it_exec_ok(a, "reset timezone"));
+	expect_show(a, "TimeZone", "Europe/Lisbon");
+	assert_true(it_exec_ok(a, "commit"));
+	expect_show(a, "TimeZone", "Europe/Lisbon");
+
+	assert_true(it_exec_ok(a, "set timezone = 'Asia/Tokyo'"));
+	assert_true(it_exec_ok(a, "discard all"));
+	expect_show(a, "TimeZone", "Europe/Lisbon");
+	expect_show(a, "DateStyle", "German, YMD");
+	expect_show(a, "application_name", "startapp");
+	PQfinish(a);
+
+	/* the next client on that server has the server's defaults */
+	b = b ? b : it_connect(&env, db, "postgres", NULL);
+	expect_show(b, "DateStyle", deflt);
+	assert_true(it_exec_ok(b, "reset all"));
+	expect_show(b, "DateStyle", deflt);
+	PQfinish(b);
+	free(deflt);
+}
+
+/* In transaction mode, on one server both clients use in turn. */
+static void
+test_reset_to_startup_transaction(void **state)
+{
+	(void)state;
+	check_reset_to_startup("postgres");
+}
+
+/* In session mode, on a server opened for nobody in particular. */
+static void
+test_reset_to_startup_session(void **state)
+{
+	(void)state;
+	check_reset_to_startup("sess");
+}
+
+/*
+ * SET ROLE and SET SESSION AUTHORIZATION do not travel with the backend
+ * to the next client (one server for both, in transaction mode).
+ */
+static void
+test_role_not_handed_on(void **state)
+{
+	PGconn *a = it_connect(&env, "postgres", "postgres", NULL);
+	PGconn *b = it_connect(&env, "postgres", "postgres", NULL);
+	const char *set[] = { "set role weir_low",
+		"set session authorization weir_low" };
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		char *who;
+
+		assert_true(it_exec_ok(a, "begin"));
+		assert_true(it_exec_ok(a, set[i]));
+		who = it_query_text(a, "select current_user");
+		assert_string_equal(who, "weir_low");
+		free(who);
+		assert_true(it_exec_ok(a, "commit"));
+		/* b gets that backend, reset, or a new one */
+		who = it_query_text(b, "select current_user || ' ' || "
+		    "session_user");
+		assert_string_equal(who, "postgres postgres");
+		free(who);
+	}
+	PQfinish(a);
+	PQfinish(b);
+}
+
+/* Switches of options other than -c name=value: PgBouncer's wording. */
+static void
+test_options_errors(void **state)
+{
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGconn *c;
+
+	(void)state;
+	c = it_connect(&env, "postgres", "postgres", "options=-d");
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "unsupported options "
+	    "startup parameter: only '-c config=val' and '--config=val' are "
+	    "allowed"));
+	PQfinish(c);
+	c = it_connect(&env, "postgres", "postgres",
+	    "options='-c enable_seqscan=off'");
+	assert_int_equal(PQstatus(c), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(c), "unsupported startup "
+	    "parameter in options: enable_seqscan"));
+	PQfinish(c);
+	/* options ignored: what pgweir tracks still applies */
+	assert_true(it_exec_ok(admin, "set ignore_startup_parameters = "
+	    "options"));
+	c = it_connect(&env, "postgres", "postgres",
+	    "options='-c enable_seqscan=off -c timezone=Europe/Lisbon'");
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	expect_show(c, "enable_seqscan", "on");
+	expect_show(c, "TimeZone", "Europe/Lisbon");
+	PQfinish(c);
+	assert_true(it_exec_ok(admin, "set ignore_startup_parameters = ''"));
+	PQfinish(admin);
+}
+
+/* A database made from the "*" entry is logged. */
+static void
+test_auto_database_logged(void **state)
+{
+	PGconn *c = it_connect(&env, "template1", "postgres", NULL);
+
+	(void)state;
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_true(it_wait_log(&env, "registered new auto-database: "
+	    "template1", 2000));
+	PQfinish(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reset_to_startup_transaction),
+		cmocka_unit_test(test_reset_to_startup_session),
+		cmocka_unit_test(test_role_not_handed_on),
+		cmocka_unit_test(test_options_errors),
+		cmocka_unit_test(test_auto_database_logged),
+	};
+
+	return IT_RUN_GROUP(tests, setup, teardown);
+}
