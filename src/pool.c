@@ -496,6 +496,7 @@ pool_acquire(struct pool *pool, struct client *client)
 		return false;
 	}
 	client->wait_start = pgweir_mono_usec();
+	client->wait_notified = false;
 	client_set_state(client, CL_WAITING);
 	if (pool_total_servers(pool) == 0 && pool_in_backoff(pool) &&
 	    pool->last_error_message != NULL) {
@@ -706,8 +707,11 @@ database_retire_servers(struct pgweir *pw, struct database *db)
 			continue;
 		TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry, next)
 			server_close(server, "database changed at reload");
-		TAILQ_FOREACH(server, &pool->active_servers, entry)
+		TAILQ_FOREACH_SAFE(server, &pool->active_servers, entry,
+		    next) {
 			server->close_needed = true;
+			server_fast_close(server);
+		}
 		TAILQ_FOREACH(server, &pool->tested_servers, entry)
 			server->close_needed = true;
 		TAILQ_FOREACH(server, &pool->connecting_servers, entry)

@@ -826,6 +826,12 @@ relay_server(struct server *server)
 				prepared_emit_fakes(server);
 			if (client != NULL && forward) {
 				relay_answer_done(client, status);
+				if (server->close_needed) {
+					/* its answer first, then the close */
+					flush_forward(server, client, &fwd);
+					if (server_fast_close(server))
+						return;
+				}
 				if (relay_maybe_release(server) &&
 				    client_flush(client) == 0)
 					client_maybe_release(client);

@@ -1113,6 +1113,31 @@ server_settle(struct server *server)
 }
 
 /*
+ * server_fast_close: a session-mode server that must not be reused
+ * (close_needed) closes as soon as its client is between transactions,
+ * and its client with it ("database configuration changed"), instead of
+ * lasting as long as the session.  Returns true if it closed.
+ */
+bool
+server_fast_close(struct server *server)
+{
+	struct client *client = server->link;
+
+	if (!server->close_needed || client == NULL ||
+	    !server->pw->cfg->server_fast_close ||
+	    pool_mode_of(server->pool) != POOL_SESSION ||
+	    server->tx_status != 'I' || !rq_empty(&server->rq) ||
+	    server->copy_in || server->copy_both || server->unsynced ||
+	    client->pkt_remain > 0)
+		return false;
+	pool_unlink(client, server);
+	client_close_error(client, SQLSTATE_ADMIN_SHUTDOWN,
+	    "database configuration changed");
+	server_close(server, "database configuration changed");
+	return true;
+}
+
+/*
  * Run server_check_query on an idle server before it is handed out again
  * ("<empty>" sends an empty query, the cheapest round trip).  It comes
  * back through server_settle and pool_server_ready, or is closed.

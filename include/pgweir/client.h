@@ -96,6 +96,7 @@ struct client {
 	bool first_byte_seen;		/* the direct-TLS check was done */
 	bool ps_on;			/* its pool mode rewrites statements */
 	bool reset_seen;		/* RESET or DISCARD ALL ran (relay.c) */
+	bool wait_notified;		/* told it waits (query_wait_notify) */
 };
 
 struct client *client_accept(struct pgweir *pw, int fd,

@@ -110,6 +110,7 @@ int server_send_internal(struct server *server, const char *sql);
 int server_queue_internal(struct server *server, const char *sql);
 void server_cancel_backend(struct server *server);
 void server_start_check(struct server *server);
+bool server_fast_close(struct server *server);
 const char *server_state_name(enum server_state state);
 
 /* The request queue. */

@@ -6,7 +6,9 @@
  * options=-c, application_name), in transaction and session mode, as a
  * direct connection does; a backend whose role a client changed never
  * reaches the next client with that role; the options parameter's errors;
- * the log line of a new auto-database.
+ * the log line of a new auto-database; a client waiting for a server is
+ * told so (query_wait_notify); server_fast_close ends a session-mode
+ * session between transactions after RECONNECT.
  */
 #include "config.h"
 
@@ -225,6 +227,80 @@ test_auto_database_logged(void **state)
 	PQfinish(c);
 }
 
+/* Count the NOTICEs that say the client is queued. */
+static void
+count_queued(void *arg, const char *message)
+{
+	if (strstr(message, "No server connection available in postgres "
+	    "backend, client being queued") != NULL)
+		(*(int *)arg)++;
+}
+
+/* Wait for a server longer than query_wait_notify: one NOTICE per wait. */
+static void
+test_wait_notify(void **state)
+{
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGconn *holder = it_connect(&env, "postgres", "postgres", NULL);
+	PGconn *waiter = it_connect(&env, "postgres", "postgres", NULL);
+	int notices = 0;
+
+	(void)state;
+	PQsetNoticeProcessor(waiter, count_queued, &notices);
+	assert_true(it_exec_ok(admin, "set query_wait_notify = 1"));
+	for (int round = 1; round <= 2; round++) {
+		PGresult *res;
+		assert_true(it_exec_ok(holder, "begin"));
+		assert_true(it_exec_ok(holder, "select 1"));
+		assert_int_equal(PQsendQuery(waiter, "select 1"), 1);
+		it_sleep_ms(1600);
+		assert_true(it_exec_ok(holder, "commit"));
+		while ((res = PQgetResult(waiter)) != NULL) {
+			assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+			PQclear(res);
+		}
+		assert_int_equal(notices, round);
+	}
+	/* a short wait gets none */
+	assert_true(it_exec_ok(waiter, "select 1"));
+	assert_int_equal(notices, 2);
+	assert_true(it_exec_ok(admin, "set query_wait_notify = 5"));
+	PQfinish(waiter);
+	PQfinish(holder);
+	PQfinish(admin);
+}
+
+/*
+ * server_fast_close: after RECONNECT a session-mode client loses its
+ * server (and its connection) between transactions, not at its end;
+ * inside a transaction it first finishes it.
+ */
+static void
+test_fast_close(void **state)
+{
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGconn *c = it_connect(&env, "sess", "postgres", NULL);
+
+	(void)state;
+	assert_true(it_exec_ok(admin, "set server_fast_close = 1"));
+	assert_true(it_exec_ok(c, "select 1"));
+	assert_true(it_exec_ok(admin, "reconnect sess"));
+	assert_true(it_wait_log(&env, "closing: database configuration "
+	    "changed", 2000));
+	assert_false(it_exec_ok(c, "select 1"));
+	PQfinish(c);
+
+	c = it_connect(&env, "sess", "postgres", NULL);
+	assert_true(it_exec_ok(c, "begin"));
+	assert_true(it_exec_ok(admin, "reconnect sess"));
+	assert_true(it_exec_ok(c, "select 1"));
+	assert_true(it_exec_ok(c, "commit"));
+	assert_false(it_exec_ok(c, "select 1"));
+	PQfinish(c);
+	assert_true(it_exec_ok(admin, "set server_fast_close = 0"));
+	PQfinish(admin);
+}
+
 int
 main(void)
 {
@@ -234,6 +310,8 @@ main(void)
 		cmocka_unit_test(test_role_not_handed_on),
 		cmocka_unit_test(test_options_errors),
 		cmocka_unit_test(test_auto_database_logged),
+		cmocka_unit_test(test_wait_notify),
+		cmocka_unit_test(test_fast_close),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);
