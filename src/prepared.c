@@ -809,7 +809,7 @@ on_bind(struct client *client, struct server *server,
 		if (peek < total && peek < sizeof(buf))
 			return PS_WAIT;
 		if (peek < sizeof(buf))
-			return PS_PASS;		/* malformed: the server says */
+			return PS_PASS;	/* malformed: the server says */
 		r = bind_long_prefix(in, total, &plen, &nlen, &p);
 		if (r != PS_DONE)
 			return r;

@@ -559,6 +559,21 @@ relay_on_ParameterStatus(struct server *server, const char *body,
 	}
 }
 
+/* Length word of a CommandComplete with this tag. */
+#define TAG_MSG_LEN(tag) (4 + sizeof(tag))
+
+/*
+ * Whether a CommandComplete may carry a tag the relay acts on (RESET,
+ * DISCARD ALL, DEALLOCATE ALL): only those are read, the length says.
+ */
+static bool
+is_reset_tag_len(uint32_t len)
+{
+	return len == TAG_MSG_LEN("RESET") ||
+	    len == TAG_MSG_LEN("DISCARD ALL") ||
+	    len == TAG_MSG_LEN("DEALLOCATE ALL");
+}
+
 /*
  * RESET, RESET ALL or DISCARD ALL ran for a linked client: parameters that
  * went back to the server's login values get the client's own login
@@ -894,8 +909,9 @@ relay_server(struct server *server)
 			rq_complete(server, PQMSG_DESCRIBE);
 			break;
 		case PQMSG_COMMAND_COMPLETE:
-			if (server->ps != NULL || (forward &&
-			    client->reset_vars != server->reset_vars)) {
+			if (is_reset_tag_len(hdr.len) && (server->ps != NULL ||
+			    (forward &&
+			    client->reset_vars != server->reset_vars))) {
 				/*
 				 * DISCARD ALL, DEALLOCATE ALL: no statement
 				 * stays; RESET, DISCARD ALL: parameters went

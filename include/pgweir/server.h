@@ -63,7 +63,7 @@ struct server {
 	socklen_t remote_len;
 	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
 	struct varset *vars;		/* parameter values it runs with */
-	struct varset *reset_vars;	/* values at login, what RESET gives */
+	struct varset *reset_vars;	/* login values: what RESET gives */
 	struct request_queue rq;	/* outstanding requests */
 	struct welcome_param *login_params; /* ParameterStatus at login */
 	int n_login_params;
@@ -79,8 +79,8 @@ struct server {
 	bool discard_until_sync;	/* error in extended mode: skipping */
 	bool internal_failed;		/* a query of ours failed */
 	bool reset_pending;		/* run server_reset_query when settled */
-	bool role_changed;		/* SET ROLE / SESSION AUTHORIZATION ran */
-	bool restoring;			/* our query restores startup values */
+	bool role_changed;		/* SET ROLE or SESSION AUTH. ran */
+	bool restoring;			/* restoring startup values */
 	bool cancel_sent;		/* a cancel went out during cleanup */
 	struct cancel_list cancels;	/* cancels in flight to it (cancel.c) */
 	bool close_needed;		/* close instead of reuse (reload) */
