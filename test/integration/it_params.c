@@ -117,6 +117,18 @@ check_reset_to_startup(const char *db)
 	assert_true(it_exec_ok(a, "commit"));
 	expect_show(a, "TimeZone", "Europe/Lisbon");
 
+	/* a RESET that a failed transaction undoes stays undone */
+	assert_true(it_exec_ok(a, "set timezone = 'Asia/Tokyo'"));
+	assert_true(it_exec_ok(a, "begin"));
+	assert_false(it_exec_ok(a, "reset timezone; select 1/0"));
+	assert_true(it_exec_ok(a, "rollback"));
+	expect_show(a, "TimeZone", "Asia/Tokyo");
+	assert_true(it_exec_ok(a, "begin"));
+	assert_true(it_exec_ok(a, "reset timezone"));
+	assert_false(it_exec_ok(a, "select 1/0"));
+	assert_true(it_exec_ok(a, "rollback"));
+	expect_show(a, "TimeZone", "Asia/Tokyo");
+
 	assert_true(it_exec_ok(a, "set timezone = 'Asia/Tokyo'"));
 	assert_true(it_exec_ok(a, "discard all"));
 	expect_show(a, "TimeZone", "Europe/Lisbon");
