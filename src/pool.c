@@ -399,6 +399,18 @@ pool_has_room(struct pool *pool)
 	return true;
 }
 
+/* The waiting client at this place in the queue (0: the oldest), or NULL. */
+static const struct client *
+pool_waiter_at(const struct pool *pool, int place)
+{
+	const struct client *c;
+
+	TAILQ_FOREACH(c, &pool->waiting_clients, entry)
+		if (place-- == 0)
+			return c;
+	return NULL;
+}
+
 /*
  * Open server connections for clients that need one: one per waiting
  * client not already covered by a connection in progress, within the
@@ -414,11 +426,12 @@ pool_launch_if_needed(struct pool *pool)
 	if (pool->welcome == NULL && pool->n_welcome > 0 &&
 	    pool->n_connecting == 0) {
 		if (pool_has_room(pool))
-			server_launch(pool);
+			server_launch(pool, NULL);
 		return;
 	}
 	while (pool->n_waiting > pool->n_connecting && pool_has_room(pool)) {
-		if (server_launch(pool) == NULL)
+		if (server_launch(pool, pool_waiter_at(pool,
+		    pool->n_connecting)) == NULL)
 			return;
 	}
 }
@@ -946,7 +959,7 @@ pool_janitor(struct pgweir *pw)
 		    pool->n_active_clients + pool->n_waiting > 0)) {
 			while (pool_total_servers(pool) < min &&
 			    pool_has_room(pool))
-				if (server_launch(pool) == NULL)
+				if (server_launch(pool, NULL) == NULL)
 					break;
 		}
 	}

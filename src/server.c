@@ -349,7 +349,7 @@ fail:
  * server returned here would make them launch again at once, forever.
  */
 struct server *
-server_launch(struct pool *pool)
+server_launch(struct pool *pool, const struct client *for_client)
 {
 	struct pgweir *pw = pool->pw;
 	struct server *server = calloc(1, sizeof(*server));
@@ -366,6 +366,10 @@ server_launch(struct pool *pool)
 	server->io.fd = -1;
 	server->tx_status = 'I';
 	server->vars = varset_ref(pw->vars.empty);
+	if (for_client != NULL && for_client->reset_vars != NULL &&
+	    pool->defaults != NULL && !pool->no_startup_values &&
+	    for_client->reset_vars != pool->defaults)
+		server->startup_vars = varset_ref(for_client->reset_vars);
 	server->connect_time = pgweir_now_usec(pw);
 	server->created = pgweir_mono_usec();
 	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
@@ -388,7 +392,10 @@ static void
 server_send_startup(struct server *server)
 {
 	const struct db_conf *conf = server->pool->db->conf;
-	struct pq_param params[8];
+	const struct var_registry *reg = &server->pw->vars;
+	const struct varset *own = server->startup_vars;
+	const struct varset *deflt = server->pool->defaults;
+	struct pq_param params[8 + VAR_MAX];
 	int n = 0;
 
 	params[n++] = (struct pq_param){ "user", server->pool->server_user };
@@ -405,6 +412,17 @@ server_send_startup(struct server *server)
 			conf->datestyle };
 	if (conf->timezone)
 		params[n++] = (struct pq_param){ "TimeZone", conf->timezone };
+	/*
+	 * The values the client this server is opened for gave at its own
+	 * login, where they differ from a fresh server's: RESET on this
+	 * server then gives that client's values by itself.  Later entries
+	 * win over the database's above.
+	 */
+	for (int i = 0; own != NULL && i < reg->n && deflt != NULL; i++) {
+		const char *v = own->vals[i], *d = deflt->vals[i];
+		if (v != NULL && (d == NULL || strcmp(v, d) != 0))
+			params[n++] = (struct pq_param){ reg->names[i], v };
+	}
 	if (proto_build_startup(server->io.out, params, n) < 0) {
 		server_close(server, "out of memory");
 		return;
@@ -745,6 +763,20 @@ server_handle_login(struct server *server)
 			}
 			server_log(server, LOG_LVL_WARNING, "login failed: %s",
 			    f.message);
+			if (server->startup_vars != NULL && f.sqlstate &&
+			    (strncmp(f.sqlstate, "22", 2) == 0 ||
+			    strcmp(f.sqlstate, "42704") == 0)) {
+				/*
+				 * A client's startup value the server does
+				 * not take: not the pool's failure.  Its
+				 * servers open with no client's values from
+				 * now on (the client gets the error when its
+				 * values are applied).
+				 */
+				server->pool->no_startup_values = true;
+				server_close(server, "login failed");
+				return;
+			}
 			/* the client sees the backend's own error */
 			pool_server_failed(server->pool, f.sqlstate ?
 			    f.sqlstate : SQLSTATE_CONNECTION_FAILURE,
@@ -1216,5 +1248,6 @@ server_free(struct server *server)
 	prepared_server_free(server);
 	varset_release(&server->pw->vars, server->vars);
 	varset_release(&server->pw->vars, server->reset_vars);
+	varset_release(&server->pw->vars, server->startup_vars);
 	free(server);
 }

@@ -64,6 +64,7 @@ struct server {
 	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
 	struct varset *vars;		/* parameter values it runs with */
 	struct varset *reset_vars;	/* login values: what RESET gives */
+	struct varset *startup_vars;	/* a client's, sent at login; or NULL */
 	struct request_queue rq;	/* outstanding requests */
 	struct welcome_param *login_params; /* ParameterStatus at login */
 	int n_login_params;
@@ -97,7 +98,8 @@ struct server {
 	struct event timer;		/* connect / cleanup deadline */
 };
 
-struct server *server_launch(struct pool *pool);
+struct server *server_launch(struct pool *pool,
+    const struct client *for_client);
 void server_set_state(struct server *server, enum server_state state);
 void server_close(struct server *server, const char *reason);
 void server_free(struct server *server);

@@ -162,6 +162,46 @@ test_reset_to_startup_session(void **state)
 }
 
 /*
+ * A server opened for a waiting client carries that client's startup
+ * values in its own StartupMessage (PostgreSQL's source "client", not a
+ * SET afterwards); a value PostgreSQL refuses fails that client alone,
+ * not the pool.
+ */
+static void
+test_server_opened_with_startup_values(void **state)
+{
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGconn *a, *d;
+	char *src;
+
+	(void)state;
+	/* the pool knows a fresh server's values; no server is left */
+	d = it_connect(&env, "sess", "postgres", NULL);
+	assert_true(it_exec_ok(d, "select 1"));
+	PQfinish(d);
+	assert_true(it_exec_ok(admin, "reconnect sess"));
+	setenv("PGTZ", "Europe/Lisbon", 1);
+	a = it_connect(&env, "sess", "postgres", NULL);
+	unsetenv("PGTZ");
+	src = it_query_text(a, "select setting || ' ' || source from "
+	    "pg_settings where name = 'TimeZone'");
+	assert_non_null(src);
+	assert_string_equal(src, "Europe/Lisbon client");
+	free(src);
+	PQfinish(a);
+
+	assert_true(it_exec_ok(admin, "reconnect sess"));
+	a = it_connect(&env, "sess", "postgres",
+	    "options='-c TimeZone=Not/AZone'");
+	assert_false(it_exec_ok(a, "select 1"));
+	PQfinish(a);
+	d = it_connect(&env, "sess", "postgres", NULL);
+	assert_true(it_exec_ok(d, "select 1"));
+	PQfinish(d);
+	PQfinish(admin);
+}
+
+/*
  * SET ROLE and SET SESSION AUTHORIZATION do not travel with the backend
  * to the next client (one server for both, in transaction mode).
  */
@@ -319,6 +359,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reset_to_startup_transaction),
 		cmocka_unit_test(test_reset_to_startup_session),
+		cmocka_unit_test(test_server_opened_with_startup_values),
 		cmocka_unit_test(test_role_not_handed_on),
 		cmocka_unit_test(test_options_errors),
 		cmocka_unit_test(test_auto_database_logged),
