@@ -469,6 +469,8 @@ reconnect_databases(struct pgweir *pw, struct database *target)
 		for (int i = 0; i < 3; i++)
 			TAILQ_FOREACH(s, lists[i], entry)
 				s->close_needed = true;
+		TAILQ_FOREACH_SAFE(s, &pool->active_servers, entry, next)
+			server_fast_close(s);
 		TAILQ_FOREACH_SAFE(s, &pool->idle_servers, entry, next)
 			server_close(s, "RECONNECT from the admin console");
 	}

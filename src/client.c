@@ -392,6 +392,7 @@ client_finish_login(struct client *client)
 	}
 	varset_release(&pw->vars, client->vars);
 	client->vars = merged;
+	client->reset_vars = varset_ref(merged);
 
 	proto_build_auth(out, PQAUTH_OK, NULL, 0);
 	for (int i = 0; i < pool->n_welcome_params; i++) {
@@ -405,7 +406,7 @@ client_finish_login(struct client *client)
 	proto_build_backend_key_data(out, client->slot, client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
 	pool->stats->total.client_login_count++;
-	client->ps_on = prepared_enabled(pool);
+	client->ps_on = prepared_pool_rewrites(pool);
 	client_set_state(client, CL_IDLE);
 	if (pw->cfg->log_connections) {
 		char tls[128];
@@ -440,9 +441,14 @@ client_take_params(struct client *client, const struct pq_startup *sp)
 		    name))
 			continue;
 		idx = var_find(&pw->vars, name);
+		if (idx < 0 && sp->from_options[i] &&
+		    config_list_contains(pw->cfg->ignore_startup_parameters,
+		    "options"))
+			continue;	/* the rest of an ignored options */
 		if (idx < 0) {
 			snprintf(msg, sizeof(msg), "unsupported startup "
-			    "parameter: %.79s", name);
+			    "parameter%s: %.79s", sp->from_options[i] ?
+			    " in options" : "", name);
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
 			    msg);
 			return -1;
@@ -1016,5 +1022,6 @@ client_free(struct client *client)
 	client_login_free(client);
 	prepared_client_free(client);
 	varset_release(&client->pw->vars, client->vars);
+	varset_release(&client->pw->vars, client->reset_vars);
 	free(client);
 }

@@ -7,7 +7,8 @@
  *                  StartupMessage also client_startup_timeout, from accept
  *   idle           client_idle_timeout, from the last answer
  *   waiting        query_wait_timeout from the start of the wait, and
- *                  query_timeout from the start of the request
+ *                  query_timeout from the start of the request (and,
+ *                  not a deadline, query_wait_notify's NOTICE)
  *   active         query_timeout while a request is outstanding;
  *                  idle_transaction_timeout when idle inside a transaction;
  *                  client_idle_timeout when idle outside one (session mode);
@@ -35,6 +36,7 @@
 
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "pgweir/client.h"
 #include "pgweir/config.h"
@@ -237,6 +239,30 @@ expire(struct client *client, int64_t now)
 }
 
 /*
+ * Tell the clients of a pool that have waited query_wait_notify for a
+ * server, once per wait, with a NOTICE (they go on waiting).  The waiting
+ * list is in wait order, so the walk stops at the first that has not.
+ */
+static void
+notify_waiters(struct pool *pool, int64_t notify, int64_t now)
+{
+	struct client *c, *next;
+	char msg[160];
+
+	TAILQ_FOREACH_SAFE(c, &pool->waiting_clients, entry, next) {
+		if (!passed(due(c->wait_start, notify), now))
+			break;
+		if (c->wait_notified)
+			continue;
+		c->wait_notified = true;
+		snprintf(msg, sizeof(msg), "No server connection available "
+		    "in %.64s backend, client being queued", pool->db->name);
+		proto_build_notice(io_wbuf(&c->io), "00000", msg);
+		client_flush(c);
+	}
+}
+
+/*
  * Close the clients whose login, wait or idle deadline passed, looking at
  * the head of each ordered list only (the login list as far back as its
  * shorter timeout reaches, and every waiting client when query_timeout
@@ -266,6 +292,8 @@ deadline_sweep(struct pgweir *pw)
 		TAILQ_FOREACH_SAFE(c, &pool->welcome_clients, entry, next)
 			if (passed(client_deadline(c), now))
 				expire(c, now);
+		if (cfg->query_wait_notify > 0)
+			notify_waiters(pool, cfg->query_wait_notify, now);
 		c = TAILQ_FIRST(&pool->waiting_clients);
 		if (c != NULL && UTIMEOUT(c, query_timeout) > 0) {
 			TAILQ_FOREACH_SAFE(c, &pool->waiting_clients, entry,

@@ -255,9 +255,11 @@ const struct config_option config_options[] = {
 	  "Health check query; `<empty>` sends an empty query, an empty "
 	  "value disables the check." },
 	{ "server_fast_close", OPT_BOOL, OFF(server_fast_close), "0", 0, 1,
-	  NULL, R | L,
-	  "In session mode, close servers that need closing at the end of "
-	  "the transaction." },
+	  NULL, R,
+	  "In session mode, close servers that need closing (RECONNECT, a "
+	  "reload that changed their database) at once when between "
+	  "transactions, else at the end of the transaction, with their "
+	  "client, instead of when the client leaves." },
 	{ "server_lifetime", OPT_TIME, OFF(server_lifetime), "3600", 0, TMAX,
 	  NULL, R,
 	  "Close an unused server connection older than this (0: use each "
@@ -281,7 +283,7 @@ const struct config_option config_options[] = {
 	  TMAX, NULL, R,
 	  "Deadline for a client to finish logging in (0: none)." },
 	{ "query_wait_notify", OPT_TIME, OFF(query_wait_notify), "5", 0, TMAX,
-	  NULL, R | L,
+	  NULL, R,
 	  "Send a NOTICE to a client that has waited this long for a server "
 	  "(0: never)." },
 

@@ -148,7 +148,9 @@ pool_find_database(struct pgweir *pw, const char *name)
 	if (db == NULL) {
 		dbconf_free(copy);
 		free(copy);
+		return NULL;
 	}
+	log_info("registered new auto-database: %s", name);
 	return db;
 }
 
@@ -397,6 +399,18 @@ pool_has_room(struct pool *pool)
 	return true;
 }
 
+/* The waiting client at this place in the queue (0: the oldest), or NULL. */
+static const struct client *
+pool_waiter_at(const struct pool *pool, int place)
+{
+	const struct client *c;
+
+	TAILQ_FOREACH(c, &pool->waiting_clients, entry)
+		if (place-- == 0)
+			return c;
+	return NULL;
+}
+
 /*
  * Open server connections for clients that need one: one per waiting
  * client not already covered by a connection in progress, within the
@@ -412,11 +426,12 @@ pool_launch_if_needed(struct pool *pool)
 	if (pool->welcome == NULL && pool->n_welcome > 0 &&
 	    pool->n_connecting == 0) {
 		if (pool_has_room(pool))
-			server_launch(pool);
+			server_launch(pool, NULL);
 		return;
 	}
 	while (pool->n_waiting > pool->n_connecting && pool_has_room(pool)) {
-		if (server_launch(pool) == NULL)
+		if (server_launch(pool, pool_waiter_at(pool,
+		    pool->n_connecting)) == NULL)
 			return;
 	}
 }
@@ -500,6 +515,7 @@ pool_acquire(struct pool *pool, struct client *client)
 		return false;
 	}
 	client->wait_start = pgweir_mono_usec();
+	client->wait_notified = false;
 	client_set_state(client, CL_WAITING);
 	if (pool_total_servers(pool) == 0 && pool_in_backoff(pool) &&
 	    pool->last_error_message != NULL) {
@@ -738,8 +754,11 @@ pool_retire_servers(struct pgweir *pw, struct database *db)
 			continue;
 		TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry, next)
 			server_close(server, "database configuration changed");
-		TAILQ_FOREACH(server, &pool->active_servers, entry)
+		TAILQ_FOREACH_SAFE(server, &pool->active_servers, entry,
+		    next) {
 			server->close_needed = true;
+			server_fast_close(server);
+		}
 		TAILQ_FOREACH(server, &pool->tested_servers, entry)
 			server->close_needed = true;
 		TAILQ_FOREACH(server, &pool->connecting_servers, entry)
@@ -974,7 +993,7 @@ pool_janitor(struct pgweir *pw)
 		    pool->n_active_clients + pool->n_waiting > 0)) {
 			while (pool_total_servers(pool) < min &&
 			    pool_has_room(pool))
-				if (server_launch(pool) == NULL)
+				if (server_launch(pool, NULL) == NULL)
 					break;
 		}
 	}

@@ -149,12 +149,25 @@ prepared_registry_count(const struct pgweir *pw)
 	return pw->ps ? pw->ps->count : 0;
 }
 
-/* Whether statements are rewritten for this pool. */
+/* Whether this pool's mode rewrites statements (fixed at a login). */
 bool
-prepared_enabled(const struct pool *pool)
+prepared_pool_rewrites(const struct pool *pool)
 {
-	return pool->pw->cfg->max_prepared_statements > 0 &&
-	    pool_mode_of(pool) != POOL_SESSION;
+	return pool_mode_of(pool) != POOL_SESSION;
+}
+
+/*
+ * Whether a client's named statements are rewritten now: its pool's mode
+ * at login said so, and max_prepared_statements is not 0 at this moment.
+ * The setting is read per message, so turning it off (SET or RELOAD)
+ * applies to connected clients at once: their messages pass untouched
+ * from then on, under their own names, and what pgweir holds for them
+ * stays until it is turned on again.
+ */
+bool
+prepared_is_on(const struct client *client)
+{
+	return client->ps_on && client->pw->cfg->max_prepared_statements > 0;
 }
 
 /* Find or create the statement with this key; returns a reference. */
@@ -622,6 +635,8 @@ on_parse(struct client *client, struct server *server, char *msg,
 	client->pool->stats->total.client_parse_count++;
 	have = cps_find(client->ps, name);
 	if (have != NULL) {
+		client_log(client, LOG_LVL_LOG, "prepared statement '%.200s' "
+		    "was already prepared", name);
 		snprintf(err, sizeof(err), "prepared statement \"%s\" already "
 		    "exists", name);
 		raise_on_server(client, server, "42P05", err);
@@ -734,6 +749,38 @@ on_describe_or_close(struct client *client, struct server *server,
 	return PS_DONE;
 }
 
+/*
+ * Where the portal and statement names of a Bind end, for names longer
+ * than the peek window: found in the buffer in place, then the prefix is
+ * made contiguous.  Only such rare Binds pay for this.  Returns PS_DONE
+ * with *prefix set to the pulled-up bytes, PS_WAIT or PS_PASS (malformed).
+ */
+static enum ps_result
+bind_long_prefix(struct evbuffer *in, size_t total, size_t *plen,
+    size_t *nlen, char **prefix)
+{
+	size_t avail = evbuffer_get_length(in);
+	size_t limit = avail < total ? avail : total;
+	struct evbuffer_ptr start, end, nul;
+
+	if (evbuffer_ptr_set(in, &start, PQ_HEADER_LEN, EVBUFFER_PTR_SET) < 0 ||
+	    evbuffer_ptr_set(in, &end, limit, EVBUFFER_PTR_SET) < 0)
+		return PS_PASS;
+	nul = evbuffer_search_range(in, "", 1, &start, &end);
+	if (nul.pos < 0)
+		return limit < total ? PS_WAIT : PS_PASS;
+	*plen = (size_t)nul.pos - PQ_HEADER_LEN;
+	if (evbuffer_ptr_set(in, &nul, 1, EVBUFFER_PTR_ADD) < 0)
+		return limit < total ? PS_WAIT : PS_PASS;
+	start = nul;
+	nul = evbuffer_search_range(in, "", 1, &start, &end);
+	if (nul.pos < 0)
+		return limit < total ? PS_WAIT : PS_PASS;
+	*nlen = (size_t)nul.pos - (size_t)start.pos;
+	*prefix = (char *)evbuffer_pullup(in, nul.pos + 1);
+	return *prefix ? PS_DONE : PS_PASS;
+}
+
 /* A client's Bind: the statement name is rewritten, the rest streams. */
 static enum ps_result
 on_bind(struct client *client, struct server *server,
@@ -742,9 +789,10 @@ on_bind(struct client *client, struct server *server,
 	struct evbuffer *in = client->io.in;
 	size_t avail = evbuffer_get_length(in), total = 1 + hdr->len;
 	size_t peek = avail < total ? avail : total, plen, nlen, prefix, rest;
-	char buf[NAME_PEEK + PQ_HEADER_LEN];
+	char buf[NAME_PEEK + PQ_HEADER_LEN], *p;
 	const char *portal, *name;
 	struct cps_entry *e;
+	enum ps_result r;
 	uint8_t h[5];
 
 	if (peek > sizeof(buf))
@@ -752,14 +800,22 @@ on_bind(struct client *client, struct server *server,
 	evbuffer_copyout(in, buf, peek);
 	portal = buf + PQ_HEADER_LEN;
 	plen = strnlen(portal, peek - PQ_HEADER_LEN);
-	if (PQ_HEADER_LEN + plen + 1 >= peek) {
-		/* the prefix is not all here yet (or absurdly long) */
-		return peek < total && peek < sizeof(buf) ? PS_WAIT : PS_PASS;
+	nlen = 0;
+	if (PQ_HEADER_LEN + plen + 1 < peek)
+		nlen = strnlen(portal + plen + 1, peek - PQ_HEADER_LEN -
+		    plen - 1);
+	if (PQ_HEADER_LEN + plen + 1 + nlen >= peek) {
+		/* the names are not all here yet, or pass the window */
+		if (peek < total && peek < sizeof(buf))
+			return PS_WAIT;
+		if (peek < sizeof(buf))
+			return PS_PASS;	/* malformed: the server says */
+		r = bind_long_prefix(in, total, &plen, &nlen, &p);
+		if (r != PS_DONE)
+			return r;
+		portal = p + PQ_HEADER_LEN;
 	}
 	name = portal + plen + 1;
-	nlen = strnlen(name, peek - PQ_HEADER_LEN - plen - 1);
-	if (PQ_HEADER_LEN + plen + 1 + nlen >= peek)
-		return peek < total && peek < sizeof(buf) ? PS_WAIT : PS_PASS;
 	if (nlen == 0)
 		return PS_PASS;		/* the unnamed statement */
 	client->pool->stats->total.bind_count++;

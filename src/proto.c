@@ -186,8 +186,9 @@ add_param(struct pq_startup *sp, const char *name, const char *value,
 
 /*
  * Turn "-c name=value" and "--name=value" switches of the options parameter
- * into ordinary parameters.  Other switches are refused: pgweir cannot
- * carry them from one server connection to the next.
+ * into ordinary parameters, marked as coming from options.  Other switches
+ * are refused: pgweir cannot carry them from one server connection to the
+ * next.
  */
 static int
 parse_options(char *options, struct pq_startup *sp, char *err, size_t errlen)
@@ -196,15 +197,11 @@ parse_options(char *options, struct pq_startup *sp, char *err, size_t errlen)
 	int n = split_options(options, tok, PQ_STARTUP_PARAMS_MAX);
 
 	for (int i = 0; i < n; i++) {
-		char *setting, *eq;
+		char *setting = NULL, *eq;
 
 		if (strcmp(tok[i], "-c") == 0) {
-			if (i + 1 >= n) {
-				snprintf(err, errlen, "invalid options "
-				    "parameter: -c needs name=value");
-				return -1;
-			}
-			setting = tok[++i];
+			if (i + 1 < n)
+				setting = tok[++i];
 		} else if (strncmp(tok[i], "-c", 2) == 0) {
 			setting = tok[i] + 2;
 		} else if (strncmp(tok[i], "--", 2) == 0) {
@@ -213,21 +210,18 @@ parse_options(char *options, struct pq_startup *sp, char *err, size_t errlen)
 			for (char *p = setting; *p && *p != '='; p++)
 				if (*p == '-')
 					*p = '_';
-		} else {
-			snprintf(err, errlen, "unsupported switch in options "
-			    "parameter: \"%.40s\" (only -c name=value and "
-			    "--name=value are supported)", tok[i]);
-			return -1;
 		}
-		eq = strchr(setting, '=');
+		eq = setting ? strchr(setting, '=') : NULL;
 		if (eq == NULL || eq == setting) {
-			snprintf(err, errlen, "invalid options parameter: "
-			    "\"%.40s\" is not name=value", setting);
+			snprintf(err, errlen, "unsupported options startup "
+			    "parameter: only '-c config=val' and "
+			    "'--config=val' are allowed");
 			return -1;
 		}
 		*eq = '\0';
 		if (add_param(sp, setting, eq + 1, err, errlen) < 0)
 			return -1;
+		sp->from_options[sp->n_params - 1] = true;
 	}
 	return 0;
 }

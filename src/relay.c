@@ -298,6 +298,7 @@ relay_client_pass(struct client *client)
 	struct evbuffer *in = client->io.in;
 	struct server *server = client->link;
 	int64_t max_packet = client->pw->cfg->max_packet_size;
+	bool ps_on = prepared_is_on(client);
 	size_t fwd = 0;
 	bool need_flush = false;
 	struct pq_view view;
@@ -372,7 +373,7 @@ relay_client_pass(struct client *client)
 			}
 			continue;
 		}
-		if (server == NULL && client->ps_on) {
+		if (server == NULL && ps_on) {
 			enum ps_result r = prepared_unlinked_message(client,
 			    &hdr);
 			/* it may pull the input up: the view is stale */
@@ -400,7 +401,7 @@ relay_client_pass(struct client *client)
 			}
 			server = client->link;
 		}
-		if (client->ps_on && (hdr.type == PQMSG_PARSE ||
+		if (ps_on && (hdr.type == PQMSG_PARSE ||
 		    hdr.type == PQMSG_BIND || hdr.type == PQMSG_DESCRIBE ||
 		    hdr.type == PQMSG_CLOSE) && !server->discard_until_sync &&
 		    !names_no_statement(&view, fwd, &hdr)) {
@@ -534,6 +535,12 @@ relay_on_ParameterStatus(struct server *server, const char *body,
 
 	if (proto_parse_parameter_status(body, len, &name, &value) < 0)
 		return;
+	if (strcmp(name, "session_authorization") == 0 ||
+	    strcmp(name, "is_superuser") == 0) {
+		/* SET ROLE or SESSION AUTHORIZATION: not for the next client */
+		server->role_changed = true;
+		return;
+	}
 	idx = var_register(&pw->vars, name);
 	if (idx < 0)
 		return;
@@ -552,6 +559,47 @@ relay_on_ParameterStatus(struct server *server, const char *body,
 	}
 }
 
+/* Length word of a CommandComplete with this tag. */
+#define TAG_MSG_LEN(tag) (4 + sizeof(tag))
+
+/*
+ * Whether a CommandComplete may carry a tag the relay acts on (RESET,
+ * DISCARD ALL, DEALLOCATE ALL): only those are read, the length says.
+ */
+static bool
+is_reset_tag_len(uint32_t len)
+{
+	return len == TAG_MSG_LEN("RESET") ||
+	    len == TAG_MSG_LEN("DISCARD ALL") ||
+	    len == TAG_MSG_LEN("DEALLOCATE ALL");
+}
+
+/*
+ * RESET, RESET ALL or DISCARD ALL ran for a linked client: parameters that
+ * went back to the server's login values get the client's own login
+ * values, as on a direct connection (one query of ours, queued behind the
+ * client's; its ParameterStatus messages go to the client).  Returns -1
+ * when the server was closed.
+ */
+static int
+relay_restore_startup(struct server *server, struct client *client)
+{
+	struct evbuffer *sql = evbuffer_new();
+	int n;
+
+	client->reset_seen = false;
+	n = sql ? varset_build_restore_query(&server->pw->vars,
+	    client->reset_vars, server->reset_vars, sql) : -1;
+	if (n > 0 && evbuffer_add(sql, "", 1) == 0) {
+		server->restoring = true;
+		server_send_internal(server,
+		    (const char *)evbuffer_pullup(sql, -1));
+	}
+	if (sql)
+		evbuffer_free(sql);
+	return server->state == SV_CLOSED ? -1 : 0;
+}
+
 /* An ErrorResponse: what it does to the queue. */
 static void
 relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
@@ -560,6 +608,12 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 	uint8_t head = rq_head(rq);
 
 	server->copy_in = false;
+	if (head == RQ_INTERNAL && server->restoring) {
+		/* the transaction failed under it: RESET went with it */
+		server_log(server, LOG_LVL_DEBUG, "startup values not restored "
+		    "after RESET: the transaction had failed");
+		return;
+	}
 	if (head == RQ_INTERNAL) {
 		struct pq_error_fields f;
 		const char *msg = "?";
@@ -753,6 +807,11 @@ relay_server(struct server *server)
 			}
 			read_body(&view, fwd, 1, &status, 1);
 			relay_on_ReadyForQuery(server, status);
+			if (!forward)
+				server->restoring = false;
+			else if (client->reset_seen && status != 'E' &&
+			    relay_restore_startup(server, client) < 0)
+				return;
 			if (forward && pool_mode_of(server->pool) ==
 			    POOL_STATEMENT && status != 'I' &&
 			    rq_empty(&server->rq) && client->pkt_remain == 0) {
@@ -782,6 +841,12 @@ relay_server(struct server *server)
 				prepared_emit_fakes(server);
 			if (client != NULL && forward) {
 				relay_answer_done(client, status);
+				if (server->close_needed) {
+					/* its answer first, then the close */
+					flush_forward(server, client, &fwd);
+					if (server_fast_close(server))
+						return;
+				}
 				if (relay_maybe_release(server) &&
 				    client_flush(client) == 0)
 					client_maybe_release(client);
@@ -795,6 +860,10 @@ relay_server(struct server *server)
 				    "on the server connection");
 				server_close(server, "parameter sync failed");
 				return;
+			} else if (relay_maybe_release(server) &&
+			    client_flush(client) == 0) {
+				/* a query of ours after the client's last */
+				client_maybe_release(client);
 			}
 			continue;
 		}
@@ -807,6 +876,9 @@ relay_server(struct server *server)
 				    small, sizeof(small));
 			}
 			if (hdr.type == PQMSG_PARAMETER_STATUS) {
+				/* what restores the client's values, it sees */
+				if (server->restoring && client != NULL)
+					forward = true;
 				if (body)
 					relay_on_ParameterStatus(server, body,
 					    total - PQ_HEADER_LEN);
@@ -837,8 +909,15 @@ relay_server(struct server *server)
 			rq_complete(server, PQMSG_DESCRIBE);
 			break;
 		case PQMSG_COMMAND_COMPLETE:
-			if (server->ps != NULL) {
-				/* DISCARD ALL, DEALLOCATE ALL: nothing stays */
+			if (is_reset_tag_len(hdr.len) && (server->ps != NULL ||
+			    (forward &&
+			    client->reset_vars != server->reset_vars))) {
+				/*
+				 * DISCARD ALL, DEALLOCATE ALL: no statement
+				 * stays; RESET, DISCARD ALL: parameters went
+				 * back to the server's login values, not
+				 * the client's (only read when they differ)
+				 */
 				char tag[32] = "";
 				if (avail < total)
 					goto wait;
@@ -849,6 +928,9 @@ relay_server(struct server *server)
 				    strcmp(tag, "DEALLOCATE ALL") == 0)
 					prepared_on_reset(server, forward ?
 					    client : NULL);
+				if (forward && (strcmp(tag, "RESET") == 0 ||
+				    strcmp(tag, "DISCARD ALL") == 0))
+					client->reset_seen = true;
 			}
 			rq_complete(server, PQMSG_EXECUTE);
 			break;

@@ -360,7 +360,7 @@ fail:
  * server returned here would make them launch again at once, forever.
  */
 struct server *
-server_launch(struct pool *pool)
+server_launch(struct pool *pool, const struct client *for_client)
 {
 	struct pgweir *pw = pool->pw;
 	struct server *server = calloc(1, sizeof(*server));
@@ -377,6 +377,10 @@ server_launch(struct pool *pool)
 	server->io.fd = -1;
 	server->tx_status = 'I';
 	server->vars = varset_ref(pw->vars.empty);
+	if (for_client != NULL && for_client->reset_vars != NULL &&
+	    pool->defaults != NULL && !pool->no_startup_values &&
+	    for_client->reset_vars != pool->defaults)
+		server->startup_vars = varset_ref(for_client->reset_vars);
 	server->connect_time = pgweir_now_usec(pw);
 	server->created = pgweir_mono_usec();
 	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
@@ -399,7 +403,10 @@ static void
 server_send_startup(struct server *server)
 {
 	const struct db_conf *conf = server->pool->db->conf;
-	struct pq_param params[8];
+	const struct var_registry *reg = &server->pw->vars;
+	const struct varset *own = server->startup_vars;
+	const struct varset *deflt = server->pool->defaults;
+	struct pq_param params[8 + VAR_MAX];
 	int n = 0;
 
 	params[n++] = (struct pq_param){ "user", server->pool->server_user };
@@ -416,6 +423,17 @@ server_send_startup(struct server *server)
 			conf->datestyle };
 	if (conf->timezone)
 		params[n++] = (struct pq_param){ "TimeZone", conf->timezone };
+	/*
+	 * The values the client this server is opened for gave at its own
+	 * login, where they differ from a fresh server's: RESET on this
+	 * server then gives that client's values by itself.  Later entries
+	 * win over the database's above.
+	 */
+	for (int i = 0; own != NULL && i < reg->n && deflt != NULL; i++) {
+		const char *v = own->vals[i], *d = deflt->vals[i];
+		if (v != NULL && (d == NULL || strcmp(v, d) != 0))
+			params[n++] = (struct pq_param){ reg->names[i], v };
+	}
 	if (proto_build_startup(server->io.out, params, n) < 0) {
 		server_close(server, "out of memory");
 		return;
@@ -759,6 +777,20 @@ server_handle_login(struct server *server)
 			server_log(server, LOG_LVL_WARNING, "server login "
 			    "failed: %s %s", f.severity ? f.severity : "FATAL",
 			    f.message);
+			if (server->startup_vars != NULL && f.sqlstate &&
+			    (strncmp(f.sqlstate, "22", 2) == 0 ||
+			    strcmp(f.sqlstate, "42704") == 0)) {
+				/*
+				 * A client's startup value the server does
+				 * not take: not the pool's failure.  Its
+				 * servers open with no client's values from
+				 * now on (the client gets the error when its
+				 * values are applied).
+				 */
+				server->pool->no_startup_values = true;
+				server_close(server, "login failed");
+				return;
+			}
 			/* the client sees the backend's own error */
 			pool_server_refused(server->pool, f.sqlstate ?
 			    f.sqlstate : SQLSTATE_CONNECTION_FAILURE,
@@ -770,6 +802,7 @@ server_handle_login(struct server *server)
 			server->tx_status = blen >= 1 ? body[0] : 'I';
 			evbuffer_drain(in, total);
 			server->logged_in = true;
+			server->reset_vars = varset_ref(server->vars);
 			server_arm_timer(server, 0);
 			server_log(server, LOG_LVL_DEBUG, "login done, backend "
 			    "pid %u", server->backend_pid);
@@ -1022,8 +1055,9 @@ server_cancel_backend(struct server *server)
  * a time; called after the client lets go and after each answer while
  * unlinked.  Steps: wait for outstanding answers (cancelling a running
  * query once) and for cancel requests still on their way, end a COPY,
- * Sync extended messages, roll back an open transaction, run the reset
- * query if asked, then go idle.  May close the server; check its state
+ * Sync extended messages, roll back an open transaction, give back the
+ * login role if the client changed it, run the reset query if asked,
+ * then go idle.  May close the server; check its state
  * after.
  */
 void
@@ -1083,6 +1117,21 @@ server_settle(struct server *server)
 		server_send_internal(server, "ROLLBACK");
 		return;
 	}
+	if (server->role_changed) {
+		/*
+		 * The backend runs as another role than it logged in as:
+		 * back to its own before anyone else gets it.  A failure
+		 * closes it (internal_failed above).
+		 */
+		server->role_changed = false;
+		if (server->state != SV_TESTED) {
+			server_set_state(server, SV_TESTED);
+			server_arm_timer(server, 10 * 1000000);
+		}
+		server_send_internal(server, "RESET ROLE; "
+		    "RESET SESSION AUTHORIZATION");
+		return;
+	}
 	if (server->reset_pending) {
 		server->reset_pending = false;
 		if (pw->cfg->server_reset_query[0] != '\0') {
@@ -1108,6 +1157,31 @@ server_settle(struct server *server)
 	}
 	server_set_state(server, SV_IDLE);
 	pool_server_ready(server);
+}
+
+/*
+ * server_fast_close: a session-mode server that must not be reused
+ * (close_needed) closes as soon as its client is between transactions,
+ * and its client with it ("database configuration changed"), instead of
+ * lasting as long as the session.  Returns true if it closed.
+ */
+bool
+server_fast_close(struct server *server)
+{
+	struct client *client = server->link;
+
+	if (!server->close_needed || client == NULL ||
+	    !server->pw->cfg->server_fast_close ||
+	    pool_mode_of(server->pool) != POOL_SESSION ||
+	    server->tx_status != 'I' || !rq_empty(&server->rq) ||
+	    server->copy_in || server->copy_both || server->unsynced ||
+	    client->pkt_remain > 0)
+		return false;
+	pool_unlink(client, server);
+	client_close_error(client, SQLSTATE_ADMIN_SHUTDOWN,
+	    "database configuration changed");
+	server_close(server, "database configuration changed");
+	return true;
 }
 
 /*
@@ -1188,5 +1262,7 @@ server_free(struct server *server)
 	}
 	prepared_server_free(server);
 	varset_release(&server->pw->vars, server->vars);
+	varset_release(&server->pw->vars, server->reset_vars);
+	varset_release(&server->pw->vars, server->startup_vars);
 	free(server);
 }

@@ -264,6 +264,33 @@ add_literal(struct evbuffer *sql, const char *value)
 }
 
 /*
+ * Append, for each parameter whose wanted value differs from what the
+ * server has, first (for the first one) or next, the name and the value as
+ * literals separated by a comma, then close.  Returns their number, or -1.
+ */
+static int
+add_differing(const struct var_registry *reg, const struct varset *want,
+    const struct varset *have, struct evbuffer *sql, const char *first,
+    const char *next, const char *close)
+{
+	int n = 0;
+
+	for (int i = 0; i < reg->n; i++) {
+		const char *w = want->vals[i], *h = have->vals[i];
+		if (w == NULL || (h != NULL && strcmp(w, h) == 0))
+			continue;
+		if (evbuffer_add_printf(sql, "%s", n == 0 ? first : next) < 0 ||
+		    add_literal(sql, reg->names[i]) < 0 ||
+		    evbuffer_add(sql, ", ", 2) < 0 ||
+		    add_literal(sql, w) < 0 ||
+		    evbuffer_add_printf(sql, "%s", close) < 0)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+/*
  * Append one SELECT that sets on a server every parameter whose wanted
  * value differs from what the server has.  set_config() is used rather than
  * SET because it takes the value as the server reported it (search_path's
@@ -274,20 +301,33 @@ varset_build_sync_query(const struct var_registry *reg,
     const struct varset *want, const struct varset *have,
     struct evbuffer *sql)
 {
-	int n = 0;
+	return add_differing(reg, want, have, sql,
+	    "SELECT pg_catalog.set_config(", ", pg_catalog.set_config(",
+	    ", false)");
+}
 
-	for (int i = 0; i < reg->n; i++) {
-		const char *w = want->vals[i], *h = have->vals[i];
-		if (w == NULL || (h != NULL && strcmp(w, h) == 0))
-			continue;
-		if (evbuffer_add_printf(sql, "%s pg_catalog.set_config(",
-		    n == 0 ? "SELECT" : ",") < 0 ||
-		    add_literal(sql, reg->names[i]) < 0 ||
-		    evbuffer_add(sql, ", ", 2) < 0 ||
-		    add_literal(sql, w) < 0 ||
-		    evbuffer_add(sql, ", false)", 8) < 0)
-			return -1;
-		n++;
-	}
+/*
+ * Append one SELECT that gives back, on a server where RESET, RESET ALL or
+ * DISCARD ALL just ran for a client, the client's own login value of each
+ * parameter whose login value differs from the server's: a direct
+ * connection's RESET returns to what its startup packet said, a pooled
+ * server's to what its own did.  Only parameters that are not set in the
+ * session any more (pg_settings.source is not "session") are touched, so a
+ * RESET of one parameter leaves the others as the client set them.
+ * Returns the number of parameters considered, or -1.
+ */
+int
+varset_build_restore_query(const struct var_registry *reg,
+    const struct varset *want, const struct varset *have,
+    struct evbuffer *sql)
+{
+	int n = add_differing(reg, want, have, sql,
+	    "SELECT pg_catalog.set_config(v.n, v.s, false) FROM (VALUES (",
+	    ", (", ")");
+
+	if (n > 0 && evbuffer_add_printf(sql, ") AS v(n, s) JOIN "
+	    "pg_catalog.pg_settings p ON lower(p.name) = lower(v.n) "
+	    "WHERE p.source <> 'session'") < 0)
+		return -1;
 	return n;
 }

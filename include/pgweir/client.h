@@ -70,6 +70,7 @@ struct client {
 	TAILQ_ENTRY(client) entry;	/* in the list of its state */
 	struct peer_addr addr;		/* remote end */
 	struct varset *vars;		/* its parameter values; a reference */
+	struct varset *reset_vars;	/* login values: what RESET gives */
 	uint32_t slot;			/* cancel key pid; slot in pw->slots */
 	uint32_t cancel_key;		/* random cancel key secret */
 	uint32_t pkt_remain;		/* bytes of a message still to forward */
@@ -94,7 +95,9 @@ struct client {
 	bool discard_until_sync;	/* a cancelled extended batch: drop it */
 	bool direct_tls;		/* began with a TLS ClientHello */
 	bool first_byte_seen;		/* the direct-TLS check was done */
-	bool ps_on;			/* its named statements are rewritten */
+	bool ps_on;			/* its mode rewrites statements */
+	bool reset_seen;		/* RESET or DISCARD ALL ran (relay.c) */
+	bool wait_notified;		/* query_wait_notify sent */
 };
 
 struct client *client_accept(struct pgweir *pw, int fd,

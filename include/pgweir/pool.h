@@ -89,6 +89,7 @@ struct pool {
 	struct welcome_param *welcome;	/* a server login's params; owned */
 	int n_welcome_params;
 	struct varset *defaults;	/* tracked values of a fresh server */
+	bool no_startup_values;		/* a client's values failed a login */
 
 	struct pool_stats *stats;	/* counters and histograms; owned */
 	char *last_error_sqlstate;	/* last connect/login failure; owned */

@@ -22,7 +22,8 @@ enum ps_result {
 
 int prepared_init(struct pgweir *pw);
 void prepared_fini(struct pgweir *pw);
-bool prepared_enabled(const struct pool *pool);
+bool prepared_pool_rewrites(const struct pool *pool);
+bool prepared_is_on(const struct client *client);
 enum ps_result prepared_client_message(struct client *client,
     struct server *server, const struct pq_header *hdr);
 enum ps_result prepared_unlinked_message(struct client *client,

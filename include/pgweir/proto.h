@@ -109,6 +109,7 @@ struct pq_startup {
 	bool replication;	/* asked for a replication connection */
 	struct pq_param params[PQ_STARTUP_PARAMS_MAX]; /* others, incl. -c */
 	int n_params;
+	bool from_options[PQ_STARTUP_PARAMS_MAX]; /* a switch of "options" */
 	const char *unknown_options[PQ_STARTUP_PARAMS_MAX]; /* _pq_.* */
 	int n_unknown_options;
 	uint32_t cancel_pid;	/* CancelRequest only */

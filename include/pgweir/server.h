@@ -63,6 +63,8 @@ struct server {
 	socklen_t remote_len;
 	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
 	struct varset *vars;		/* parameter values it runs with */
+	struct varset *reset_vars;	/* login values: what RESET gives */
+	struct varset *startup_vars;	/* a client's, sent at login; or NULL */
 	struct request_queue rq;	/* outstanding requests */
 	struct welcome_param *login_params; /* ParameterStatus at login */
 	int n_login_params;
@@ -78,6 +80,8 @@ struct server {
 	bool discard_until_sync;	/* error in extended mode: skipping */
 	bool internal_failed;		/* a query of ours failed */
 	bool reset_pending;		/* run server_reset_query when settled */
+	bool role_changed;		/* SET ROLE or SESSION AUTH. ran */
+	bool restoring;			/* restoring startup values */
 	bool cancel_sent;		/* a cancel went out during cleanup */
 	struct cancel_list cancels;	/* cancels in flight to it (cancel.c) */
 	bool close_needed;		/* close instead of reuse (reload) */
@@ -94,7 +98,8 @@ struct server {
 	struct event timer;		/* connect / cleanup deadline */
 };
 
-struct server *server_launch(struct pool *pool);
+struct server *server_launch(struct pool *pool,
+    const struct client *for_client);
 void server_set_state(struct server *server, enum server_state state);
 void server_close(struct server *server, const char *reason);
 void server_free(struct server *server);
@@ -107,6 +112,7 @@ int server_send_internal(struct server *server, const char *sql);
 int server_queue_internal(struct server *server, const char *sql);
 void server_cancel_backend(struct server *server);
 void server_start_check(struct server *server);
+bool server_fast_close(struct server *server);
 const char *server_state_name(enum server_state state);
 
 /* The request queue. */

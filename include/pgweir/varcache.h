@@ -46,5 +46,8 @@ struct varset *varset_merge(struct var_registry *reg, struct varset *want,
 int varset_build_sync_query(const struct var_registry *reg,
     const struct varset *want, const struct varset *have,
     struct evbuffer *sql);
+int varset_build_restore_query(const struct var_registry *reg,
+    const struct varset *want, const struct varset *have,
+    struct evbuffer *sql);
 
 #endif

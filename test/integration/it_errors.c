@@ -294,7 +294,7 @@ test_refused_logins(void **state)
 	    "options='-c work_mem=1MB'");
 	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
 	assert_non_null(strstr(PQerrorMessage(conn), "unsupported startup "
-	    "parameter: work_mem"));
+	    "parameter in options: work_mem"));
 	PQfinish(conn);
 
 	/* listed in ignore_startup_parameters: accepted and dropped */

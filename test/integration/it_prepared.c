@@ -242,6 +242,8 @@ test_name_reuse_error(void **state)
 	    sizeof(err), val, sizeof(val)), 0);
 	assert_string_equal(types, "2DCEZ");
 	assert_string_equal(err, "prepared statement \"dup\" already exists");
+	assert_true(it_wait_log(&env, "prepared statement 'dup' was already "
+	    "prepared", 2000));
 	/* "later" was skipped with the rest of the batch; dup is unchanged */
 	it_raw_bind(fd, "", "later", NULL);
 	it_raw_sync(fd);
@@ -257,6 +259,80 @@ test_name_reuse_error(void **state)
 	    sizeof(err), val, sizeof(val)), 0);
 	assert_string_equal(val, "1");
 	close(fd);
+}
+
+/*
+ * A statement name longer than the 1 KiB window the Bind is peeked
+ * through: prepared, described, bound and executed, and closed, like any
+ * other (in transaction mode, on whichever backend the Bind lands).
+ */
+static void
+test_long_statement_name(void **state)
+{
+	PGconn *conn = it_connect(&env, "postgres", "postgres", NULL);
+	PGconn *churn = it_connect(&env, "postgres", "postgres", NULL);
+	static char name[4097];
+	const char *params[1] = { "abc" };
+	PGresult *res;
+
+	(void)state;
+	memset(name, 'n', sizeof(name) - 1);
+	res = PQprepare(conn, name, "select $1::text", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = PQdescribePrepared(conn, name);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	for (int i = 0; i < 3; i++) {
+		/* another client holds a server in between */
+		assert_true(it_exec_ok(churn, "begin"));
+		res = PQexecPrepared(conn, name, 1, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			fail_msg("%s", PQerrorMessage(conn));
+		assert_string_equal(PQgetvalue(res, 0, 0), "abc");
+		PQclear(res);
+		assert_true(it_exec_ok(churn, "commit"));
+	}
+	PQfinish(churn);
+	PQfinish(conn);
+}
+
+/*
+ * max_prepared_statements = 0 set in the console applies to a client that
+ * is already connected: its messages pass under its own names from then
+ * on, so a statement pgweir had kept for it is unknown to the server, and
+ * a new one is prepared under the client's name.  Setting it back brings
+ * the kept names back.
+ */
+static void
+test_turned_off_at_runtime(void **state)
+{
+	PGconn *conn = it_connect(&env, "postgres", "postgres", NULL);
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGresult *res;
+
+	(void)state;
+	res = PQprepare(conn, "kept", "select 7", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_true(it_exec_ok(admin, "set max_prepared_statements = 0"));
+	res = PQexecPrepared(conn, "kept", 0, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQerrorMessage(conn), "prepared statement "
+	    "\"kept\" does not exist"));
+	PQclear(res);
+	/* in one transaction, so one backend: the server sees our name */
+	assert_true(it_exec_ok(conn, "begin"));
+	res = PQprepare(conn, "plain", "select 8", 0, NULL);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(it_query_int(conn, "select count(*) from "
+	    "pg_prepared_statements where name = 'plain'"), 1);
+	assert_true(it_exec_ok(conn, "deallocate plain"));
+	assert_true(it_exec_ok(conn, "rollback"));
+	assert_true(it_exec_ok(admin, "set max_prepared_statements = 50"));
+	PQfinish(admin);
+	PQfinish(conn);
 }
 
 /* The injected Parse fails (the table is gone): a normal error, go on. */
@@ -439,6 +515,8 @@ main(void)
 		cmocka_unit_test(test_injected_parse_fails),
 		cmocka_unit_test(test_deallocate_all),
 		cmocka_unit_test(test_batch_split_everywhere),
+		cmocka_unit_test(test_long_statement_name),
+		cmocka_unit_test(test_turned_off_at_runtime),
 		cmocka_unit_test(test_client_bound),
 	};
 
