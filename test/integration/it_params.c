@@ -337,8 +337,8 @@ test_fast_close(void **state)
 	assert_true(it_exec_ok(admin, "set server_fast_close = 1"));
 	assert_true(it_exec_ok(c, "select 1"));
 	assert_true(it_exec_ok(admin, "reconnect sess"));
-	assert_true(it_wait_log(&env, "closing: database configuration "
-	    "changed", 2000));
+	assert_true(it_wait_log(&env, "closing because: database "
+	    "configuration changed", 2000));
 	assert_false(it_exec_ok(c, "select 1"));
 	PQfinish(c);
 
