@@ -116,8 +116,13 @@ client_deadline(const struct client *client)
 	const struct server *server = client->link;
 
 	switch (client->state) {
-	case CL_LOGIN:
 	case CL_WELCOME:
+		/* waiting for the pool's first server: as a waiting request */
+		return earlier(earlier(due(client->login_start,
+		    client->pw->cfg->client_login_timeout),
+		    due(client->login_start, query_wait_timeout(client))),
+		    due(client->login_start, UTIMEOUT(client, query_timeout)));
+	case CL_LOGIN:
 		return earlier(due(client->login_start,
 		    client->pw->cfg->client_login_timeout), client->in_startup ?
 		    due(client->login_start,
@@ -214,11 +219,21 @@ static void
 expire(struct client *client, int64_t now)
 {
 	switch (client->state) {
-	case CL_LOGIN:
 	case CL_WELCOME:
+		if (passed(due(client->login_start, UTIMEOUT(client,
+		    query_timeout)), now))
+			client_close_error(client, SQLSTATE_QUERY_CANCELED,
+			    "query_timeout");
+		else if (passed(due(client->login_start,
+		    query_wait_timeout(client)), now))
+			client_close_error(client, SQLSTATE_QUERY_CANCELED,
+			    "query_wait_timeout");
+		else
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "client_login_timeout (server down)");
+		return;
+	case CL_LOGIN:
 		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-		    client->state == CL_WELCOME ?
-		    "client_login_timeout (server down)" :
 		    client->in_startup && passed(due(client->login_start,
 		    client->pw->cfg->client_startup_timeout), now) ?
 		    "client_startup_timeout (no complete startup packet)" :
@@ -331,9 +346,13 @@ client_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	else if (client_deadline(client) > now + 20000)
 		client_update_deadline(client);	/* not yet */
 	else if (!rq_empty(&server->rq))
-		/* the server is cancelled and cleaned on release */
+		/*
+		 * the server is cancelled and cleaned on release; PgBouncer's
+		 * words for a query that ran too long (a request that waited
+		 * too long says "query_timeout", with the underscore)
+		 */
 		client_close_error(client, SQLSTATE_QUERY_CANCELED,
-		    "query_timeout");
+		    "query timeout");
 	else if (server->tx_status != 'I')
 		client_close_error(client, SQLSTATE_IDLE_IN_TX_TIMEOUT,
 		    "idle transaction timeout");

@@ -354,9 +354,9 @@ const struct config_option config_options[] = {
 	/* dangerous timeouts */
 	{ "query_timeout", OPT_TIME, OFF(query_timeout), "0", 0, TMAX, NULL,
 	  R, "A query running longer than this is cancelled, its client "
-	  "disconnected with \"query_timeout\", and the server rolled back "
+	  "disconnected with \"query timeout\", and the server rolled back "
 	  "and reused (0: off). Also applies while the client waits for a "
-	  "server." },
+	  "server (the error then says \"query_timeout\")." },
 	{ "query_wait_timeout", OPT_TIME, OFF(query_wait_timeout), "120", 0,
 	  TMAX, NULL, R,
 	  "A client waiting longer than this for a server gets an error (0: "

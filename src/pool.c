@@ -7,8 +7,9 @@
  * waited longest; a server becoming free goes straight to it), when a new
  * server connection is opened (only for a waiter, within the pool's
  * size), when a server goes back (pool_release, by pool mode), and what
- * clients see when PostgreSQL cannot be reached (the backend's own error
- * at once, and for server_login_retry afterwards, never a hang).
+ * clients see when no server comes: while PostgreSQL is unreachable they
+ * wait, within their wait timeout, as pgweir retries; a login PostgreSQL
+ * refuses fails them at once with its own error.
  * pool_link/pool_unlink are the only writers of the client<->server link.
  */
 #include "config.h"
@@ -275,6 +276,10 @@ pool_size_of(const struct pool *pool)
 {
 	const struct user_conf *uc = pool_user_conf(pool);
 
+	/* with a forced user the database's size wins, as in PgBouncer */
+	if (pool->db->conf->user != NULL &&
+	    pool->db->conf->pool_size != CONF_UNSET)
+		return pool->db->conf->pool_size;
 	if (uc && uc->pool_size != CONF_UNSET)
 		return uc->pool_size;
 	if (pool->db->conf->pool_size != CONF_UNSET)
@@ -344,9 +349,8 @@ pool_evict_idle(struct pool *pool, bool same_db)
 		/* no kicks from this close: the caller is taking the room */
 		kicking = pool->pw->kicking;
 		pool->pw->kicking = true;
-		server_close(victim, same_db ? "making room under "
-		    "max_db_connections" : "making room under "
-		    "max_user_connections");
+		/* PgBouncer's word, which its users' alerts look for */
+		server_close(victim, "evicted");
 		pool->pw->kicking = kicking;
 		return true;
 	}
@@ -370,31 +374,30 @@ pool_size_now(const struct pool *pool)
 	    cfg->reserve_pool_size;
 	if (reserve > 0 && oldest != NULL &&
 	    pgweir_mono_usec() - oldest->wait_start >=
-	    cfg->reserve_pool_timeout) {
-		if (pool_total_servers(pool) >= size)
-			log_debug("%s/%s: taking a connection from the reserve "
-			    "pool", pool->db->name, pool->user->name);
+	    cfg->reserve_pool_timeout)
 		size += reserve;
-	}
 	return size;
 }
 
-/* Whether the pool may open one more server connection now. */
+/*
+ * Whether the pool may open one more server connection now.  For clients
+ * that wait (may_evict), an idle server of another pool is closed to make
+ * room under a database or user cap; never to keep min_pool_size.
+ */
 static bool
-pool_has_room(struct pool *pool)
+pool_has_room(struct pool *pool, bool may_evict)
 {
 	int size = pool_size_now(pool), limit;
 
 	if (size > 0 && pool_total_servers(pool) >= size)
 		return false;
 	limit = db_server_limit(pool);
-	if (limit > 0 && pool->db->n_servers >= limit &&
-	    (!pool_evict_idle(pool, true) || pool->db->n_servers >= limit))
+	if (limit > 0 && pool->db->n_servers >= limit && (!may_evict ||
+	    !pool_evict_idle(pool, true) || pool->db->n_servers >= limit))
 		return false;
 	limit = user_server_limit(pool);
-	if (limit > 0 && pool->user->n_servers >= limit &&
-	    (!pool_evict_idle(pool, false) ||
-	    pool->user->n_servers >= limit))
+	if (limit > 0 && pool->user->n_servers >= limit && (!may_evict ||
+	    !pool_evict_idle(pool, false) || pool->user->n_servers >= limit))
 		return false;
 	return true;
 }
@@ -425,21 +428,32 @@ pool_launch_if_needed(struct pool *pool)
 		return;
 	if (pool->welcome == NULL && pool->n_welcome > 0 &&
 	    pool->n_connecting == 0) {
-		if (pool_has_room(pool))
+		if (pool_has_room(pool, true))
 			server_launch(pool, NULL);
 		return;
 	}
-	while (pool->n_waiting > pool->n_connecting && pool_has_room(pool)) {
-		if (server_launch(pool, pool_waiter_at(pool,
-		    pool->n_connecting)) == NULL)
+	while (pool->n_waiting > pool->n_connecting &&
+	    pool_has_room(pool, true)) {
+		const struct client *waiter = pool_waiter_at(pool,
+		    pool->n_connecting);
+		int size = pool_size_of(pool);
+
+		/* PgBouncer's words, once per server of the reserve */
+		if (size > 0 && pool_total_servers(pool) >= size)
+			client_log(TAILQ_FIRST(&pool->waiting_clients),
+			    LOG_LVL_WARNING, "taking connection from "
+			    "reserve_pool");
+		if (server_launch(pool, waiter) == NULL)
 			return;
 	}
 }
 
 /*
- * The next idle server to hand out, or NULL.  One idle longer than
- * server_check_delay first runs server_check_query (it comes back through
- * pool_server_ready when the check passed, or is closed if not).
+ * The next idle server to hand out, or NULL.  One whose backend is gone
+ * is closed, not handed out.  One idle longer than server_check_delay
+ * first runs server_check_query (it comes back through pool_server_ready
+ * when the check passed, or is closed if not); a server fresh from its
+ * login needs no check.
  */
 static struct server *
 pool_take_idle(struct pool *pool)
@@ -448,6 +462,8 @@ pool_take_idle(struct pool *pool)
 	struct server *server;
 
 	while ((server = TAILQ_FIRST(&pool->idle_servers)) != NULL) {
+		if (!server_idle_usable(server))
+			continue;
 		if (server->just_checked || cfg->server_check_query[0] ==
 		    '\0' || pgweir_mono_usec() - server->idle_since <
 		    cfg->server_check_delay)
@@ -455,6 +471,23 @@ pool_take_idle(struct pool *pool)
 		server_start_check(server);
 	}
 	return NULL;
+}
+
+/*
+ * Whether a client's login or request fails at once (and closes it): the
+ * pool's last login was refused less than server_login_retry ago and no
+ * server of the pool is left, so waiting would only end in the same
+ * error.  An unreachable PostgreSQL is waited for instead.
+ */
+static bool
+pool_fails_fast(struct pool *pool, struct client *client)
+{
+	if (pool_total_servers(pool) > 0 || !pool->last_error_refused ||
+	    !pool_in_backoff(pool) || pool->last_error_message == NULL)
+		return false;
+	client_close_error(client, pool->last_error_sqlstate,
+	    pool->last_error_message);
+	return true;
 }
 
 /*
@@ -472,13 +505,8 @@ pool_client_login(struct pool *pool, struct client *client)
 		client_finish_login(client);
 		return;
 	}
-	if (pool_total_servers(pool) == 0 && pool_in_backoff(pool) &&
-	    pool->last_error_message != NULL) {
-		/* fail fast with the server's own error */
-		client_close_error(client, pool->last_error_sqlstate,
-		    pool->last_error_message);
+	if (pool_fails_fast(pool, client))
 		return;
-	}
 	client_set_state(client, CL_WELCOME);
 	pool_launch_if_needed(pool);
 }
@@ -517,12 +545,8 @@ pool_acquire(struct pool *pool, struct client *client)
 	client->wait_start = pgweir_mono_usec();
 	client->wait_notified = false;
 	client_set_state(client, CL_WAITING);
-	if (pool_total_servers(pool) == 0 && pool_in_backoff(pool) &&
-	    pool->last_error_message != NULL) {
-		client_close_error(client, pool->last_error_sqlstate,
-		    pool->last_error_message);
+	if (pool_fails_fast(pool, client))
 		return false;
-	}
 	pool_launch_if_needed(pool);
 	return false;
 }
@@ -622,10 +646,12 @@ void
 pool_dispatch(struct pool *pool)
 {
 	while (pool->n_waiting > 0 && !pool->db->paused) {
-		struct client *client = TAILQ_FIRST(&pool->waiting_clients);
+		/* the server first: taking it may close dead ones, and
+		 * serve waiters from there */
 		struct server *server = pool_take_idle(pool);
+		struct client *client = TAILQ_FIRST(&pool->waiting_clients);
 
-		if (server == NULL)
+		if (server == NULL || client == NULL)
 			break;
 		pool_link(client, server);
 		if (client->state == CL_ACTIVE)
@@ -679,53 +705,55 @@ pool_server_ready(struct server *server)
 		pool_kick_related(pool);
 }
 
-/*
- * A server connect or login failed.  Remember the error: for
- * server_login_retry, new logins and new requests of a pool without
- * servers get it at once.  If no other server of the pool is alive,
- * clients still logging in get it too (they have no session to wait in).
- * Clients already waiting keep waiting, within query_wait_timeout: when
- * PostgreSQL restarts they are served as soon as it is back (a login
- * PostgreSQL refuses is pool_server_refused).  Called before the failed
- * server is closed.
- */
-void
-pool_server_failed(struct pool *pool, const char *sqlstate,
-    const char *message)
+/* Remember a failed connect or login, for server_login_retry. */
+static void
+pool_note_failure(struct pool *pool, const char *sqlstate,
+    const char *message, bool refused)
 {
-	struct client *client;
-	int alive = pool_total_servers(pool) - 1;
-
 	free(pool->last_error_sqlstate);
 	free(pool->last_error_message);
 	pool->last_error_sqlstate = strdup(sqlstate);
 	pool->last_error_message = strdup(message);
 	pool->last_error_time = pgweir_mono_usec();
-	if (alive > 0)
-		return;
-	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
-		client_close_error(client, sqlstate, message);
+	pool->last_error_refused = refused;
 }
 
 /*
- * PostgreSQL refused a server login with an ErrorResponse (pg_hba.conf, a
- * password, a missing database): as pool_server_failed, and if no other
- * server of the pool is alive, the clients waiting for one get the error
- * too, as PgBouncer does, instead of waiting for a login that keeps
- * failing.  Not for 57P03 (starting up, shutting down): that passes, and
- * waiters are served once PostgreSQL is back.
+ * PostgreSQL could not be reached (connect refused or timed out, host
+ * name not found, the connection closed during login: a restart).  The
+ * pool waits server_login_retry before the next try; clients logging in
+ * or waiting keep waiting, within their wait timeout, and are served as
+ * soon as PostgreSQL is back.  Called before the failed server is closed.
+ */
+void
+pool_server_failed(struct pool *pool, const char *sqlstate,
+    const char *message)
+{
+	pool_note_failure(pool, sqlstate, message, false);
+}
+
+/*
+ * PostgreSQL (or pgweir's side of the login: authentication, TLS)
+ * refused a server login: a retry will not mend it soon.  If no other
+ * server of the pool is alive, the clients logging in and waiting get
+ * the error at once, as PgBouncer does, and so does each new request
+ * for server_login_retry.  Not for 57P03 (starting up, shutting down):
+ * that is PostgreSQL being unreachable for a moment.  Called before the
+ * refused server is closed.
  */
 void
 pool_server_refused(struct pool *pool, const char *sqlstate,
     const char *message)
 {
 	struct client *client;
+	bool transient = strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) == 0;
 
-	pool_server_failed(pool, sqlstate, message);
+	pool_note_failure(pool, sqlstate, message, !transient);
 	/* the refused server is not closed yet: it counts itself */
-	if (pool_total_servers(pool) > 1 ||
-	    strcmp(sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) == 0)
+	if (transient || pool_total_servers(pool) > 1)
 		return;
+	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
+		client_close_error(client, sqlstate, message);
 	while ((client = TAILQ_FIRST(&pool->waiting_clients)) != NULL)
 		client_close_error(client, sqlstate, message);
 }
@@ -954,6 +982,38 @@ pool_free_all(struct pgweir *pw)
 }
 
 /*
+ * Make the pools of [databases] entries with a forced user and a
+ * min_pool_size, so that the janitor opens their servers before any
+ * client comes (PgBouncer does the same).  Bounded by the config.
+ */
+static void
+pool_make_forced(struct pgweir *pw)
+{
+	const struct config *cfg = pw->cfg;
+
+	for (size_t i = 0; i < cfg->n_databases; i++) {
+		const struct db_conf *conf = cfg->databases[i];
+		int min = conf->min_pool_size != CONF_UNSET ?
+		    conf->min_pool_size : cfg->min_pool_size;
+		struct database *db;
+		struct user *user;
+
+		if (conf->user == NULL || min <= 0)
+			continue;
+		db = pool_lookup_database(pw, conf->name);
+		if (db != NULL && db->n_pools > 0)
+			continue;	/* made, or in use already */
+		if (db == NULL)
+			db = pool_find_database(pw, conf->name);
+		user = pool_find_user(pw, conf->user, true);
+		if (db == NULL || user == NULL ||
+		    pool_find(pw, db, user, true) == NULL)
+			log_warning("out of memory for the pool of database "
+			    "\"%s\"", conf->name);
+	}
+}
+
+/*
  * Periodic upkeep: close idle servers past server_idle_timeout (down to
  * min_pool_size) or server_lifetime, keep min_pool_size servers open for
  * pools that have clients or a forced user, and retry opening servers
@@ -966,6 +1026,7 @@ pool_janitor(struct pgweir *pw)
 	int64_t now = pgweir_mono_usec();
 	const struct config *cfg = pw->cfg;
 
+	pool_make_forced(pw);
 	TAILQ_FOREACH_SAFE(pool, &pw->pools, entry, next) {
 		struct server *server, *snext;
 		int min;
@@ -985,14 +1046,15 @@ pool_janitor(struct pgweir *pw)
 			    pool_total_servers(pool) > min)
 				server_close(server, "server idle timeout");
 		}
-		if (pool->n_waiting > 0)
+		/* retries after a failed connect, once backoff is over */
+		if (pool->n_waiting > 0 || pool->n_welcome > 0)
 			pool_dispatch(pool);
 		if (min > 0 && !pool->db->paused && !pool_in_backoff(pool) &&
 		    pw->shutdown == SHUTDOWN_NONE &&
 		    (pool->db->conf->user != NULL || pool->n_idle_clients +
 		    pool->n_active_clients + pool->n_waiting > 0)) {
 			while (pool_total_servers(pool) < min &&
-			    pool_has_room(pool))
+			    pool_has_room(pool, false))
 				if (server_launch(pool, NULL) == NULL)
 					break;
 		}

@@ -1017,6 +1017,12 @@ prepared_emit_fakes(struct server *server)
 {
 	struct request_queue *rq = &server->rq;
 
+	/*
+	 * Not inside a message the server is still sending to the client:
+	 * relay_server emits them once that message is through.
+	 */
+	if (server->pkt_remain > 0 && server->pkt_forward)
+		return;
 	for (;;) {
 		uint8_t t = rq_head(rq);
 		struct client *client = server->link;

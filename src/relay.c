@@ -608,6 +608,15 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 	uint8_t head = rq_head(rq);
 
 	server->copy_in = false;
+	if (rq_empty(rq) && server->link == NULL) {
+		/*
+		 * Unasked, on an idle server: PostgreSQL is ending the
+		 * session (pg_terminate_backend, idle_session_timeout, a
+		 * shutdown).  Never hand it out; its EOF follows.
+		 */
+		server->close_needed = true;
+		return;
+	}
 	if (head == RQ_INTERNAL && server->restoring) {
 		/* the transaction failed under it: RESET went with it */
 		server_log(server, LOG_LVL_DEBUG, "startup values not restored "
@@ -782,6 +791,13 @@ relay_server(struct server *server)
 				evbuffer_drain(in, take);
 			}
 			server->pkt_remain -= (uint32_t)take;
+			if (server->pkt_remain == 0 &&
+			    (rq_head(&server->rq) == RQ_FAKE_PARSE ||
+			    rq_head(&server->rq) == RQ_FAKE_CLOSE)) {
+				/* held back while the message was split */
+				flush_forward(server, client, &fwd);
+				prepared_emit_fakes(server);
+			}
 			continue;
 		}
 		rc = pq_view_header(&view, fwd, &hdr);

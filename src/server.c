@@ -200,6 +200,32 @@ server_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/*
+ * A connect failed (errno err): PostgreSQL is unreachable at that address
+ * for now.  The log and the pool remember libpq's kind of message; the
+ * close reason is PgBouncer's, "connect failed".
+ */
+static void
+server_connect_failed(struct server *server, const struct sockaddr *sa,
+    int err)
+{
+	char where[160], msg[256];
+
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(where, sizeof(where), "socket \"%s\"",
+		    ((const struct sockaddr_un *)sa)->sun_path);
+	} else {
+		struct peer_addr pa;
+		peer_addr_set(&pa, sa);
+		peer_addr_format(&pa, where, sizeof(where));
+	}
+	snprintf(msg, sizeof(msg), "could not connect to server at %s: %s",
+	    where, strerror(err));
+	server_log(server, LOG_LVL_WARNING, "%s", msg);
+	pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
+	server_close(server, "connect failed");
+}
+
 /* Connect to the address found for a host name. */
 static void
 server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
@@ -310,8 +336,7 @@ static void
 server_connect_to(struct server *server, const struct sockaddr *sa,
     socklen_t len)
 {
-	char msg[256];
-	int fd;
+	int fd, err;
 
 	memcpy(&server->remote, sa, len);
 	server->remote_len = len;
@@ -334,22 +359,10 @@ server_connect_to(struct server *server, const struct sockaddr *sa,
 	io_set_write(&server->io, true);
 	return;
 fail:
-	{
-		char where[160];
-		struct peer_addr pa;
-		peer_addr_set(&pa, sa);
-		if (sa->sa_family == AF_UNIX)
-			snprintf(where, sizeof(where), "socket \"%s\"",
-			    ((const struct sockaddr_un *)sa)->sun_path);
-		else
-			peer_addr_format(&pa, where, sizeof(where));
-		snprintf(msg, sizeof(msg), "could not connect to server at "
-		    "%s: %s", where, strerror(errno));
-	}
+	err = errno;
 	if (fd >= 0)
 		close(fd);
-	pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
-	server_close(server, msg);
+	server_connect_failed(server, sa, err);
 }
 
 /*
@@ -443,12 +456,16 @@ server_send_startup(struct server *server)
 	server_flush(server);
 }
 
-/* Fail a login with a message of our own. */
+/*
+ * Fail a login with a message of our own: pgweir and the server cannot
+ * agree (authentication, TLS, protocol), which a retry does not mend, so
+ * the clients waiting for the pool get the error as for a refused login.
+ */
 static void
 server_login_fail(struct server *server, const char *sqlstate,
     const char *message)
 {
-	pool_server_failed(server->pool, sqlstate, message);
+	pool_server_refused(server->pool, sqlstate, message);
 	server_close(server, message);
 }
 
@@ -709,6 +726,27 @@ server_free_login_params(struct server *server)
 }
 
 /*
+ * An answer to connect_query, which runs after the login and before the
+ * server serves anyone (its ParameterStatus and ReadyForQuery are
+ * handled as the login's).  Its rows are not wanted; an error is logged
+ * and otherwise ignored, as PgBouncer does.  True if consumed.
+ */
+static bool
+server_connect_query_answer(struct server *server, uint8_t type,
+    const char *body, size_t len)
+{
+	struct pq_error_fields f;
+
+	if (type == PQMSG_PARAMETER_STATUS || type == PQMSG_READY_FOR_QUERY)
+		return false;
+	if (type == PQMSG_ERROR_RESPONSE)
+		server_log(server, LOG_LVL_WARNING, "connect_query failed: "
+		    "%.255s", proto_parse_error(body, len, &f) == 0 &&
+		    f.message ? f.message : "?");
+	return true;
+}
+
+/*
  * Handle login-phase messages: authentication, parameters, key, and the
  * first ReadyForQuery that makes the server usable.
  */
@@ -742,6 +780,11 @@ server_handle_login(struct server *server)
 		}
 		body = (const char *)msg + PQ_HEADER_LEN;
 		blen = total - PQ_HEADER_LEN;
+		if (server->in_connect_query && server_connect_query_answer(
+		    server, hdr.type, body, blen)) {
+			evbuffer_drain(in, total);
+			continue;
+		}
 		switch (hdr.type) {
 		case PQMSG_AUTHENTICATION:
 			if (server_on_Authentication(server,
@@ -801,6 +844,19 @@ server_handle_login(struct server *server)
 		case PQMSG_READY_FOR_QUERY:
 			server->tx_status = blen >= 1 ? body[0] : 'I';
 			evbuffer_drain(in, total);
+			if (!server->in_connect_query &&
+			    server->pool->db->conf->connect_query != NULL) {
+				/* logged in; the database's query first */
+				server->in_connect_query = true;
+				if (proto_build_query(server->io.out, server->
+				    pool->db->conf->connect_query) < 0) {
+					server_close(server, "out of memory");
+					return;
+				}
+				server_flush(server);
+				continue;
+			}
+			server->in_connect_query = false;
 			server->logged_in = true;
 			server->reset_vars = varset_ref(server->vars);
 			server_arm_timer(server, 0);
@@ -817,6 +873,8 @@ server_handle_login(struct server *server)
 				server->n_login_params = 0;
 			}
 			server_free_login_params(server);
+			/* fresh from login: no server_check_query needed */
+			server->just_checked = true;
 			pool_server_ready(server);
 			if (server->state != SV_CLOSED &&
 			    evbuffer_get_length(in) > 0)
@@ -834,34 +892,44 @@ server_handle_login(struct server *server)
 	}
 }
 
+/* "new connection to server (from local address)", as PgBouncer says. */
+static void
+server_log_connected(const struct server *server)
+{
+	struct sockaddr_storage local;
+	socklen_t len = sizeof(local);
+	struct peer_addr pa;
+	char from[80];
+
+	if (!server->pw->cfg->log_connections)
+		return;
+	if (server->remote.ss_family == AF_UNIX ||
+	    getsockname(server->io.fd, (struct sockaddr *)&local, &len) < 0) {
+		server_log(server, LOG_LVL_LOG, "new connection to server");
+		return;
+	}
+	peer_addr_set(&pa, (const struct sockaddr *)&local);
+	peer_addr_format(&pa, from, sizeof(from));
+	server_log(server, LOG_LVL_LOG, "new connection to server (from %s)",
+	    from);
+}
+
 /* A connect finished, one way or the other. */
 static void
 server_on_connected(struct server *server)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
-	char msg[256];
 
 	if (getsockopt(server->io.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err != 0) {
-		char where[160];
-		if (server->remote.ss_family == AF_UNIX) {
-			snprintf(where, sizeof(where), "socket \"%s\"",
-			    ((struct sockaddr_un *)&server->remote)->sun_path);
-		} else {
-			struct peer_addr pa;
-			peer_addr_set(&pa, (struct sockaddr *)&server->remote);
-			peer_addr_format(&pa, where, sizeof(where));
-		}
-		snprintf(msg, sizeof(msg), "could not connect to server at "
-		    "%s: %s", where, strerror(err));
-		server_log(server, LOG_LVL_WARNING, "%s", msg);
-		pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
-		server_close(server, "connect failed");
+		server_connect_failed(server,
+		    (const struct sockaddr *)&server->remote, err);
 		return;
 	}
 	io_set_write(&server->io, false);
+	server_log_connected(server);
 	if (server->pw->tls.server_side != NULL &&
 	    server->remote.ss_family != AF_UNIX) {
 		/* ask for TLS first; the answer is one byte, 'S' or 'N' */
@@ -995,9 +1063,14 @@ server_io_cb(struct io *io, short what, void *arg)
 			server_tls_failure(server, msg, sizeof(msg));
 			server_login_fail(server, SQLSTATE_CONNECTION_FAILURE,
 			    msg);
-		} else if (server->state == SV_CONNECTING)
-			server_login_fail(server, SQLSTATE_CONNECTION_FAILURE,
+		} else if (server->state == SV_CONNECTING) {
+			/* PostgreSQL going down or starting up: retried */
+			pool_server_failed(server->pool,
+			    SQLSTATE_CONNECTION_FAILURE,
 			    "server closed the connection during login");
+			server_close(server, "server closed the connection "
+			    "during login");
+		}
 		else
 			server_close(server, n == 0 ?
 			    "server closed the connection" :
@@ -1182,6 +1255,27 @@ server_fast_close(struct server *server)
 	    "database configuration changed");
 	server_close(server, "database configuration changed");
 	return true;
+}
+
+/*
+ * Whether an idle server can be handed to a client.  Its backend may have
+ * gone since the event loop last looked (pg_terminate_backend, a
+ * restart): the client would get that error instead of a working server.
+ * One peek at the socket tells; anything the server said while idle is
+ * read now, which closes it if it is gone.
+ */
+bool
+server_idle_usable(struct server *server)
+{
+	char byte;
+	ssize_t n = recv(server->io.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+		server_io_cb(&server->io, EV_READ, server);
+	/* an error it sent while idle set close_needed (relay.c) */
+	if (server->state == SV_IDLE && server->close_needed)
+		server_close(server, "server ended the session while idle");
+	return server->state == SV_IDLE;
 }
 
 /*

@@ -95,6 +95,7 @@ struct pool {
 	char *last_error_sqlstate;	/* last connect/login failure; owned */
 	char *last_error_message;
 	int64_t last_error_time;	/* monotonic usec; 0: none */
+	bool last_error_refused;	/* refused, not unreachable */
 	uint64_t last_waiter_seq;
 	int64_t unused_since;		/* monotonic usec it became empty; 0 */
 };

@@ -88,6 +88,7 @@ struct server {
 	bool read_paused;		/* backpressure from the client side */
 	bool auth_sent;			/* a password went out */
 	bool just_checked;		/* passed server_check_query just now */
+	bool in_connect_query;		/* connect_query sent, answers due */
 	bool tls_requested;		/* SSLRequest sent, answer pending */
 	bool startup_sent;		/* StartupMessage went out */
 	struct scram_client *scram;	/* during a SCRAM login; owned */
@@ -113,6 +114,7 @@ int server_queue_internal(struct server *server, const char *sql);
 void server_cancel_backend(struct server *server);
 void server_start_check(struct server *server);
 bool server_fast_close(struct server *server);
+bool server_idle_usable(struct server *server);
 const char *server_state_name(enum server_state state);
 
 /* The request queue. */

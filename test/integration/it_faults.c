@@ -855,6 +855,41 @@ test_backend_terminated(void **state)
 	assert_steady();
 }
 
+/*
+ * An idle backend terminated before pgweir has seen it go: the request
+ * that arrives first still gets a working server, never the dead one's
+ * error.  pgweir is stopped while the request comes and the backend
+ * ends, so that it reads the request before the server's goodbye.
+ */
+static void
+test_idle_backend_terminated_unseen(void **state)
+{
+	PGconn *conn;
+	PGresult *res;
+	char sql[128];
+	pid_t pid;
+
+	(void)state;
+	restart("pool_mode = transaction\ndefault_pool_size = 4\n");
+	conn = connect_ok();
+	pid = (pid_t)it_query_int(conn, "select pg_backend_pid()");
+	assert_int_equal(it_pgweir_signal(&env, SIGSTOP), 0);
+	assert_int_equal(PQsendQuery(conn, "select pg_backend_pid()"), 1);
+	it_sleep_ms(100);
+	snprintf(sql, sizeof(sql), "select pg_terminate_backend(%d)",
+	    (int)pid);
+	assert_int_equal(it_pg_exec(&env, sql), 0);
+	assert_gone(pid);
+	assert_int_equal(it_pgweir_signal(&env, SIGCONT), 0);
+	res = result_within(conn, 5000);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_not_equal(atoi(PQgetvalue(res, 0, 0)), pid);
+	PQclear(res);
+	drain_results(conn);
+	PQfinish(conn);
+	assert_steady();
+}
+
 /* ---- 4. a backend that stops answering ---- */
 
 /* Stop a backend (SIGSTOP); thaw() continues it. */
@@ -867,7 +902,7 @@ freeze(pid_t pid)
 
 /*
  * A frozen backend under a query: query_timeout disconnects the client
- * with "query_timeout"; the cancel cannot help, so after
+ * with "query timeout"; the cancel cannot help, so after
  * cancel_wait_timeout the server is closed, not reused.  Another client
  * is served meanwhile.
  */
@@ -893,7 +928,7 @@ test_frozen_backend_query_timeout(void **state)
 		assert_int_equal(it_query_int(other, "select 7"), 7);
 	res = result_within(victim, 5000);
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
-	if (strstr(PQerrorMessage(victim), "query_timeout") == NULL)
+	if (strstr(PQerrorMessage(victim), "query timeout") == NULL)
 		fail_msg("error: %s", PQerrorMessage(victim));
 	PQclear(res);
 	drain_results(victim);
@@ -1207,7 +1242,7 @@ test_client_stalls_mid_message(void **state)
 		assert_int_equal(it_query_int(other, "select 9"), 9);
 	PQfinish(other);
 
-	assert_error_then_eof(&busy, "query_timeout", 5000);
+	assert_error_then_eof(&busy, "query timeout", 5000);
 	assert_error_then_eof(&idle, "client_idle_timeout", 5000);
 	close(busy.fd);
 	close(idle.fd);
@@ -1350,6 +1385,7 @@ main(void)
 		cmocka_unit_test(test_postgres_killed),
 		cmocka_unit_test(test_postgres_restart_under_load),
 		cmocka_unit_test(test_backend_terminated),
+		cmocka_unit_test(test_idle_backend_terminated_unseen),
 		cmocka_unit_test(test_frozen_backend_query_timeout),
 		cmocka_unit_test(test_frozen_backend_server_check),
 		cmocka_unit_test(test_client_killed_mid_query),

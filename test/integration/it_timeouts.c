@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ test_query_timeout(void **state)
 	(void)state;
 	restart("default_pool_size = 1\nquery_timeout = 1", NULL);
 	conn = it_connect(&env, "postgres", "postgres", NULL);
-	assert_query_fails_with(conn, "select pg_sleep(20)", "query_timeout");
+	assert_query_fails_with(conn, "select pg_sleep(20)", "query timeout");
 	PQfinish(conn);
 	/* the query was cancelled and the server is reused, not stuck */
 	conn = it_connect(&env, "postgres", "postgres", NULL);
@@ -222,12 +223,17 @@ test_server_connect_timeout(void **state)
 	getsockname(lfd, (struct sockaddr *)&sin, &len);
 	snprintf(dbs, sizeof(dbs), "mute = host=127.0.0.1 port=%d",
 	    ntohs(sin.sin_port));
-	restart("server_connect_timeout = 1", dbs);
+	/*
+	 * The login waits for a server as a request does, through retries,
+	 * until its wait timeout; the log tells why no server came.
+	 */
+	restart("server_connect_timeout = 1\nserver_login_retry = 1\n"
+	    "query_wait_timeout = 3", dbs);
 	conn = it_connect(&env, "mute", "postgres", NULL);
 	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
-	assert_non_null(strstr(PQerrorMessage(conn), "server connect "
-	    "timeout"));
+	assert_non_null(strstr(PQerrorMessage(conn), "query_wait_timeout"));
 	PQfinish(conn);
+	assert_true(it_log_contains(&env, "closing because: connect timeout"));
 	close(lfd);
 }
 
@@ -241,45 +247,98 @@ log_count(const char *needle)
 	return atoi(out);
 }
 
+/*
+ * Send a login and return once it is out (the answer not read yet);
+ * finish_login waits for the outcome.
+ */
+static PGconn *
+start_login(const char *db)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	char conninfo[512];
+	PGconn *conn;
+
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d "
+	    "dbname=%s user=postgres connect_timeout=20 sslmode=disable "
+	    "gssencmode=disable", env.port, db);
+	conn = PQconnectStart(conninfo);
+	assert_non_null(conn);
+	while (PQstatus(conn) == CONNECTION_STARTED ||
+	    PQstatus(conn) == CONNECTION_MADE) {
+		struct pollfd pfd = { PQsocket(conn),
+			st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+		assert_true(poll(&pfd, 1, 5000) > 0);
+		st = PQconnectPoll(conn);
+		assert_int_not_equal(st, PGRES_POLLING_FAILED);
+	}
+	return conn;
+}
+
+/* Finish a login started with start_login (blocking). */
+static ConnStatusType
+finish_login(PGconn *conn)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		struct pollfd pfd = { PQsocket(conn),
+			st == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+		assert_true(poll(&pfd, 1, 20000) > 0);
+		st = PQconnectPoll(conn);
+	}
+	return PQstatus(conn);
+}
+
+/*
+ * PostgreSQL unreachable: a login waits and pgweir retries, once per
+ * server_login_retry, so a short restart is invisible; a login PostgreSQL
+ * refuses fails every client waiting for that pool at once, and new ones
+ * for server_login_retry, with PostgreSQL's own error.
+ */
 static void
 test_server_login_retry(void **state)
 {
-	PGconn *conn;
+	char dbs[256];
+	PGconn *conn, *other;
 	int before;
 
 	(void)state;
-	restart("server_login_retry = 2",
-	    "nodb = host=/nonexistent dbname=doesnotexist");
-	before = log_count("nodb/postgres new server connection");
-	for (int i = 0; i < 3; i++) {
-		conn = it_connect(&env, "nodb", "postgres", NULL);
-		assert_int_equal(PQstatus(conn), CONNECTION_BAD);
-		assert_non_null(strstr(PQerrorMessage(conn),
-		    "could not connect to server"));
-		PQfinish(conn);
-	}
-	/* one attempt; the next clients got its error from memory */
-	assert_int_equal(log_count("nodb/postgres new server connection") -
-	    before, 1);
-	it_sleep_ms(2300);
-	conn = it_connect(&env, "nodb", "postgres", NULL);
+	restart("server_login_retry = 1", NULL);
+	assert_int_equal(it_pg_stop(&env, "fast"), 0);
+	before = log_count("postgres/postgres new server connection");
+	conn = start_login("postgres");
+	it_sleep_ms(2500);
+	assert_int_equal(it_pg_start(&env), 0);
+	assert_int_equal(finish_login(conn), CONNECTION_OK);
+	assert_int_equal(it_query_int(conn, "select 4"), 4);
 	PQfinish(conn);
-	assert_int_equal(log_count("nodb/postgres new server connection") -
-	    before, 2);
+	/* about one try per second while it was down, not a storm */
+	assert_true(log_count("postgres/postgres new server connection") -
+	    before <= 6);
+	assert_true(it_log_contains(&env, "closing because: connect failed"));
 
-	/* a login the backend refuses: its own error reaches the client */
-	restart("server_login_retry = 2", NULL);
-	{
-		char dbs[256];
-		snprintf(dbs, sizeof(dbs), "gone = host=%s port=%d "
-		    "dbname=doesnotexist", env.pgdir, env.pg_port);
-		restart("server_login_retry = 2", dbs);
-	}
-	conn = it_connect(&env, "gone", "postgres", NULL);
-	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	/* refused: both waiting logins get the backend's error at once */
+	snprintf(dbs, sizeof(dbs), "gone = host=%s port=%d "
+	    "dbname=doesnotexist\n", env.pgdir, env.pg_port);
+	restart("server_login_retry = 5\nquery_wait_timeout = 60", dbs);
+	conn = start_login("gone");
+	other = start_login("gone");
+	assert_int_equal(finish_login(conn), CONNECTION_BAD);
+	assert_int_equal(finish_login(other), CONNECTION_BAD);
 	assert_non_null(strstr(PQerrorMessage(conn), "database "
 	    "\"doesnotexist\" does not exist"));
+	assert_non_null(strstr(PQerrorMessage(other), "database "
+	    "\"doesnotexist\" does not exist"));
 	PQfinish(conn);
+	PQfinish(other);
+	/* and for server_login_retry, new ones without another try */
+	before = log_count("gone/postgres new server connection");
+	conn = it_connect(&env, "gone", "postgres", NULL);
+	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
+	assert_non_null(strstr(PQerrorMessage(conn), "does not exist"));
+	PQfinish(conn);
+	assert_int_equal(log_count("gone/postgres new server connection"),
+	    before);
 }
 
 static void
@@ -316,6 +375,11 @@ test_server_check_query(void **state)
 	restart("server_check_delay = 0\n"
 	    "server_check_query = select nextval('checkseq')", NULL);
 	conn = it_connect(&env, "postgres", "postgres", NULL);
+	/* a server fresh from its login is not checked */
+	assert_int_equal(it_query_int(conn, "select 5"), 5);
+	assert_int_equal(it_pg_int(&env, "select last_value from checkseq"),
+	    before);
+	/* a reused one is, each time it is handed out again */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(it_query_int(conn, "select 5"), 5);
 	PQfinish(conn);
@@ -333,6 +397,92 @@ test_min_pool_size(void **state)
 	conn = it_connect(&env, "postgres", "postgres", NULL);
 	assert_int_equal(it_query_int(conn, "select 1"), 1);
 	assert_true(wait_backends(3));
+	PQfinish(conn);
+}
+
+/* Server connections of one PostgreSQL role (up to 5 s for want). */
+static bool
+wait_role_backends(const char *role, long long want)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "select count(*) from pg_stat_activity "
+	    "where backend_type = 'client backend' and usename = '%s'", role);
+	for (int i = 0; i < 100; i++) {
+		if (it_pg_int(&env, sql) == want)
+			return true;
+		it_sleep_ms(50);
+	}
+	return false;
+}
+
+/*
+ * A database with a forced user keeps min_pool_size servers open before
+ * any client comes, and one added by RELOAD too; one without a forced
+ * user opens none until a client does.  The janitor never evicts for
+ * min_pool_size.
+ */
+static void
+test_min_pool_size_forced_user(void **state)
+{
+	char dbs[512];
+
+	(void)state;
+	snprintf(dbs, sizeof(dbs), "forced = host=%s port=%d dbname=postgres "
+	    "user=u1 min_pool_size=2\nunforced = host=%s port=%d "
+	    "dbname=postgres min_pool_size=2", env.pgdir, env.pg_port,
+	    env.pgdir, env.pg_port);
+	restart("", dbs);
+	assert_true(wait_role_backends("u1", 2));
+	assert_true(wait_role_backends("postgres", 0) || backends() == 2);
+	assert_true(it_log_contains(&env, "forced/u1@unix new connection to "
+	    "server"));
+
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
+	    "forced = host=%s port=%d dbname=postgres user=u1 "
+	    "min_pool_size=2\nforced2 = host=%s port=%d dbname=postgres "
+	    "user=u2 min_pool_size=1", env.pgdir, env.pg_port, env.pgdir,
+	    env.pg_port, env.pgdir, env.pg_port);
+	assert_int_equal(it_write_config(&env, "pool_mode = transaction",
+	    dbs), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(wait_role_backends("u2", 1));
+	assert_true(wait_role_backends("u1", 2));
+	assert_false(it_log_contains(&env, "evicted"));
+}
+
+/*
+ * connect_query runs once on each new server before anyone uses it; an
+ * error in it is logged and the server serves all the same (as in
+ * PgBouncer).
+ */
+static void
+test_connect_query(void **state)
+{
+	char dbs[512];
+	PGconn *conn;
+	char *v;
+
+	(void)state;
+	snprintf(dbs, sizeof(dbs), "cq = host=%s port=%d dbname=postgres "
+	    "connect_query='set enable_seqscan=off; set enable_nestloop=off'"
+	    "\nbadcq = host=%s port=%d dbname=postgres "
+	    "connect_query='select * from no_such_table'", env.pgdir,
+	    env.pg_port, env.pgdir, env.pg_port);
+	restart("pool_mode = session", dbs);
+	conn = it_connect(&env, "cq", "postgres", NULL);
+	v = it_query_text(conn, "show enable_seqscan");
+	assert_string_equal(v, "off");
+	free(v);
+	v = it_query_text(conn, "show enable_nestloop");
+	assert_string_equal(v, "off");
+	free(v);
+	PQfinish(conn);
+
+	conn = it_connect(&env, "badcq", "postgres", NULL);
+	assert_int_equal(it_query_int(conn, "select 3"), 3);
+	assert_true(it_log_contains(&env, "connect_query failed: relation "
+	    "\"no_such_table\" does not exist"));
 	PQfinish(conn);
 }
 
@@ -354,10 +504,41 @@ test_reserve_pool(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	/* served by the reserve, long before the holder's 4 s are over */
 	assert_true(t1.tv_sec - t0.tv_sec < 3);
-	assert_true(it_wait_log(&env, "reserve pool", 100) ||
-	    backends() == 2);
+	/* PgBouncer's words, once for the one server of the reserve */
+	assert_int_equal(log_count("taking connection from reserve_pool"), 1);
+	assert_int_equal(backends(), 2);
 	PQfinish(holder);
 	PQfinish(waiter);
+}
+
+/*
+ * Four clients of database "two" logged in as login, each running a
+ * short sleep at once: the most backends of role u1 active meanwhile.
+ */
+static long long
+peak_active_u1(const char *login)
+{
+	PGconn *c[4];
+	long long most = 0;
+
+	for (int i = 0; i < 4; i++) {
+		c[i] = it_connect(&env, "two", login, NULL);
+		assert_int_equal(PQsendQuery(c[i], "select pg_sleep(0.3)"), 1);
+	}
+	for (int i = 0; i < 10; i++) {
+		long long n = it_pg_int(&env, "select count(*) from "
+		    "pg_stat_activity where usename = 'u1' and state = "
+		    "'active'");
+		most = n > most ? n : most;
+		it_sleep_ms(50);
+	}
+	for (int i = 0; i < 4; i++) {
+		PGresult *res;
+		while ((res = PQgetResult(c[i])) != NULL)
+			PQclear(res);
+		PQfinish(c[i]);
+	}
+	return most;
 }
 
 /* Per-database and per-user pool sizes bound concurrent backends. */
@@ -393,25 +574,14 @@ test_pool_sizes(void **state)
 	assert_int_equal(most, 2);
 
 	/* [users] u1 pool_size=1 beats the database's 2 */
-	most = 0;
-	for (int i = 0; i < 4; i++) {
-		c[i] = it_connect(&env, "two", "u1", NULL);
-		assert_int_equal(PQsendQuery(c[i], "select pg_sleep(0.3)"), 1);
-	}
-	for (int i = 0; i < 10; i++) {
-		long long n = it_pg_int(&env, "select count(*) from "
-		    "pg_stat_activity where usename = 'u1' and state = "
-		    "'active'");
-		most = n > most ? n : most;
-		it_sleep_ms(50);
-	}
-	for (int i = 0; i < 4; i++) {
-		PGresult *res;
-		while ((res = PQgetResult(c[i])) != NULL)
-			PQclear(res);
-		PQfinish(c[i]);
-	}
-	assert_int_equal(most, 1);
+	assert_int_equal(peak_active_u1("u1"), 1);
+
+	/* with a forced user, the database's pool_size wins over [users] */
+	snprintf(dbs, sizeof(dbs), "two = host=%s port=%d dbname=postgres "
+	    "user=u1 pool_size=2", env.pgdir, env.pg_port);
+	restart("default_pool_size = 10\n[users]\nu1 = pool_size=1\n"
+	    "[pgweir]", dbs);
+	assert_int_equal(peak_active_u1("postgres"), 2);
 }
 
 /* max_db_connections across users: the second pool waits, then gets in. */
@@ -439,6 +609,8 @@ test_server_caps(void **state)
 	PQclear(res);
 	assert_null(PQgetResult(b));
 	assert_true(backends() <= 1);
+	/* b's pool had no server: a's idle one made room for it */
+	assert_true(it_log_contains(&env, "closing because: evicted"));
 	PQfinish(a);
 	PQfinish(b);
 
@@ -557,6 +729,8 @@ main(void)
 		cmocka_unit_test(test_server_lifetime_and_idle_timeout),
 		cmocka_unit_test(test_server_check_query),
 		cmocka_unit_test(test_min_pool_size),
+		cmocka_unit_test(test_min_pool_size_forced_user),
+		cmocka_unit_test(test_connect_query),
 		cmocka_unit_test(test_reserve_pool),
 		cmocka_unit_test(test_pool_sizes),
 		cmocka_unit_test(test_server_caps),
