@@ -457,8 +457,8 @@ server_send_startup(struct server *server)
 }
 
 /*
- * Fail a login with a message of our own: pgweir and the server cannot
- * agree (authentication, TLS, protocol), which a retry does not mend, so
+ * Fail a login on authentication: pgweir cannot answer what the server
+ * asks, or the server's proof is wrong.  A retry does not mend that, so
  * the clients waiting for the pool get the error as for a refused login.
  */
 static void
@@ -466,6 +466,21 @@ server_login_fail(struct server *server, const char *sqlstate,
     const char *message)
 {
 	pool_server_refused(server->pool, sqlstate, message);
+	server_close(server, message);
+}
+
+/*
+ * Fail a login on TLS or on the protocol: PgBouncer treats these as a
+ * server that cannot be reached (a certificate may be fixed, a server
+ * restarted), so clients keep waiting while pgweir retries; the log
+ * says why.
+ */
+static void
+server_login_broken(struct server *server, const char *sqlstate,
+    const char *message)
+{
+	server_log(server, LOG_LVL_WARNING, "%s", message);
+	pool_server_failed(server->pool, sqlstate, message);
 	server_close(server, message);
 }
 
@@ -766,7 +781,7 @@ server_handle_login(struct server *server)
 		if (rc == 0)
 			return;
 		if (rc < 0 || hdr.len > LOGIN_MSG_MAX) {
-			server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+			server_login_broken(server, SQLSTATE_PROTOCOL_VIOLATION,
 			    "invalid message from server during login");
 			return;
 		}
@@ -884,7 +899,7 @@ server_handle_login(struct server *server)
 		case PQMSG_NOTICE_RESPONSE:
 			break;
 		default:
-			server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+			server_login_broken(server, SQLSTATE_PROTOCOL_VIOLATION,
 			    "unexpected message from server during login");
 			return;
 		}
@@ -961,7 +976,7 @@ server_on_tls_answer(struct server *server)
 	SSL *ssl;
 
 	if (evbuffer_get_length(server->io.in) != 1) {
-		server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+		server_login_broken(server, SQLSTATE_PROTOCOL_VIOLATION,
 		    "received unencrypted data after SSL response");
 		return;
 	}
@@ -969,7 +984,7 @@ server_on_tls_answer(struct server *server)
 	server->tls_requested = false;
 	if (answer == 'N') {
 		if (pw->tls.cfg->server_tls_sslmode >= TLS_REQUIRE) {
-			server_login_fail(server, SQLSTATE_CANNOT_CONNECT,
+			server_login_broken(server, SQLSTATE_CANNOT_CONNECT,
 			    "server does not support TLS, and "
 			    "server_tls_sslmode requires it");
 			return;
@@ -978,14 +993,14 @@ server_on_tls_answer(struct server *server)
 		return;
 	}
 	if (answer != 'S') {
-		server_login_fail(server, SQLSTATE_PROTOCOL_VIOLATION,
+		server_login_broken(server, SQLSTATE_PROTOCOL_VIOLATION,
 		    "invalid answer to SSLRequest from server");
 		return;
 	}
 	ssl = tls_connect_new(pw->tls.server_side, server->io.fd, conf->host,
 	    pw->tls.cfg->server_tls_sslmode == TLS_VERIFY_FULL);
 	if (ssl == NULL) {
-		server_login_fail(server, SQLSTATE_CANNOT_CONNECT,
+		server_login_broken(server, SQLSTATE_CANNOT_CONNECT,
 		    "could not set up TLS to the server");
 		return;
 	}
@@ -1061,7 +1076,7 @@ server_io_cb(struct io *io, short what, void *arg)
 		    !SSL_is_init_finished(server->io.ssl)) {
 			char msg[256];
 			server_tls_failure(server, msg, sizeof(msg));
-			server_login_fail(server, SQLSTATE_CONNECTION_FAILURE,
+			server_login_broken(server, SQLSTATE_CONNECTION_FAILURE,
 			    msg);
 		} else if (server->state == SV_CONNECTING) {
 			/* PostgreSQL going down or starting up: retried */
