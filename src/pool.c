@@ -482,11 +482,15 @@ pool_take_idle(struct pool *pool)
 static bool
 pool_fails_fast(struct pool *pool, struct client *client)
 {
+	char msg[512];
+
 	if (pool_total_servers(pool) > 0 || !pool->last_error_refused ||
 	    !pool_in_backoff(pool) || pool->last_error_message == NULL)
 		return false;
-	client_close_error(client, pool->last_error_sqlstate,
-	    pool->last_error_message);
+	/* PgBouncer's words, with PostgreSQL's error and its SQLSTATE */
+	snprintf(msg, sizeof(msg), "server login has been failing, cached "
+	    "error: %s (server_login_retry)", pool->last_error_message);
+	client_close_error(client, pool->last_error_sqlstate, msg);
 	return true;
 }
 
@@ -705,6 +709,25 @@ pool_server_ready(struct server *server)
 		pool_kick_related(pool);
 }
 
+/*
+ * Servers of the pool that will serve again: not those marked to close
+ * (RECONNECT, a changed config), which go when their client lets go.
+ */
+static int
+pool_usable_servers(const struct pool *pool)
+{
+	const struct server_list *lists[] = { &pool->connecting_servers,
+		&pool->idle_servers, &pool->active_servers,
+		&pool->tested_servers };
+	const struct server *server;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		TAILQ_FOREACH(server, lists[i], entry)
+			n += !server->close_needed;
+	return n;
+}
+
 /* Remember a failed connect or login, for server_login_retry. */
 static void
 pool_note_failure(struct pool *pool, const char *sqlstate,
@@ -750,7 +773,7 @@ pool_server_refused(struct pool *pool, const char *sqlstate,
 
 	pool_note_failure(pool, sqlstate, message, !transient);
 	/* the refused server is not closed yet: it counts itself */
-	if (transient || pool_total_servers(pool) > 1)
+	if (transient || pool_usable_servers(pool) > 1)
 		return;
 	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
 		client_close_error(client, sqlstate, message);

@@ -824,6 +824,7 @@ server_handle_login(struct server *server)
 			break;
 		case PQMSG_ERROR_RESPONSE: {
 			struct pq_error_fields f;
+			char reason[256];
 			if (proto_parse_error(body, blen, &f) < 0 ||
 			    f.message == NULL) {
 				server_login_fail(server,
@@ -853,7 +854,9 @@ server_handle_login(struct server *server)
 			pool_server_refused(server->pool, f.sqlstate ?
 			    f.sqlstate : SQLSTATE_CONNECTION_FAILURE,
 			    f.message);
-			server_close(server, "login failed");
+			/* PgBouncer's close reason: the error itself */
+			snprintf(reason, sizeof(reason), "%s", f.message);
+			server_close(server, reason);
 			return;
 		}
 		case PQMSG_READY_FOR_QUERY:

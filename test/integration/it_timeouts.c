@@ -331,14 +331,65 @@ test_server_login_retry(void **state)
 	    "\"doesnotexist\" does not exist"));
 	PQfinish(conn);
 	PQfinish(other);
+	/* one try at PostgreSQL; the server closed for PostgreSQL's reason */
+	assert_int_equal(log_count("gone/postgres new server connection"), 1);
+	assert_true(it_log_contains(&env, "closing because: database "
+	    "\"doesnotexist\" does not exist"));
 	/* and for server_login_retry, new ones without another try */
 	before = log_count("gone/postgres new server connection");
 	conn = it_connect(&env, "gone", "postgres", NULL);
 	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
-	assert_non_null(strstr(PQerrorMessage(conn), "does not exist"));
+	assert_non_null(strstr(PQerrorMessage(conn), "server login has been "
+	    "failing, cached error: database \"doesnotexist\" does not "
+	    "exist (server_login_retry)"));
 	PQfinish(conn);
 	assert_int_equal(log_count("gone/postgres new server connection"),
 	    before);
+}
+
+/*
+ * PostgreSQL starts refusing a role while pgweir still holds a server
+ * for it (PgBouncer's suite does this with a changed password): after
+ * RECONNECT marks that server for closing, the next login attempt is
+ * refused and every client waiting for the pool gets PostgreSQL's error
+ * at once, from one try.
+ */
+static void
+test_refused_login_fails_waiters(void **state)
+{
+	PGconn *holder, *w1, *w2, *console;
+	PGresult *res;
+
+	(void)state;
+	restart("default_pool_size = 1\nadmin_users = postgres\n"
+	    "server_login_retry = 1", NULL);
+	holder = it_connect(&env, "postgres", "u2", NULL);
+	w1 = it_connect(&env, "postgres", "u2", NULL);
+	w2 = it_connect(&env, "postgres", "u2", NULL);
+	assert_true(it_exec_ok(holder, "begin"));
+	assert_int_equal(it_pg_exec(&env, "alter role u2 nologin"), 0);
+	assert_int_equal(PQsendQuery(w1, "select 1"), 1);
+	assert_int_equal(PQsendQuery(w2, "select 2"), 1);
+	console = it_connect(&env, "pgweir", "postgres", NULL);
+	assert_true(it_exec_ok(console, "RECONNECT"));
+	assert_true(it_exec_ok(console, "SET default_pool_size = 2"));
+	res = it_result_within(w1, 5000);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQerrorMessage(w1), "is not permitted to log "
+	    "in"));
+	PQclear(res);
+	res = it_result_within(w2, 5000);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_non_null(strstr(PQerrorMessage(w2), "is not permitted to log "
+	    "in"));
+	PQclear(res);
+	assert_int_equal(log_count("postgres/u2 new server connection"), 2);
+	assert_true(it_exec_ok(holder, "commit"));
+	PQfinish(w1);
+	PQfinish(w2);
+	PQfinish(holder);
+	PQfinish(console);
+	assert_int_equal(it_pg_exec(&env, "alter role u2 login"), 0);
 }
 
 static void
@@ -726,6 +777,7 @@ main(void)
 		cmocka_unit_test(test_client_login_timeout),
 		cmocka_unit_test(test_server_connect_timeout),
 		cmocka_unit_test(test_server_login_retry),
+		cmocka_unit_test(test_refused_login_fails_waiters),
 		cmocka_unit_test(test_server_lifetime_and_idle_timeout),
 		cmocka_unit_test(test_server_check_query),
 		cmocka_unit_test(test_min_pool_size),
