@@ -666,8 +666,8 @@ pool_dispatch(struct pool *pool)
 
 /*
  * Pools that share a database or user cap with this one and have clients
- * waiting may now take this pool's idle server (they close it to make
- * room).  Not re-entered: a kick inside a kick waits for the janitor.
+ * waiting (for a request, or for the pool's first server to log in) may
+ * now take this pool's idle server (they close it to make room).  Not re-entered: a kick inside a kick waits for the janitor.
  */
 static void
 pool_kick_related(struct pool *pool)
@@ -680,7 +680,8 @@ pool_kick_related(struct pool *pool)
 		return;
 	pw->kicking = true;
 	TAILQ_FOREACH(other, &pw->pools, entry) {
-		if (other != pool && other->n_waiting > 0 &&
+		if (other != pool && (other->n_waiting > 0 ||
+		    other->n_welcome > 0) &&
 		    (other->db == pool->db || other->user == pool->user))
 			pool_dispatch(other);
 	}

@@ -252,15 +252,15 @@ log_count(const char *needle)
  * finish_login waits for the outcome.
  */
 static PGconn *
-start_login(const char *db)
+start_login(const char *db, const char *user)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	char conninfo[512];
 	PGconn *conn;
 
 	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d "
-	    "dbname=%s user=postgres connect_timeout=20 sslmode=disable "
-	    "gssencmode=disable", env.port, db);
+	    "dbname=%s user=%s connect_timeout=20 sslmode=disable "
+	    "gssencmode=disable", env.port, db, user);
 	conn = PQconnectStart(conninfo);
 	assert_non_null(conn);
 	while (PQstatus(conn) == CONNECTION_STARTED ||
@@ -306,7 +306,7 @@ test_server_login_retry(void **state)
 	restart("server_login_retry = 1", NULL);
 	assert_int_equal(it_pg_stop(&env, "fast"), 0);
 	before = log_count("postgres/postgres new server connection");
-	conn = start_login("postgres");
+	conn = start_login("postgres", "postgres");
 	it_sleep_ms(2500);
 	assert_int_equal(it_pg_start(&env), 0);
 	assert_int_equal(finish_login(conn), CONNECTION_OK);
@@ -321,8 +321,8 @@ test_server_login_retry(void **state)
 	snprintf(dbs, sizeof(dbs), "gone = host=%s port=%d "
 	    "dbname=doesnotexist\n", env.pgdir, env.pg_port);
 	restart("server_login_retry = 5\nquery_wait_timeout = 60", dbs);
-	conn = start_login("gone");
-	other = start_login("gone");
+	conn = start_login("gone", "postgres");
+	other = start_login("gone", "postgres");
 	assert_int_equal(finish_login(conn), CONNECTION_BAD);
 	assert_int_equal(finish_login(other), CONNECTION_BAD);
 	assert_non_null(strstr(PQerrorMessage(conn), "database "
@@ -662,6 +662,15 @@ test_server_caps(void **state)
 	assert_true(backends() <= 1);
 	/* b's pool had no server: a's idle one made room for it */
 	assert_true(it_log_contains(&env, "closing because: evicted"));
+	PQfinish(b);
+	/* a new user's first login, while a holds the only server */
+	assert_true(it_exec_ok(a, "begin"));
+	b = start_login("capped", "postgres");
+	it_sleep_ms(300);
+	assert_int_equal(backends(), 1);	/* b waits for a server */
+	assert_true(it_exec_ok(a, "commit"));
+	assert_int_equal(finish_login(b), CONNECTION_OK);
+	assert_int_equal(it_query_int(b, "select 10"), 10);
 	PQfinish(a);
 	PQfinish(b);
 
