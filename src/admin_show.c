@@ -672,7 +672,7 @@ client_row(struct pgweir *pw, struct admin_out *o, const struct client *c,
 
 	row_start(&r);
 	row_text(&r, "C");
-	row_text(&r, c->pool->user->name);
+	row_text(&r, client_user_name(c));
 	row_text(&r, c->pool->db->name);
 	row_text(&r, "none");
 	row_text(&r, state);

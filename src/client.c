@@ -413,7 +413,8 @@ client_finish_login(struct client *client)
 		tls_describe(client->io.ssl, tls, sizeof(tls));
 		/* replication connections are not pooled yet: always no */
 		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s "
-		    "tls=%s replication=no", pool->db->name, pool->user->name,
+		    "tls=%s replication=no", pool->db->name,
+		    client_user_name(client),
 		    tls[0] ? tls : "no");
 	}
 	if (client_flush(client) < 0)
@@ -470,10 +471,10 @@ client_take_params(struct client *client, const struct pq_startup *sp)
  * error message that names it, or NULL when there is room.
  */
 static const char *
-client_limit_reached(const struct pool *pool)
+client_limit_reached(const struct pool *pool, const struct user *login)
 {
 	const struct config *cfg = pool->pw->cfg;
-	const struct user_conf *uc = pool_user_conf(pool);
+	const struct user_conf *uc = config_find_user(cfg, login->name);
 	int db_max = pool->db->conf->max_db_client_connections != CONF_UNSET ?
 	    pool->db->conf->max_db_client_connections :
 	    cfg->max_db_client_connections;
@@ -484,7 +485,7 @@ client_limit_reached(const struct pool *pool)
 	if (db_max > 0 && pool->db->n_clients >= db_max)
 		return "no more connections allowed "
 		    "(max_db_client_connections)";
-	if (user_max > 0 && pool->user->n_clients >= user_max)
+	if (user_max > 0 && login->n_clients >= user_max)
 		return "no more connections allowed "
 		    "(max_user_client_connections)";
 	return NULL;
@@ -506,7 +507,7 @@ client_user_name(const struct client *client)
 {
 	if (client->login != NULL)
 		return client->login->user;
-	return client->pool ? client->pool->user->name : NULL;
+	return client->login_user ? client->login_user->name : NULL;
 }
 
 /* The database name a client asked for or logged in to. */
@@ -654,7 +655,7 @@ client_join_pool(struct client *client)
 	struct pgweir *pw = client->pw;
 	struct client_login *l = client->login;
 	struct database *db;
-	struct user *user;
+	struct user *user, *login_user;
 	struct pool *pool;
 	const char *limit;
 	char msg[200];
@@ -673,25 +674,30 @@ client_join_pool(struct client *client)
 		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
 		return;
 	}
-	user = pool_find_user(pw, pw->cfg->auth_type == AUTH_ANY &&
-	    db->conf->user ? db->conf->user : l->user, true);
-	pool = user ? pool_find(pw, db, user, true) : NULL;
+	/*
+	 * With a forced user= every client of the database shares the one
+	 * pool of that user, as in PgBouncer: its servers serve them all.
+	 */
+	login_user = pool_find_user(pw, l->user, true);
+	user = db->conf->user != NULL ? pool_find_user(pw, db->conf->user,
+	    true) : login_user;
+	pool = user && login_user ? pool_find(pw, db, user, true) : NULL;
 	if (pool == NULL) {
 		client_close(client, "out of memory");
 		return;
 	}
 	if (l->has_scram_keys)
-		pool_user_set_scram_keys(user, l->scram_client_key,
+		pool_user_set_scram_keys(login_user, l->scram_client_key,
 		    l->scram_server_key);
-	if (l->derived != NULL && user->derived == NULL) {
-		user->derived = l->derived;
-		memcpy(user->derived_from, l->derived_from,
-		    sizeof(user->derived_from));
+	if (l->derived != NULL && login_user->derived == NULL) {
+		login_user->derived = l->derived;
+		memcpy(login_user->derived_from, l->derived_from,
+		    sizeof(login_user->derived_from));
 		l->derived = NULL;
 	}
 	/* on the console only admin_users pass beyond the caps */
 	if ((!db->admin || admin_rights_of(client) != ADMIN_ALL) &&
-	    (limit = client_limit_reached(pool)) != NULL) {
+	    (limit = client_limit_reached(pool, login_user)) != NULL) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    limit);
 		return;
@@ -700,7 +706,8 @@ client_join_pool(struct client *client)
 	client->pool = pool;
 	client->logged_in = true;
 	db->n_clients++;
-	user->n_clients++;
+	login_user->n_clients++;
+	client->login_user = login_user;
 	pool_client_login(pool, client);
 }
 
@@ -1008,7 +1015,7 @@ client_close(struct client *client, const char *reason)
 	}
 	if (client->logged_in) {
 		client->pool->db->n_clients--;
-		client->pool->user->n_clients--;
+		client->login_user->n_clients--;
 		client->logged_in = false;
 	}
 	TAILQ_INSERT_TAIL(&pw->dead_clients, client, entry);

@@ -65,6 +65,8 @@ struct client {
 	enum client_state state;	/* only client_set_state() writes it */
 	struct pgweir *pw;
 	struct pool *pool;		/* NULL until authenticated */
+	struct user *login_user;	/* the name it logged in as; the pool's
+					 * user differs under a forced user= */
 	struct client_login *login;	/* during login only; owned */
 	struct server *link;		/* linked server (pool_link) */
 	TAILQ_ENTRY(client) entry;	/* in the list of its state */

@@ -563,17 +563,18 @@ test_reserve_pool(void **state)
 }
 
 /*
- * Four clients of database "two" logged in as login, each running a
- * short sleep at once: the most backends of role u1 active meanwhile.
+ * Four clients of database "two", logged in as login1 and login2 in turn,
+ * each running a short sleep at once: the most backends of role u1
+ * active meanwhile.
  */
 static long long
-peak_active_u1(const char *login)
+peak_active_u1(const char *login1, const char *login2)
 {
 	PGconn *c[4];
 	long long most = 0;
 
 	for (int i = 0; i < 4; i++) {
-		c[i] = it_connect(&env, "two", login, NULL);
+		c[i] = it_connect(&env, "two", i % 2 ? login2 : login1, NULL);
 		assert_int_equal(PQsendQuery(c[i], "select pg_sleep(0.3)"), 1);
 	}
 	for (int i = 0; i < 10; i++) {
@@ -625,14 +626,32 @@ test_pool_sizes(void **state)
 	assert_int_equal(most, 2);
 
 	/* [users] u1 pool_size=1 beats the database's 2 */
-	assert_int_equal(peak_active_u1("u1"), 1);
+	assert_int_equal(peak_active_u1("u1", "u1"), 1);
 
 	/* with a forced user, the database's pool_size wins over [users] */
 	snprintf(dbs, sizeof(dbs), "two = host=%s port=%d dbname=postgres "
 	    "user=u1 pool_size=2", env.pgdir, env.pg_port);
-	restart("default_pool_size = 10\n[users]\nu1 = pool_size=1\n"
-	    "[pgweir]", dbs);
-	assert_int_equal(peak_active_u1("postgres"), 2);
+	restart("default_pool_size = 10\nadmin_users = postgres\n"
+	    "[users]\nu1 = pool_size=1\n[pgweir]", dbs);
+	assert_int_equal(peak_active_u1("postgres", "postgres"), 2);
+	/* and clients of every login name share that one pool */
+	assert_int_equal(peak_active_u1("postgres", "u2"), 2);
+	{
+		PGconn *console = it_connect(&env, "pgweir", "postgres",
+		    NULL);
+		PGresult *res = PQexec(console, "SHOW POOLS");
+		int pools = 0;
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		for (int i = 0; i < PQntuples(res); i++) {
+			if (strcmp(PQgetvalue(res, i, 0), "two") != 0)
+				continue;
+			pools++;
+			assert_string_equal(PQgetvalue(res, i, 1), "u1");
+		}
+		assert_int_equal(pools, 1);
+		PQclear(res);
+		PQfinish(console);
+	}
 }
 
 /* max_db_connections across users: the second pool waits, then gets in. */
