@@ -830,6 +830,7 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 {
 	struct database *db;
 
+	pw->forced_pools_made = false;	/* the new config may add some */
 	TAILQ_FOREACH(db, &pw->databases, entry) {
 		struct db_conf *conf = NULL;
 		bool owned = false;
@@ -1008,13 +1009,17 @@ pool_free_all(struct pgweir *pw)
 /*
  * Make the pools of [databases] entries with a forced user and a
  * min_pool_size, so that the janitor opens their servers before any
- * client comes (PgBouncer does the same).  Bounded by the config.
+ * client comes (PgBouncer does the same).  Once per config: at startup
+ * and after each reload; such pools are never freed while configured.
  */
 static void
 pool_make_forced(struct pgweir *pw)
 {
 	const struct config *cfg = pw->cfg;
 
+	if (pw->forced_pools_made)
+		return;
+	pw->forced_pools_made = true;
 	for (size_t i = 0; i < cfg->n_databases; i++) {
 		const struct db_conf *conf = cfg->databases[i];
 		int min = conf->min_pool_size != CONF_UNSET ?
@@ -1031,9 +1036,11 @@ pool_make_forced(struct pgweir *pw)
 			db = pool_find_database(pw, conf->name);
 		user = pool_find_user(pw, conf->user, true);
 		if (db == NULL || user == NULL ||
-		    pool_find(pw, db, user, true) == NULL)
+		    pool_find(pw, db, user, true) == NULL) {
 			log_warning("out of memory for the pool of database "
 			    "\"%s\"", conf->name);
+			pw->forced_pools_made = false;	/* next tick */
+		}
 	}
 }
 
