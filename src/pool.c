@@ -584,6 +584,14 @@ pool_link(struct client *client, struct server *server)
 		struct evbuffer *sql = evbuffer_new();
 		int n = sql ? varset_build_sync_query(&pw->vars, client->vars,
 		    server->vars, sql) : -1;
+		if (n > 0 && log_enabled(LOG_LVL_DEBUG)) {
+			/* PgBouncer's words, which its users grep for */
+			char what[512];
+			varset_describe_diff(&pw->vars, client->vars,
+			    server->vars, what, sizeof(what));
+			client_log(client, LOG_LVL_DEBUG, "varcache_apply: %s",
+			    what);
+		}
 		if (n > 0) {
 			evbuffer_add(sql, "", 1);
 			/* sent with the request that made the link */

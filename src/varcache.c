@@ -17,6 +17,7 @@
 
 #include <event2/buffer.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -304,6 +305,29 @@ varset_build_sync_query(const struct var_registry *reg,
 	return add_differing(reg, want, have, sql,
 	    "SELECT pg_catalog.set_config(", ", pg_catalog.set_config(",
 	    ", false)");
+}
+
+/*
+ * The parameters varset_build_sync_query sets, for the log, in SQL as a
+ * reader would write it ("SET DateStyle='ISO'; ..."), cut to len.
+ */
+void
+varset_describe_diff(const struct var_registry *reg,
+    const struct varset *want, const struct varset *have, char *buf,
+    size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < reg->n && used < len; i++) {
+		const char *w = want->vals[i], *h = have->vals[i];
+		int n;
+		if (w == NULL || (h != NULL && strcmp(w, h) == 0))
+			continue;
+		n = snprintf(buf + used, len - used, "%sSET %s='%s'",
+		    used ? "; " : "", reg->names[i], w);
+		used += n > 0 ? (size_t)n : 0;
+	}
 }
 
 /*

@@ -46,6 +46,9 @@ struct varset *varset_merge(struct var_registry *reg, struct varset *want,
 int varset_build_sync_query(const struct var_registry *reg,
     const struct varset *want, const struct varset *have,
     struct evbuffer *sql);
+void varset_describe_diff(const struct var_registry *reg,
+    const struct varset *want, const struct varset *have, char *buf,
+    size_t len);
 int varset_build_restore_query(const struct var_registry *reg,
     const struct varset *want, const struct varset *have,
     struct evbuffer *sql);

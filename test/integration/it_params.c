@@ -353,6 +353,50 @@ test_fast_close(void **state)
 	PQfinish(admin);
 }
 
+/* Lines of pgweir's log that contain a string. */
+static int
+log_count(const char *needle)
+{
+	char out[64];
+
+	it_sh(&env, out, sizeof(out), "grep -cF \"%s\" %s", needle, env.log);
+	return atoi(out);
+}
+
+/*
+ * A startup value the server spells differently (DateStyle ISO, reported
+ * as "ISO, MDY") is applied at most once, not before every transaction.
+ * The debug log names what is applied, in PgBouncer's words.
+ */
+static void
+test_equivalent_startup_value(void **state)
+{
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGconn *conn;
+	int applied;
+
+	(void)state;
+	assert_true(it_exec_ok(admin, "SET verbose = 2"));
+	applied = log_count("varcache_apply: SET DateStyle='ISO'");
+	conn = it_connect(&env, "postgres", "postgres",
+	    "options=-cDateStyle=ISO");
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(it_query_int(conn, "select 1"), 1);
+	expect_show(conn, "datestyle", "ISO, MDY");
+	PQfinish(conn);
+	assert_true(log_count("varcache_apply: SET DateStyle='ISO'") <=
+	    applied + 1);
+	/* and the line is there when a value is applied */
+	conn = it_connect(&env, "postgres", "postgres",
+	    "options=-cDateStyle=German");
+	assert_int_equal(it_query_int(conn, "select 1"), 1);
+	PQfinish(conn);
+	assert_true(it_wait_log(&env, "varcache_apply: SET DateStyle='German'",
+	    2000));
+	assert_true(it_exec_ok(admin, "SET verbose = 0"));
+	PQfinish(admin);
+}
+
 int
 main(void)
 {
@@ -365,6 +409,7 @@ main(void)
 		cmocka_unit_test(test_auto_database_logged),
 		cmocka_unit_test(test_wait_notify),
 		cmocka_unit_test(test_fast_close),
+		cmocka_unit_test(test_equivalent_startup_value),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);
