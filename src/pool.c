@@ -675,7 +675,8 @@ pool_dispatch(struct pool *pool)
 /*
  * Pools that share a database or user cap with this one and have clients
  * waiting (for a request, or for the pool's first server to log in) may
- * now take this pool's idle server (they close it to make room).  Not re-entered: a kick inside a kick waits for the janitor.
+ * now take this pool's idle server (they close it to make room).  Not
+ * re-entered: a kick inside a kick waits for the janitor.
  */
 static void
 pool_kick_related(struct pool *pool)
@@ -765,8 +766,8 @@ pool_server_failed(struct pool *pool, const char *sqlstate,
 }
 
 /*
- * PostgreSQL (or pgweir's side of the login: authentication, TLS)
- * refused a server login: a retry will not mend it soon.  If no other
+ * PostgreSQL refused a server login (or pgweir could not answer its
+ * authentication): a retry will not mend it soon.  If no other
  * server of the pool is alive, the clients logging in and waiting get
  * the error at once, as PgBouncer does, and so does each new request
  * for server_login_retry.  Not for 57P03 (starting up, shutting down):
