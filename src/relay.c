@@ -557,8 +557,9 @@ relay_on_ParameterStatus(struct server *server, const char *body,
 			/* the server's spelling of what we set, e.g. DateStyle
 			 * ISO -> "ISO, MDY": the client takes it, so the next
 			 * link sees no difference (PgBouncer's words) */
-			server_log(server, LOG_LVL_DEBUG, "varcache_set_canonical: "
-			    "setting %s to its canonical version %s -> %s",
+			server_log(server, LOG_LVL_DEBUG,
+			    "varcache_set_canonical: setting %s to its "
+			    "canonical version %s -> %s",
 			    name, asked, value);
 		vs = varset_with(&pw->vars, client->vars, idx, value);
 		if (vs != NULL) {

@@ -108,7 +108,7 @@ struct pgweir {
 	bool timeouts_active;		/* some active-state timeout is set */
 	bool pidfile_written;		/* ours to remove at exit */
 	bool kicking;			/* pool_kick_related is running */
-	bool forced_pools_made;	/* pools of forced users made for this config */
+	bool forced_pools_made;	/* forced users' pools made, this config */
 	enum shutdown_mode shutdown;
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];

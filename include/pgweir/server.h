@@ -88,7 +88,7 @@ struct server {
 	bool read_paused;		/* backpressure from the client side */
 	bool auth_sent;			/* a password went out */
 	bool just_checked;		/* passed server_check_query just now */
-	bool in_connect_query;		/* connect_query sent, answers due */
+	bool in_connect_query;		/* connect_query answers due */
 	bool tls_requested;		/* SSLRequest sent, answer pending */
 	bool startup_sent;		/* StartupMessage went out */
 	struct scram_client *scram;	/* during a SCRAM login; owned */
