@@ -34,6 +34,16 @@
 #define MAX_COLS 32
 #define COL_LEN 256
 
+/* A database's load_balance_hosts for SHOW (none for the console). */
+static const char *
+load_balance_name(const struct database *db)
+{
+	if (db->admin)
+		return NULL;
+	return db->conf->load_balance_hosts == LB_DISABLE ? "disable" :
+	    "round-robin";
+}
+
 /* One row being built. */
 struct row {
 	char buf[MAX_COLS][COL_LEN];
@@ -440,7 +450,7 @@ show_pools(struct pgweir *pw, struct admin_out *o)
 		row_int(&r, wait / 1000000);
 		row_int(&r, wait % 1000000);
 		row_text(&r, config_pool_mode_name(pool_mode_of(pool)));
-		row_text(&r, NULL);
+		row_text(&r, load_balance_name(pool->db));
 		row_emit(o, &r);
 	}
 }
@@ -859,7 +869,7 @@ database_row(struct pgweir *pw, struct database *db, void *arg)
 	    cfg->server_lifetime) / 1000000);
 	row_text(&r, config_pool_mode_name(c->pool_mode != CONF_UNSET ?
 	    c->pool_mode : cfg->pool_mode));
-	row_text(&r, NULL);
+	row_text(&r, load_balance_name(db));
 	row_int(&r, db_limit(c->max_db_connections, cfg->max_db_connections));
 	row_int(&r, db->n_servers);
 	row_int(&r, db_limit(c->max_db_client_connections,

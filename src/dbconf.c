@@ -25,6 +25,7 @@ enum key_type {
 	KEY_INT,
 	KEY_TIME,
 	KEY_MODE,
+	KEY_LOAD_BALANCE,
 };
 
 /* A pooler key allowed in a [databases] or [users] entry. */
@@ -54,6 +55,7 @@ static const struct entry_key db_keys[] = {
 	{ "connect_query", KEY_STR, DB(connect_query) },
 	{ "datestyle", KEY_STR, DB(datestyle) },
 	{ "timezone", KEY_STR, DB(timezone) },
+	{ "load_balance_hosts", KEY_LOAD_BALANCE, DB(load_balance_hosts) },
 	{ NULL, KEY_STR, 0 },
 };
 
@@ -240,6 +242,18 @@ set_entry_key(void *base, const struct entry_key *k, const char *value,
 		snprintf(err, errlen, "pool_mode: invalid value \"%s\" "
 		    "(choose one of session, transaction, statement)", value);
 		return -1;
+	case KEY_LOAD_BALANCE:
+		if (strcasecmp(value, "round-robin") == 0) {
+			*(int *)field = LB_ROUND_ROBIN;
+			return 0;
+		}
+		if (strcasecmp(value, "disable") == 0) {
+			*(int *)field = LB_DISABLE;
+			return 0;
+		}
+		snprintf(err, errlen, "load_balance_hosts: invalid value "
+		    "\"%s\" (choose one of round-robin, disable)", value);
+		return -1;
 	}
 	return -1;
 }
@@ -265,14 +279,12 @@ take_libpq_options(struct db_conf *db, PQconninfoOption *opts, char *err,
 		if (o->val == NULL || o->val[0] == '\0')
 			continue;
 		if (strcmp(o->keyword, "port") == 0) {
-			char *end;
-			long port = strtol(o->val, &end, 10);
-			if (*end || port < 1 || port > 65535) {
-				snprintf(err, errlen, "port: invalid port "
-				    "\"%s\"", o->val);
+			free(db->port_list);
+			db->port_list = strdup(o->val);
+			if (db->port_list == NULL) {
+				snprintf(err, errlen, "out of memory");
 				return -1;
 			}
-			db->port = (int)port;
 			continue;
 		}
 		if (strcmp(o->keyword, "hostaddr") == 0) {
@@ -301,6 +313,86 @@ take_libpq_options(struct db_conf *db, PQconninfoOption *opts, char *err,
 	return 0;
 }
 
+/* The next item of a comma-separated list, blanks trimmed; NULL at end. */
+static char *
+next_item(char **cursor)
+{
+	char *item = *cursor, *end;
+
+	if (item == NULL)
+		return NULL;
+	end = strchr(item, ',');
+	*cursor = end ? end + 1 : NULL;
+	if (end)
+		*end = '\0';
+	while (*item == ' ' || *item == '\t')
+		item++;
+	end = item + strlen(item);
+	while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return item;
+}
+
+/*
+ * Split host and port into the host list libpq allows: "a,b,c" with one
+ * port for all or one port each.  An empty item is the unix socket
+ * directory, as in libpq.
+ */
+static int
+split_hosts(struct db_conf *db, char *err, size_t errlen)
+{
+	char *hosts = db->host ? strdup(db->host) : NULL;
+	char *ports = strdup(db->port_list ? db->port_list : "5432");
+	char *cur, *item;
+	int n = 1, n_ports = 0, rc = -1;
+
+	if ((db->host && hosts == NULL) || ports == NULL)
+		goto oom;
+	for (const char *p = db->host; p && *p; p++)
+		n += *p == ',';
+	db->hosts = calloc((size_t)n, sizeof(*db->hosts));
+	db->ports = calloc((size_t)n, sizeof(*db->ports));
+	if (db->hosts == NULL || db->ports == NULL)
+		goto oom;
+	db->n_hosts = db->host ? n : 0;
+	cur = hosts;
+	for (int i = 0; hosts && i < n; i++) {
+		item = next_item(&cur);
+		db->hosts[i] = strdup(item ? item : "");
+		if (db->hosts[i] == NULL)
+			goto oom;
+	}
+	cur = ports;
+	while ((item = next_item(&cur)) != NULL) {
+		char *end;
+		long port = strtol(item, &end, 10);
+		if (*item == '\0' || *end || port < 1 || port > 65535) {
+			snprintf(err, errlen, "port: invalid port \"%s\"",
+			    db->port_list);
+			goto out;
+		}
+		if (n_ports < n)
+			db->ports[n_ports] = (int)port;
+		n_ports++;
+	}
+	if (n_ports != 1 && n_ports != n) {
+		snprintf(err, errlen, "port: %d ports for %d hosts (give one "
+		    "port, or one per host)", n_ports, n);
+		goto out;
+	}
+	for (int i = 1; n_ports == 1 && i < n; i++)
+		db->ports[i] = db->ports[0];
+	db->port = db->ports[0];
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	free(hosts);
+	free(ports);
+	return rc;
+}
+
 /* Parse one [databases] entry; on error err says what and db is partial. */
 int
 dbconf_parse(struct db_conf *db, const char *name, const char *text,
@@ -321,6 +413,7 @@ dbconf_parse(struct db_conf *db, const char *name, const char *text,
 	db->max_db_connections = db->max_db_client_connections = CONF_UNSET;
 	db->pool_mode = CONF_UNSET;
 	db->server_lifetime = db->query_wait_timeout = CONF_UNSET;
+	db->load_balance_hosts = CONF_UNSET;
 	if (db->name == NULL || db->conninfo == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -364,6 +457,8 @@ dbconf_parse(struct db_conf *db, const char *name, const char *text,
 	}
 	rc = take_libpq_options(db, opts, err, errlen);
 	PQconninfoFree(opts);
+	if (rc == 0)
+		rc = split_hosts(db, err, errlen);
 out:
 	PQfreemem(pqerr);
 	free(libpq);
@@ -380,12 +475,19 @@ dbconf_free(struct db_conf *db)
 		&db->password, &db->application_name, &db->client_encoding,
 		&db->datestyle, &db->timezone, &db->connect_query,
 		&db->auth_user, &db->auth_query, &db->auth_dbname,
-		&db->conninfo };
+		&db->conninfo, &db->port_list };
 
 	for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
 		free(*strings[i]);
 		*strings[i] = NULL;
 	}
+	for (int i = 0; db->hosts && i < db->n_hosts; i++)
+		free(db->hosts[i]);
+	free(db->hosts);
+	free(db->ports);
+	db->hosts = NULL;
+	db->ports = NULL;
+	db->n_hosts = 0;
 }
 
 /* NULL-safe string equality. */
@@ -405,6 +507,7 @@ bool
 dbconf_same_server(const struct db_conf *a, const struct db_conf *b)
 {
 	return same_str(a->host, b->host) && a->port == b->port &&
+	    same_str(a->port_list, b->port_list) &&
 	    same_str(a->dbname, b->dbname) && same_str(a->user, b->user) &&
 	    same_str(a->password, b->password) &&
 	    same_str(a->application_name, b->application_name) &&

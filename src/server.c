@@ -53,6 +53,8 @@
 static void server_io_cb(struct io *io, short what, void *arg);
 static void server_connect_to(struct server *server,
     const struct sockaddr *sa, socklen_t len);
+static void server_unreachable(struct server *server, const char *sqlstate,
+    const char *message);
 
 static const char *const state_names[] = {
 	[SV_CONNECTING] = "connecting",
@@ -192,7 +194,7 @@ server_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (server->state == SV_CONNECTING) {
-		pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT,
+		server_unreachable(server, SQLSTATE_CANNOT_CONNECT,
 		    "server connect timeout");
 		server_close(server, "connect timeout");
 	} else if (server->state == SV_TESTED) {
@@ -222,8 +224,60 @@ server_connect_failed(struct server *server, const struct sockaddr *sa,
 	snprintf(msg, sizeof(msg), "could not connect to server at %s: %s",
 	    where, strerror(err));
 	server_log(server, LOG_LVL_WARNING, "%s", msg);
-	pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
+	server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
 	server_close(server, "connect failed");
+}
+
+/* The host (NULL: unix_socket_dir) and port this server connects to. */
+static const char *
+server_host(const struct server *server)
+{
+	const struct db_conf *conf = server->pool->db->conf;
+
+	return conf->n_hosts > 0 ? conf->hosts[server->host] : NULL;
+}
+
+static int
+server_port(const struct server *server)
+{
+	const struct db_conf *conf = server->pool->db->conf;
+
+	return conf->n_hosts > 0 ? conf->ports[server->host] : conf->port;
+}
+
+/*
+ * Which entry of the database's host list a new server uses: the next one
+ * each time (round-robin), or the same one until a connect to it fails
+ * (disable), as PgBouncer's load_balance_hosts says.
+ */
+static int
+server_pick_host(struct database *db)
+{
+	const struct db_conf *conf = db->conf;
+
+	if (conf->n_hosts <= 1)
+		return 0;
+	if (conf->load_balance_hosts == LB_DISABLE)
+		return (int)(db->host_next % (unsigned)conf->n_hosts);
+	return (int)(db->host_next++ % (unsigned)conf->n_hosts);
+}
+
+/*
+ * PostgreSQL could not be reached at this server's host: the pool
+ * remembers it (pool_server_failed), and under load_balance_hosts =
+ * disable the database moves on to the next host of its list.
+ */
+static void
+server_unreachable(struct server *server, const char *sqlstate,
+    const char *message)
+{
+	struct database *db = server->pool->db;
+	const struct db_conf *conf = db->conf;
+
+	if (conf->n_hosts > 1 && conf->load_balance_hosts == LB_DISABLE &&
+	    db->host_next % (unsigned)conf->n_hosts == (unsigned)server->host)
+		db->host_next++;
+	pool_server_failed(server->pool, sqlstate, message);
 }
 
 /* Connect to the address found for a host name. */
@@ -241,11 +295,13 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		return;
 	if (result != 0 || res == NULL) {
 		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
-		    db->conf->host, evutil_gai_strerror(result));
+		    server_host(server), evutil_gai_strerror(result));
 		if (res)
 			evutil_freeaddrinfo(res);
-		pool_server_failed(server->pool, SQLSTATE_CANNOT_CONNECT, msg);
-		server_close(server, "host name lookup failed");
+		server_log(server, LOG_LVL_WARNING, "%s", msg);
+		server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
+		/* PgBouncer's words */
+		server_close(server, "server DNS lookup failed");
 		return;
 	}
 	/*
@@ -260,6 +316,7 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	}
 	memcpy(&db->dns_addr, pick->ai_addr, pick->ai_addrlen);
 	db->dns_addrlen = pick->ai_addrlen;
+	db->dns_host = server->host;
 	db->dns_expires = pgweir_mono_usec() + server->pw->cfg->dns_max_ttl;
 	evutil_freeaddrinfo(res);
 	server_connect_to(server, (struct sockaddr *)&db->dns_addr,
@@ -271,9 +328,9 @@ static void
 server_start_connect(struct server *server)
 {
 	struct pgweir *pw = server->pw;
-	const struct db_conf *conf = server->pool->db->conf;
 	struct database *db = server->pool->db;
-	const char *host = conf->host;
+	const char *host = server_host(server);
+	int port = server_port(server);
 	union {
 		struct sockaddr sa;
 		struct sockaddr_un un;
@@ -291,8 +348,8 @@ server_start_connect(struct server *server)
 		addr.un.sun_family = AF_UNIX;
 		if ((size_t)snprintf(addr.un.sun_path,
 		    sizeof(addr.un.sun_path), "%s/.s.PGSQL.%d", dir,
-		    conf->port) >= sizeof(addr.un.sun_path)) {
-			pool_server_failed(server->pool,
+		    port) >= sizeof(addr.un.sun_path)) {
+			server_unreachable(server,
 			    SQLSTATE_CANNOT_CONNECT,
 			    "unix socket path too long");
 			server_close(server, "unix socket path too long");
@@ -303,17 +360,18 @@ server_start_connect(struct server *server)
 	}
 	if (inet_pton(AF_INET, host, &addr.in.sin_addr) == 1) {
 		addr.in.sin_family = AF_INET;
-		addr.in.sin_port = htons((uint16_t)conf->port);
+		addr.in.sin_port = htons((uint16_t)port);
 		server_connect_to(server, &addr.sa, sizeof(addr.in));
 		return;
 	}
 	if (inet_pton(AF_INET6, host, &addr.in6.sin6_addr) == 1) {
 		addr.in6.sin6_family = AF_INET6;
-		addr.in6.sin6_port = htons((uint16_t)conf->port);
+		addr.in6.sin6_port = htons((uint16_t)port);
 		server_connect_to(server, &addr.sa, sizeof(addr.in6));
 		return;
 	}
-	if (db->dns_addrlen > 0 && db->dns_expires > pgweir_mono_usec()) {
+	if (db->dns_addrlen > 0 && db->dns_host == server->host &&
+	    db->dns_expires > pgweir_mono_usec()) {
 		server_connect_to(server, (struct sockaddr *)&db->dns_addr,
 		    db->dns_addrlen);
 		return;
@@ -323,10 +381,10 @@ server_start_connect(struct server *server)
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	{
-		char port[8];
-		snprintf(port, sizeof(port), "%d", conf->port);
+		char service[8];
+		snprintf(service, sizeof(service), "%d", port);
 		db->dns_pending = true;
-		server->dns_req = evdns_getaddrinfo(pw->dns, host, port,
+		server->dns_req = evdns_getaddrinfo(pw->dns, host, service,
 		    &hints, server_dns_cb, server);
 	}
 }
@@ -394,6 +452,7 @@ server_launch(struct pool *pool, const struct client *for_client)
 	    pool->defaults != NULL && !pool->no_startup_values &&
 	    for_client->reset_vars != pool->defaults)
 		server->startup_vars = varset_ref(for_client->reset_vars);
+	server->host = server_pick_host(pool->db);
 	server->connect_time = pgweir_now_usec(pw);
 	server->created = pgweir_mono_usec();
 	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
@@ -480,7 +539,7 @@ server_login_broken(struct server *server, const char *sqlstate,
     const char *message)
 {
 	server_log(server, LOG_LVL_WARNING, "%s", message);
-	pool_server_failed(server->pool, sqlstate, message);
+	server_unreachable(server, sqlstate, message);
 	server_close(server, message);
 }
 
@@ -974,7 +1033,6 @@ static void
 server_on_tls_answer(struct server *server)
 {
 	struct pgweir *pw = server->pw;
-	const struct db_conf *conf = server->pool->db->conf;
 	uint8_t answer;
 	SSL *ssl;
 
@@ -1000,7 +1058,8 @@ server_on_tls_answer(struct server *server)
 		    "invalid answer to SSLRequest from server");
 		return;
 	}
-	ssl = tls_connect_new(pw->tls.server_side, server->io.fd, conf->host,
+	ssl = tls_connect_new(pw->tls.server_side, server->io.fd,
+	    server_host(server),
 	    pw->tls.cfg->server_tls_sslmode == TLS_VERIFY_FULL);
 	if (ssl == NULL) {
 		server_login_broken(server, SQLSTATE_CANNOT_CONNECT,
@@ -1083,7 +1142,7 @@ server_io_cb(struct io *io, short what, void *arg)
 			    msg);
 		} else if (server->state == SV_CONNECTING) {
 			/* PostgreSQL going down or starting up: retried */
-			pool_server_failed(server->pool,
+			server_unreachable(server,
 			    SQLSTATE_CONNECTION_FAILURE,
 			    "server closed the connection during login");
 			server_close(server, "server closed the connection "

@@ -38,8 +38,14 @@ enum tls_mode {
 /* One [databases] entry: libpq connection keys plus pooler keys. */
 struct db_conf {
 	char *name;		/* the name clients connect to */
-	char *host;		/* NULL: unix socket in unix_socket_dir */
-	int port;		/* default 5432 */
+	char *host;		/* NULL: unix socket in unix_socket_dir;
+				 * may be a comma-separated list */
+	int port;		/* default 5432; the first of a list */
+	char *port_list;	/* "p1,p2,..." as written, or NULL */
+	char **hosts;		/* host split at commas; n_hosts of them */
+	int *ports;		/* the port of each host */
+	int n_hosts;		/* 0: host is NULL (unix_socket_dir) */
+	int load_balance_hosts;	/* CONF_UNSET or enum load_balance */
 	char *dbname;		/* NULL: same as name */
 	char *user;		/* forced server user, or NULL */
 	char *password;		/* password of the forced user, or NULL */
@@ -60,6 +66,12 @@ struct db_conf {
 	int64_t server_lifetime; /* usec, or CONF_UNSET */
 	int64_t query_wait_timeout; /* usec, or CONF_UNSET */
 	char *conninfo;		/* the entry's text as written, for diffs */
+};
+
+/* How a database's host list is used (load_balance_hosts). */
+enum load_balance {
+	LB_ROUND_ROBIN,		/* each new connection: the next host */
+	LB_DISABLE,		/* the same host until a connect fails */
 };
 
 /* One [users] entry: per-user pooler overrides. */

@@ -32,7 +32,9 @@ struct database {
 	int n_pools;			/* pools of this database */
 	/* counters of pools freed while idle, so totals never go back */
 	struct stats_counters retired;
-	/* cached DNS answer for conf->host */
+	unsigned host_next;		/* host list: the next entry to use */
+	/* cached DNS answer for the host entry dns_host */
+	int dns_host;
 	struct sockaddr_storage dns_addr;
 	socklen_t dns_addrlen;		/* 0: nothing cached */
 	int64_t dns_expires;		/* monotonic usec */

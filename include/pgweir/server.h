@@ -59,6 +59,7 @@ struct server {
 	struct pool *pool;
 	struct client *link;		/* linked client (pool_link) */
 	TAILQ_ENTRY(server) entry;	/* in the pool list of its state */
+	int host;			/* entry of the database's host list */
 	struct sockaddr_storage remote;	/* where it connected (for cancels) */
 	socklen_t remote_len;
 	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */

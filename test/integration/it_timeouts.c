@@ -502,6 +502,105 @@ test_min_pool_size_forced_user(void **state)
 	assert_false(it_log_contains(&env, "evicted"));
 }
 
+/* A column of a database's SHOW DATABASES row (a static copy). */
+static const char *
+show_database_column(const char *db, const char *column)
+{
+	static char value[256];
+	PGconn *console = it_connect(&env, "pgweir", "postgres", NULL);
+	PGresult *res = PQexec(console, "SHOW DATABASES");
+
+	value[0] = '\0';
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	for (int i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 0), db) == 0)
+			snprintf(value, sizeof(value), "%s", PQgetvalue(res, i,
+			    PQfnumber(res, column)));
+	PQclear(res);
+	PQfinish(console);
+	return value;
+}
+
+/* Backends of role u1 over TCP (tcp) or the unix socket (!tcp). */
+static long long
+u1_backends(bool tcp)
+{
+	return it_pg_int(&env, tcp ? "select count(*) from pg_stat_activity "
+	    "where usename = 'u1' and client_addr is not null" :
+	    "select count(*) from pg_stat_activity where usename = 'u1' and "
+	    "client_addr is null");
+}
+
+/* n clients of a database, each inside a transaction (a server each). */
+static void
+hold_servers(PGconn **c, int n, const char *db)
+{
+	for (int i = 0; i < n; i++) {
+		c[i] = it_connect(&env, db, "postgres", NULL);
+		assert_true(it_exec_ok(c[i], "begin"));
+		assert_int_equal(it_query_int(c[i], "select 1"), 1);
+	}
+}
+
+static void
+release_servers(PGconn **c, int n)
+{
+	for (int i = 0; i < n; i++)
+		PQfinish(c[i]);
+}
+
+/*
+ * Host lists (host=a,b with one port or one each): round-robin, the
+ * default, spreads new servers over the hosts in turn; disable stays on
+ * one host until a connect to it fails, then moves to the next.  SHOW
+ * DATABASES says which, and a RELOAD changes it.
+ */
+static void
+test_host_list(void **state)
+{
+	char dbs[512];
+	PGconn *c[3];
+
+	(void)state;
+	snprintf(dbs, sizeof(dbs), "rr = host=127.0.0.1,%s port=%d,%d "
+	    "dbname=postgres user=u1\n"
+	    "dis = host=/nonexistent,127.0.0.1 port=%d dbname=postgres "
+	    "user=u1 load_balance_hosts=disable", env.pgdir, env.pg_port,
+	    env.pg_port, env.pg_port);
+	restart("server_login_retry = 0.2\nadmin_users = postgres", dbs);
+	hold_servers(c, 2, "rr");
+	assert_int_equal(u1_backends(true), 1);
+	assert_int_equal(u1_backends(false), 1);
+	release_servers(c, 2);
+
+	/* disable: the dead first host once, then the second for good */
+	restart("server_login_retry = 0.2\nadmin_users = postgres", dbs);
+	hold_servers(c, 3, "dis");
+	assert_int_equal(u1_backends(true), 3);
+	assert_int_equal(log_count("dis/u1@unix closing because: connect "
+	    "failed"), 1);
+	release_servers(c, 3);
+	assert_string_equal(show_database_column("dis",
+	    "load_balance_hosts"), "disable");
+	assert_string_equal(show_database_column("rr",
+	    "load_balance_hosts"), "round-robin");
+	snprintf(dbs, sizeof(dbs), "127.0.0.1,%s", env.pgdir);
+	assert_string_equal(show_database_column("rr", "host"), dbs);
+
+	/* a RELOAD changes the choice */
+	snprintf(dbs, sizeof(dbs), "dis = host=/nonexistent,127.0.0.1 "
+	    "port=%d dbname=postgres user=u1 load_balance_hosts=round-robin",
+	    env.pg_port);
+	assert_int_equal(it_write_config(&env, "pool_mode = transaction\n"
+	    "admin_users = postgres", dbs), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	for (int i = 0; i < 50 && strcmp(show_database_column("dis",
+	    "load_balance_hosts"), "round-robin") != 0; i++)
+		it_sleep_ms(100);
+	assert_string_equal(show_database_column("dis",
+	    "load_balance_hosts"), "round-robin");
+}
+
 /*
  * connect_query runs once on each new server before anyone uses it; an
  * error in it is logged and the server serves all the same (as in
@@ -811,6 +910,7 @@ main(void)
 		cmocka_unit_test(test_min_pool_size),
 		cmocka_unit_test(test_min_pool_size_forced_user),
 		cmocka_unit_test(test_connect_query),
+		cmocka_unit_test(test_host_list),
 		cmocka_unit_test(test_reserve_pool),
 		cmocka_unit_test(test_pool_sizes),
 		cmocka_unit_test(test_server_caps),

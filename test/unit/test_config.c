@@ -200,6 +200,14 @@ test_errors(void **state)
 	    "of session, transaction, statement)");
 	load_fails("[databases]\nx = pool_size=lots\n",
 	    "t.ini:2: x: pool_size: invalid number \"lots\"");
+	load_fails("[databases]\nx = host=a,b,c port=1,2\n",
+	    "t.ini:2: x: port: 2 ports for 3 hosts (give one port, or one "
+	    "per host)");
+	load_fails("[databases]\nx = host=a,b port=1,x\n",
+	    "t.ini:2: x: port: invalid port \"1,x\"");
+	load_fails("[databases]\nx = host=a,b load_balance_hosts=random\n",
+	    "t.ini:2: x: load_balance_hosts: invalid value \"random\" "
+	    "(choose one of round-robin, disable)");
 	load_fails("[databases]\npgbouncer = host=a\n",
 	    "t.ini:2: pgbouncer: the name is reserved for the admin console");
 	load_fails("[users]\nbob = pool_sise=3\n",
@@ -209,6 +217,48 @@ test_errors(void **state)
 	    "timeouts)");
 	load_fails("[pgweir]\nauth_type = hba\n",
 	    "t.ini: auth_type: hba needs auth_hba_file");
+}
+
+/*
+ * Host lists as libpq writes them: one port for all hosts or one each,
+ * blanks around items ignored, an empty item the unix socket directory;
+ * load_balance_hosts on the entry (PgBouncer 1.24).
+ */
+static void
+test_host_lists(void **state)
+{
+	struct config *cfg;
+	const struct db_conf *d;
+
+	(void)state;
+	cfg = load_ok("[databases]\n"
+	    "a = host=h1,h2 port=6000 load_balance_hosts=disable\n"
+	    "b = host='h1, /run/pg ,' port=1,2,3\n"
+	    "c = host=h1\n"
+	    "u = postgres://x:7,y:8/db\n"
+	    "s = dbname=x\n");
+	d = config_find_db(cfg, "a");
+	assert_int_equal(d->n_hosts, 2);
+	assert_string_equal(d->hosts[1], "h2");
+	assert_int_equal(d->ports[1], 6000);
+	assert_int_equal(d->load_balance_hosts, LB_DISABLE);
+	d = config_find_db(cfg, "b");
+	assert_int_equal(d->n_hosts, 3);
+	assert_string_equal(d->hosts[1], "/run/pg");
+	assert_string_equal(d->hosts[2], "");
+	assert_int_equal(d->ports[2], 3);
+	assert_int_equal(d->port, 1);
+	d = config_find_db(cfg, "c");
+	assert_int_equal(d->n_hosts, 1);
+	assert_int_equal(d->ports[0], 5432);
+	assert_int_equal(d->load_balance_hosts, CONF_UNSET);
+	d = config_find_db(cfg, "u");
+	assert_int_equal(d->n_hosts, 2);
+	assert_string_equal(d->hosts[1], "y");
+	assert_int_equal(d->ports[1], 8);
+	d = config_find_db(cfg, "s");
+	assert_int_equal(d->n_hosts, 0);
+	config_unref(cfg);
 }
 
 /* %include follows files and reports the included file's line. */
@@ -357,6 +407,7 @@ main(void)
 		cmocka_unit_test(test_parse_pgbouncer_file),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_host_lists),
 		cmocka_unit_test(test_include),
 		cmocka_unit_test(test_list_contains),
 		cmocka_unit_test(test_docs_and_example_match_table),
