@@ -28,6 +28,7 @@
 
 #include "pgweir/admin.h"
 #include "pgweir/adminshow.h"
+#include "pgweir/cancel.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/log.h"
@@ -196,7 +197,8 @@ admin_login(struct client *client)
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++)
 		proto_build_parameter_status(out, params[i].name,
 		    params[i].value);
-	proto_build_backend_key_data(out, client->slot, client->cancel_key);
+	proto_build_backend_key_data(out, cancel_pid_encode(
+	    client->pw->cfg->peer_id, client->slot), client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
 	client->pool->stats->total.client_login_count++;
 	client_set_state(client, CL_IDLE);

@@ -209,6 +209,7 @@ static void show_users(struct pgweir *, struct admin_out *);
 static void show_state(struct pgweir *, struct admin_out *);
 static void show_version(struct pgweir *, struct admin_out *);
 static void show_dns_hosts(struct pgweir *, struct admin_out *);
+static void show_peers(struct pgweir *, struct admin_out *);
 static void show_latency(struct pgweir *, struct admin_out *);
 static void show_empty(struct pgweir *, struct admin_out *);
 
@@ -243,7 +244,7 @@ static const struct {
 	{ "fds", cols_fds, N(cols_fds), show_empty },
 	{ "dns_hosts", cols_dns_hosts, N(cols_dns_hosts), show_dns_hosts },
 	{ "dns_zones", cols_dns_zones, N(cols_dns_zones), show_empty },
-	{ "peers", cols_peers, N(cols_peers), show_empty },
+	{ "peers", cols_peers, N(cols_peers), show_peers },
 	{ "peer_pools", cols_peer_pools, N(cols_peer_pools), show_empty },
 	{ "latency", cols_latency, N(cols_latency), show_latency },
 };
@@ -996,6 +997,25 @@ show_mem(struct pgweir *pw, struct admin_out *o)
 	    sizeof(struct pool_stats), pools);
 	mem_row(o, "server_cache", sizeof(struct server), pw->n_servers);
 	mem_row(o, "client_cache", sizeof(struct client), pw->n_clients);
+}
+
+/* SHOW PEERS: the [peers] entries, where cancels of their clients go. */
+static void
+show_peers(struct pgweir *pw, struct admin_out *o)
+{
+	const struct config *cfg = pw->cfg;
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct db_conf *p = cfg->peers[i];
+		struct row r;
+
+		row_start(&r);
+		row_int(&r, atoi(p->name));
+		row_text(&r, p->host ? p->host : cfg->unix_socket_dir);
+		row_int(&r, p->port);
+		row_int(&r, db_limit(p->pool_size, cfg->default_pool_size));
+		row_emit(o, &r);
+	}
 }
 
 /* One SHOW USERS row. */

@@ -14,9 +14,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/dns.h>
 #include <event2/event.h>
+#include <event2/util.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "pgweir/cancel.h"
 #include "pgweir/config.h"
@@ -24,6 +28,7 @@
 #include "pgweir/pgweir.h"
 #include "pgweir/proto.h"
 #include "pgweir/server.h"
+#include "pgweir/sockopt.h"
 
 /* One cancel request on its way. */
 struct cancel {
@@ -164,5 +169,111 @@ cancel_free_all(struct pgweir *pw)
 			TAILQ_REMOVE(&c->server->cancels, c, entry);
 		bufferevent_free(c->bev);
 		free(c);
+	}
+}
+
+/*
+ * The pid a client is given for its cancel-key slot.  Without peering it
+ * is the slot itself; with a peer_id, bytes 1 and 2 (big-endian) hold the
+ * peer id, as PgBouncer does, and the slot keeps bytes 0 and 3, so up to
+ * 65,535 clients per process (far above the open-files limit).
+ */
+uint32_t
+cancel_pid_encode(int peer_id, uint32_t slot)
+{
+	if (peer_id <= 0)
+		return slot;
+	return ((slot >> 8) & 0xffu) << 24 | ((uint32_t)peer_id & 0xffu) <<
+	    16 | (((uint32_t)peer_id >> 8) & 0xffu) << 8 | (slot & 0xffu);
+}
+
+/* The slot a pid names (cancel_pid_encode's inverse). */
+uint32_t
+cancel_pid_slot(int peer_id, uint32_t pid)
+{
+	if (peer_id <= 0)
+		return pid;
+	return (pid >> 24) << 8 | (pid & 0xffu);
+}
+
+/* The peer id a pid carries (meaningful only when peering). */
+int
+cancel_pid_peer(uint32_t pid)
+{
+	return (int)(((pid >> 16) & 0xffu) | ((pid >> 8) & 0xffu) << 8);
+}
+
+/* A cancel for a peer whose host is a name: sent once it is resolved. */
+struct peer_lookup {
+	struct pgweir *pw;
+	uint32_t pid, key;
+	int peer_id;
+};
+
+static void
+peer_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct peer_lookup *l = arg;
+
+	if (result == 0 && res != NULL)
+		cancel_forward(l->pw, res->ai_addr, (socklen_t)res->ai_addrlen,
+		    l->pid, l->key, NULL);
+	else if (result != EVUTIL_EAI_CANCEL)
+		log_warning("cannot forward a cancel request to peer %d: %s",
+		    l->peer_id, evutil_gai_strerror(result));
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+	free(l);
+}
+
+/*
+ * A CancelRequest whose key belongs to another process of the peering
+ * group: forward it there, one hop fewer.  A key whose hops are used up
+ * (a loop between misconfigured peers) or an unknown peer is dropped,
+ * with PgBouncer's log words.
+ */
+void
+cancel_to_peer(struct pgweir *pw, int peer_id, uint32_t pid, uint32_t key)
+{
+	const struct db_conf *peer = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *host;
+	int port, rc;
+
+	if ((key & CANCEL_TTL_MASK) == 0) {
+		log_info("failed to forward cancel request because its TTL "
+		    "was exhausted");
+		return;
+	}
+	key--;
+	for (size_t i = 0; i < pw->cfg->n_peers && peer == NULL; i++)
+		if (atoi(pw->cfg->peers[i]->name) == peer_id)
+			peer = pw->cfg->peers[i];
+	if (peer == NULL) {
+		log_info("could not find peer %d to forward a cancel request "
+		    "to", peer_id);
+		return;
+	}
+	host = peer->n_hosts > 0 ? peer->hosts[0] : NULL;
+	port = peer->n_hosts > 0 ? peer->ports[0] : peer->port;
+	log_debug("forwarding cancellation request to peer %d", peer_id);
+	rc = sockaddr_of_host(host, pw->cfg->unix_socket_dir, port, &ss, &len);
+	if (rc > 0) {
+		cancel_forward(pw, (struct sockaddr *)&ss, len, pid, key, NULL);
+	} else if (rc == 0) {
+		struct evutil_addrinfo hints;
+		struct peer_lookup *l = calloc(1, sizeof(*l));
+		char service[8];
+		if (l == NULL)
+			return;
+		*l = (struct peer_lookup){ pw, pid, key, peer_id };
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		snprintf(service, sizeof(service), "%d", port);
+		/* NULL: answered (and freed) in the callback already */
+		(void)evdns_getaddrinfo(pw->dns, host, service, &hints,
+		    peer_dns_cb, l);
 	}
 }

@@ -32,6 +32,7 @@
 #include "pgweir/admin.h"
 #include "pgweir/auth.h"
 #include "pgweir/authfile.h"
+#include "pgweir/cancel.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/log.h"
@@ -234,7 +235,13 @@ slot_acquire(struct pgweir *pw, struct client *client)
 	}
 	pw->slots[slot] = client;
 	client->slot = slot;
-	return random_take(&pw->random, &client->cancel_key, sizeof(client->cancel_key));
+	if (random_take(&pw->random, &client->cancel_key,
+	    sizeof(client->cancel_key)) < 0)
+		return -1;
+	if (pw->cfg->peer_id > 0)
+		/* a full hop count, as PgBouncer's keys carry */
+		client->cancel_key |= CANCEL_TTL_MASK;
+	return 0;
 }
 
 /* Return the client's slot. */
@@ -258,6 +265,7 @@ client_find_by_key(struct pgweir *pw, uint32_t pid, uint32_t key)
 	struct client *client;
 	uint32_t diff;
 
+	pid = cancel_pid_slot(pw->cfg->peer_id, pid);
 	if (pid == 0 || pid >= pw->n_slots)
 		return NULL;
 	client = pw->slots[pid];
@@ -403,7 +411,8 @@ client_finish_login(struct client *client)
 			value = client->vars->vals[idx];
 		proto_build_parameter_status(out, p->name, value);
 	}
-	proto_build_backend_key_data(out, client->slot, client->cancel_key);
+	proto_build_backend_key_data(out, cancel_pid_encode(pw->cfg->peer_id,
+	    client->slot), client->cancel_key);
 	proto_build_ready_for_query(out, 'I');
 	pool->stats->total.client_login_count++;
 	client->ps_on = prepared_pool_rewrites(pool);
@@ -763,8 +772,22 @@ client_cancel_wait(struct client *client)
 static void
 client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
 {
-	struct client *target = client_find_by_key(client->pw, sp->cancel_pid,
-	    sp->cancel_key);
+	struct pgweir *pw = client->pw;
+	uint32_t key = sp->cancel_key;
+	struct client *target;
+
+	if (pw->cfg->peer_id > 0) {
+		int peer = cancel_pid_peer(sp->cancel_pid);
+		if (peer != pw->cfg->peer_id) {
+			/* another process's client: to that peer */
+			cancel_to_peer(pw, peer, sp->cancel_pid, key);
+			client_close(client, "cancel request forwarded to "
+			    "peer");
+			return;
+		}
+		key |= CANCEL_TTL_MASK;	/* ours carry every hop */
+	}
+	target = client_find_by_key(pw, sp->cancel_pid, key);
 
 	if (target != NULL && target->link != NULL) {
 		client_log(target, LOG_LVL_LOG, "cancel request forwarded");

@@ -422,6 +422,11 @@ config_unref(struct config *cfg)
 		free(cfg->users[i]);
 	}
 	free(cfg->users);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		dbconf_free(cfg->peers[i]);
+		free(cfg->peers[i]);
+	}
+	free(cfg->peers);
 	free(cfg);
 }
 
@@ -787,6 +792,35 @@ handle_user(struct parse_state *ps, const char *name, const char *value)
 	return 1;
 }
 
+/*
+ * A [peers] line: "id = host=... port=...", another process of the
+ * peering group, where cancel requests for its clients are forwarded.
+ */
+static int
+handle_peer(struct parse_state *ps, const char *name, const char *value)
+{
+	struct db_conf *peer;
+	char *end, err[384] = "out of memory";
+	long id = strtol(name, &end, 10);
+
+	if (*name == '\0' || *end != '\0' || id < 1 || id > 16383) {
+		parse_fail(ps, name, "a peer id is a number from 1 to 16383");
+		return 0;
+	}
+	peer = calloc(1, sizeof(*peer));
+	if (peer == NULL || dbconf_parse(peer, name, value, err,
+	    sizeof(err)) < 0 || array_push((void ***)&ps->cfg->peers,
+	    &ps->cfg->n_peers, peer) < 0) {
+		parse_fail(ps, name, "%s", peer ? err : "out of memory");
+		if (peer) {
+			dbconf_free(peer);
+			free(peer);
+		}
+		return 0;
+	}
+	return 1;
+}
+
 /* Map a section name; [pgbouncer] is read as [pgweir]. */
 static enum section
 section_parse(const char *name)
@@ -823,9 +857,7 @@ ini_handler_cb(void *user, const char *section, const char *name,
 	case SECT_USERS:
 		return handle_user(ps, name, value);
 	case SECT_PEERS:
-		parse_warn(ps, name, "[peers] is not implemented by pgweir "
-		    "yet; the entry is ignored");
-		return 1;
+		return handle_peer(ps, name, value);
 	case SECT_NONE:
 		if (section[0] == '\0')
 			parse_fail(ps, name, "key outside of any section "
@@ -1055,6 +1087,8 @@ config_clone(const struct config *src)
 	dst->fallback_db = NULL;
 	dst->users = NULL;
 	dst->n_users = 0;
+	dst->peers = NULL;
+	dst->n_peers = 0;
 	for (size_t i = 0; i < config_n_options; i++) {
 		char **f = (char **)((char *)dst + config_options[i].offset);
 		if (config_options[i].type == OPT_STRING)
@@ -1080,6 +1114,14 @@ config_clone(const struct config *src)
 		if (u == NULL || userconf_parse(u, src->users[i]->name,
 		    src->users[i]->text, err, sizeof(err)) < 0 ||
 		    array_push((void ***)&dst->users, &dst->n_users, u) < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < src->n_peers; i++) {
+		struct db_conf *peer = calloc(1, sizeof(*peer));
+		if (peer == NULL || dbconf_parse(peer, src->peers[i]->name,
+		    src->peers[i]->conninfo, err, sizeof(err)) < 0 ||
+		    array_push((void ***)&dst->peers, &dst->n_peers,
+		    peer) < 0)
 			goto fail;
 	}
 	return dst;

@@ -60,8 +60,10 @@ const struct config_option config_options[] = {
 	{ "so_reuseport", OPT_BOOL, OFF(so_reuseport), "0", 0, 1, NULL, 0,
 	  "Set SO_REUSEPORT on TCP listeners so several processes can share "
 	  "a port." },
-	{ "peer_id", OPT_INT, OFF(peer_id), "0", 0, 16383, NULL, L,
-	  "This process's id in a peering group (0: no peering)." },
+	{ "peer_id", OPT_INT, OFF(peer_id), "0", 0, 16383, NULL, 0,
+	  "This process's id in a peering group (0: no peering): it goes "
+	  "into the cancel keys its clients get, so that a peer that "
+	  "receives their cancel request forwards it here ([peers])." },
 	{ "conffile", OPT_STRING, OFF(conffile), "", 0, 0, NULL, R,
 	  "Path of the configuration file; the next reload reads this file. "
 	  "Defaults to the file named on the command line." },

@@ -331,43 +331,19 @@ server_start_connect(struct server *server)
 	struct database *db = server->pool->db;
 	const char *host = server_host(server);
 	int port = server_port(server);
-	union {
-		struct sockaddr sa;
-		struct sockaddr_un un;
-		struct sockaddr_in in;
-		struct sockaddr_in6 in6;
-	} addr;
+	struct sockaddr_storage addr;
+	socklen_t len;
 	struct evutil_addrinfo hints;
 
-	memset(&addr, 0, sizeof(addr));
-	if (host == NULL || host[0] == '/' || host[0] == '\0') {
-		const char *dir = host && host[0] ? host :
-		    pw->cfg->unix_socket_dir;
-		if (dir[0] == '\0')
-			dir = "/tmp";
-		addr.un.sun_family = AF_UNIX;
-		if ((size_t)snprintf(addr.un.sun_path,
-		    sizeof(addr.un.sun_path), "%s/.s.PGSQL.%d", dir,
-		    port) >= sizeof(addr.un.sun_path)) {
-			server_unreachable(server,
-			    SQLSTATE_CANNOT_CONNECT,
-			    "unix socket path too long");
-			server_close(server, "unix socket path too long");
-			return;
-		}
-		server_connect_to(server, &addr.sa, sizeof(addr.un));
+	switch (sockaddr_of_host(host, pw->cfg->unix_socket_dir, port, &addr,
+	    &len)) {
+	case 1:
+		server_connect_to(server, (struct sockaddr *)&addr, len);
 		return;
-	}
-	if (inet_pton(AF_INET, host, &addr.in.sin_addr) == 1) {
-		addr.in.sin_family = AF_INET;
-		addr.in.sin_port = htons((uint16_t)port);
-		server_connect_to(server, &addr.sa, sizeof(addr.in));
-		return;
-	}
-	if (inet_pton(AF_INET6, host, &addr.in6.sin6_addr) == 1) {
-		addr.in6.sin6_family = AF_INET6;
-		addr.in6.sin6_port = htons((uint16_t)port);
-		server_connect_to(server, &addr.sa, sizeof(addr.in6));
+	case -1:
+		server_unreachable(server, SQLSTATE_CANNOT_CONNECT,
+		    "unix socket path too long");
+		server_close(server, "unix socket path too long");
 		return;
 	}
 	if (db->dns_addrlen > 0 && db->dns_host == server->host &&

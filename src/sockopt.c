@@ -7,9 +7,13 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "pgweir/config.h"
 #include "pgweir/sockopt.h"
@@ -60,4 +64,45 @@ sockopt_tune_listener(int fd, sa_family_t family, const struct config *cfg)
 	if (cfg->tcp_user_timeout <= 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero,
 		    sizeof(zero));
+}
+
+/*
+ * The address of a PostgreSQL-style host entry without a name lookup: a
+ * unix socket directory (a path, or NULL/empty for unix_dir, or "/tmp")
+ * gives its .s.PGSQL.port socket; an IPv4 or IPv6 literal gives that
+ * address.  Returns 1, 0 when host is a name to look up, -1 when the
+ * socket path is too long.
+ */
+int
+sockaddr_of_host(const char *host, const char *unix_dir, int port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (host == NULL || host[0] == '/' || host[0] == '\0') {
+		struct sockaddr_un *un = (struct sockaddr_un *)ss;
+		const char *dir = host && host[0] ? host : unix_dir;
+		if (dir == NULL || dir[0] == '\0')
+			dir = "/tmp";
+		un->sun_family = AF_UNIX;
+		if ((size_t)snprintf(un->sun_path, sizeof(un->sun_path),
+		    "%s/.s.PGSQL.%d", dir, port) >= sizeof(un->sun_path))
+			return -1;
+		*len = sizeof(*un);
+		return 1;
+	}
+	if (inet_pton(AF_INET, host,
+	    &((struct sockaddr_in *)ss)->sin_addr) == 1) {
+		((struct sockaddr_in *)ss)->sin_family = AF_INET;
+		((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in);
+		return 1;
+	}
+	if (inet_pton(AF_INET6, host,
+	    &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
+		((struct sockaddr_in6 *)ss)->sin6_family = AF_INET6;
+		((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+		*len = sizeof(struct sockaddr_in6);
+		return 1;
+	}
+	return 0;
 }

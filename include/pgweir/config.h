@@ -234,6 +234,8 @@ struct config {
 	struct db_conf *fallback_db;	/* the "*" entry, or NULL; owned */
 	struct user_conf **users;	/* owned, in file order */
 	size_t n_users;
+	struct db_conf **peers;		/* [peers]: name is the peer id */
+	size_t n_peers;
 };
 
 /* Option value types. */
