@@ -1068,6 +1068,28 @@ config_auth_type_name(int type)
 	return opt->choices[type];
 }
 
+/* Copy [databases] or [peers] entries by parsing their text again. */
+static int
+clone_entries(struct db_conf *const *src, size_t n, struct db_conf ***dst,
+    size_t *n_dst)
+{
+	char err[256];
+
+	for (size_t i = 0; i < n; i++) {
+		struct db_conf *db = calloc(1, sizeof(*db));
+		if (db == NULL || dbconf_parse(db, src[i]->name,
+		    src[i]->conninfo, err, sizeof(err)) < 0 ||
+		    array_push((void ***)dst, n_dst, db) < 0) {
+			if (db != NULL) {
+				dbconf_free(db);
+				free(db);
+			}
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /*
  * A deep copy of a config, for changing one option at runtime (SET in the
  * admin console) without touching the config that connections point to.
@@ -1094,14 +1116,10 @@ config_clone(const struct config *src)
 		if (config_options[i].type == OPT_STRING)
 			*f = *f ? strdup(*f) : NULL;
 	}
-	for (size_t i = 0; i < src->n_databases; i++) {
-		struct db_conf *db = calloc(1, sizeof(*db));
-		if (db == NULL || dbconf_parse(db, src->databases[i]->name,
-		    src->databases[i]->conninfo, err, sizeof(err)) < 0 ||
-		    array_push((void ***)&dst->databases, &dst->n_databases,
-		    db) < 0)
-			goto fail;
-	}
+	if (clone_entries(src->databases, src->n_databases, &dst->databases,
+	    &dst->n_databases) < 0 || clone_entries(src->peers, src->n_peers,
+	    &dst->peers, &dst->n_peers) < 0)
+		goto fail;
 	if (src->fallback_db != NULL) {
 		dst->fallback_db = calloc(1, sizeof(*dst->fallback_db));
 		if (dst->fallback_db == NULL ||
@@ -1114,14 +1132,6 @@ config_clone(const struct config *src)
 		if (u == NULL || userconf_parse(u, src->users[i]->name,
 		    src->users[i]->text, err, sizeof(err)) < 0 ||
 		    array_push((void ***)&dst->users, &dst->n_users, u) < 0)
-			goto fail;
-	}
-	for (size_t i = 0; i < src->n_peers; i++) {
-		struct db_conf *peer = calloc(1, sizeof(*peer));
-		if (peer == NULL || dbconf_parse(peer, src->peers[i]->name,
-		    src->peers[i]->conninfo, err, sizeof(err)) < 0 ||
-		    array_push((void ***)&dst->peers, &dst->n_peers,
-		    peer) < 0)
 			goto fail;
 	}
 	return dst;
