@@ -36,6 +36,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/hba.h"
+#include "pgweir/ident.h"
 #include "pgweir/log.h"
 #include "pgweir/pgmd5.h"
 #include "pgweir/pool.h"
@@ -590,9 +591,24 @@ auth_conn_type(const struct client *client)
 	return client->io.ssl ? HBA_CONN_HOST_SSL : HBA_CONN_HOST_NOSSL;
 }
 
+/*
+ * Whether a client proven to be system_user may log in as the user it
+ * names: the same name, or, with a map= option, a line of that map in the
+ * auth_ident_file.
+ */
+static bool
+auth_name_maps(const struct client *client, const char *map,
+    const char *system_user)
+{
+	if (map == NULL)
+		return strcmp(system_user, login_user(client)) == 0;
+	return ident_allows(client->pw->ident, map, system_user,
+	    login_user(client));
+}
+
 /* Peer authentication: the unix socket's peer must be the named user. */
 static void
-auth_peer(struct client *client)
+auth_peer(struct client *client, const char *map)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -603,7 +619,7 @@ auth_peer(struct client *client)
 	    getsockopt(client->io.fd, SOL_SOCKET, SO_PEERCRED, &cred,
 	    &len) == 0 &&
 	    getpwuid_r(cred.uid, &pwd, buf, sizeof(buf), &res) == 0 &&
-	    res != NULL && strcmp(res->pw_name, login_user(client)) == 0) {
+	    res != NULL && auth_name_maps(client, map, res->pw_name)) {
 		auth_succeed(client);
 		return;
 	}
@@ -615,14 +631,14 @@ auth_peer(struct client *client)
 
 /* Cert authentication: a verified client certificate naming the user. */
 static void
-auth_cert(struct client *client)
+auth_cert(struct client *client, const char *map)
 {
 	char cn[256], msg[160];
 	const char *why = NULL;
 
 	if (client->io.ssl != NULL &&
 	    tls_peer_common_name(client->io.ssl, cn, sizeof(cn), &why) == 0 &&
-	    strcmp(cn, login_user(client)) == 0) {
+	    auth_name_maps(client, map, cn)) {
 		auth_succeed(client);
 		return;
 	}
@@ -660,7 +676,8 @@ client_sockaddr(const struct client *client, struct sockaddr_storage *ss)
 
 /* Pick the method for this login; false when the login is refused. */
 static bool
-auth_pick_method(struct client *client, enum hba_method *method)
+auth_pick_method(struct client *client, enum hba_method *method,
+    const char **map)
 {
 	struct pgweir *pw = client->pw;
 	struct sockaddr_storage ss;
@@ -689,7 +706,7 @@ auth_pick_method(struct client *client, enum hba_method *method)
 	}
 	rc = pw->hba ? hba_match(pw->hba, auth_conn_type(client),
 	    client->login->database, login_user(client),
-	    client_sockaddr(client, &ss), method, NULL) : -1;
+	    client_sockaddr(client, &ss), method, map) : -1;
 	if (rc == 0 && *method != HBA_REJECT)
 		return true;
 	peer_addr_format(&client->addr, addr, sizeof(addr));
@@ -712,6 +729,7 @@ auth_start(struct client *client)
 {
 	struct pgweir *pw = client->pw;
 	enum hba_method method;
+	const char *map = NULL;	/* the rule's map=, valid during this call */
 
 	if (client->login->admin && admin_peer_is_self(client)) {
 		/* pgweir's own account on the unix socket */
@@ -719,7 +737,7 @@ auth_start(struct client *client)
 		auth_succeed(client);
 		return;
 	}
-	if (!auth_pick_method(client, &method))
+	if (!auth_pick_method(client, &method, &map))
 		return;
 	switch (method) {
 	case HBA_TRUST:
@@ -750,9 +768,9 @@ auth_start(struct client *client)
 	}
 	client->auth->method = method;
 	if (method == HBA_PEER)
-		auth_peer(client);
+		auth_peer(client, map);
 	else if (method == HBA_CERT)
-		auth_cert(client);
+		auth_cert(client, map);
 	else
 		auth_find_secret(client);
 }

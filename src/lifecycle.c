@@ -19,6 +19,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/hba.h"
+#include "pgweir/ident.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
@@ -201,6 +202,7 @@ pgweir_reload(struct pgweir *pw)
 	struct config *cfg;
 	struct authfile *auth = NULL;
 	struct hba *hba = NULL;
+	struct ident_map *ident = NULL;
 	struct tls_contexts tls;
 	const char *path = pw->cfg->conffile[0] ? pw->cfg->conffile :
 	    pw->config_path;
@@ -230,6 +232,14 @@ pgweir_reload(struct pgweir *pw)
 			goto fail;
 		}
 	}
+	if (cfg->auth_ident_file[0] != '\0') {
+		ident = ident_load(cfg->auth_ident_file, aerr, sizeof(aerr));
+		if (ident == NULL) {
+			log_error("reload failed, keeping the running "
+			    "configuration: auth_ident_file: %s", aerr);
+			goto fail;
+		}
+	}
 	/* certificates are re-read at every reload, for new connections */
 	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0) {
 		log_error("reload failed, keeping the running configuration "
@@ -248,9 +258,12 @@ pgweir_reload(struct pgweir *pw)
 	pw->auth = auth;
 	hba_free(pw->hba);
 	pw->hba = hba;
+	ident_free(pw->ident);
+	pw->ident = ident;
 	log_info("configuration reloaded");
 	return 0;
 fail:
+	ident_free(ident);
 	hba_free(hba);
 	authfile_free(auth);
 	config_unref(cfg);
@@ -515,6 +528,8 @@ pgweir_free_runtime(struct pgweir *pw)
 	pw->free_slots = NULL;
 	hba_free(pw->hba);
 	pw->hba = NULL;
+	ident_free(pw->ident);
+	pw->ident = NULL;
 	tls_free(&pw->tls);
 	authfile_free(pw->auth);
 	pw->auth = NULL;

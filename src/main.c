@@ -33,6 +33,7 @@
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/hba.h"
+#include "pgweir/ident.h"
 #include "pgweir/tls.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
@@ -349,6 +350,14 @@ start_up(struct pgweir *pw)
 		pw->hba = hba_load(pw->cfg->auth_hba_file, aerr, sizeof(aerr));
 		if (pw->hba == NULL) {
 			log_fatal("auth_hba_file: %s", aerr);
+			return -1;
+		}
+	}
+	if (pw->cfg->auth_ident_file[0] != '\0') {
+		pw->ident = ident_load(pw->cfg->auth_ident_file, aerr,
+		    sizeof(aerr));
+		if (pw->ident == NULL) {
+			log_fatal("auth_ident_file: %s", aerr);
 			return -1;
 		}
 	}

@@ -191,7 +191,9 @@ const struct config_option config_options[] = {
 	{ "auth_hba_file", OPT_STRING, OFF(auth_hba_file), "", 0, 0, NULL, R,
 	  "pg_hba.conf-style rules used with auth_type = hba." },
 	{ "auth_ident_file", OPT_STRING, OFF(auth_ident_file), "", 0, 0, NULL,
-	  R | L, "Ident map file for map= options of cert and peer rules." },
+	  R, "User name maps (PgBouncer's form of pg_ident.conf: \"map "
+	  "system-user user\" lines) for map= options of cert and peer rules "
+	  "in auth_hba_file." },
 	{ "auth_user", OPT_STRING, OFF(auth_user), "", 0, 0, NULL, R,
 	  "User that runs auth_query for users missing from auth_file." },
 	{ "auth_query", OPT_STRING, OFF(auth_query),

@@ -34,6 +34,7 @@ struct listener;
 struct authfile;
 struct metrics_server;
 struct hba;
+struct ident_map;
 struct ps_registry;
 struct authquery;
 
@@ -62,6 +63,7 @@ struct pgweir {
 	char *config_path;		/* file named on the command line */
 	struct authfile *auth;		/* users of auth_file, or NULL */
 	struct hba *hba;		/* auth_hba_file rules, or NULL */
+	struct ident_map *ident;	/* auth_ident_file maps, or NULL */
 	struct authquery *authquery;	/* auth_query connections and cache */
 	struct tls_contexts tls;	/* TLS towards clients and servers */
 	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */

@@ -941,6 +941,70 @@ test_hba(void **state)
 }
 
 /*
+ * User name maps (auth_ident_file) on peer and cert rules: the unix
+ * account may log in as the users its map lists, a certificate's common
+ * name likewise; others are refused with PostgreSQL's words.  A reload
+ * with a map file that does not load keeps the old one.
+ */
+static void
+test_ident_map(void **state)
+{
+	char settings[1536], hba[300], ident[300], path[300], out[512];
+	char extra[512];
+	FILE *fp;
+
+	(void)state;
+	snprintf(hba, sizeof(hba), "local all all peer map=os\n"
+	    "hostssl all all 127.0.0.1/32 cert map=certs\n");
+	snprintf(ident, sizeof(ident), "# map system-user user\n"
+	    "os %s alice\nos \"%s\" bob\ncerts alice carol\n",
+	    it_os_user(), it_os_user());
+	snprintf(path, sizeof(path), "%s/ident.conf", env.dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs(ident, fp);
+	fclose(fp);
+	chmod(path, 0644);
+	snprintf(settings, sizeof(settings), "auth_type = hba\n"
+	    "auth_hba_file = %s\nauth_ident_file = %s\nauth_file = %s\n"
+	    "client_tls_sslmode = prefer\n"
+	    "client_tls_cert_file = %s/certs/server.crt\n"
+	    "client_tls_key_file = %s/certs/server.key\n"
+	    "client_tls_ca_file = %s/certs/ca.crt\n", write_hba(hba), path,
+	    it_write_userlist(&env, "\"alice\" \"alice-pw\"\n\"bob\" "
+	    "\"bob-pw\"\n\"carol\" \"carol-pw\"\n"), env.dir, env.dir,
+	    env.dir);
+	restart(settings);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h %s -p %d "
+	    "-U alice -Atc 'select current_user' postgres", env.dir, env.port),
+	    0);
+	assert_non_null(strstr(out, "alice"));
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h %s -p %d "
+	    "-U bob -Atc 'select 1' postgres", env.dir, env.port), 0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -h %s -p %d "
+	    "-U carol -Atc 'select 1' postgres", env.dir, env.port), 2);
+	assert_non_null(strstr(out, "Peer authentication failed for user "
+	    "\"carol\""));
+
+	/* the certificate says alice; the map lets it be carol only */
+	snprintf(extra, sizeof(extra), "sslmode=require "
+	    "sslcert=%s/client-certs/client.crt "
+	    "sslkey=%s/client-certs/client.key", env.dir, env.dir);
+	assert_string_equal(login_error("postgres", "carol", extra), "");
+	assert_non_null(strstr(login_error("postgres", "alice", extra),
+	    "certificate authentication failed for user \"alice\""));
+
+	/* a map file that does not load: the reload keeps the old one */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("os /^(.*)$ \\1\n", fp);
+	fclose(fp);
+	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+	assert_true(it_wait_log(&env, "auth_ident_file: ", 5000));
+	assert_string_equal(login_error("postgres", "carol", extra), "");
+}
+
+/*
  * Trust lets in every user pgweir knows, with or without a password: from
  * the auth_file, or from auth_query even when its answer has a NULL or
  * empty secret.  A user it does not know is refused, in PgBouncer's words.
@@ -1106,6 +1170,7 @@ main(void)
 		cmocka_unit_test(test_tls_multi_step_set),
 		cmocka_unit_test(test_refused_login_reaches_waiting_clients),
 		cmocka_unit_test(test_hba),
+		cmocka_unit_test(test_ident_map),
 		cmocka_unit_test(test_trust_users_without_password),
 		cmocka_unit_test(test_unknown_database_after_auth),
 		cmocka_unit_test(test_auth_dbname),

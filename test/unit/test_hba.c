@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "pgweir/hba.h"
+#include "pgweir/ident.h"
 
 /* Not a method: what a login expects when no record matches. */
 #define NO_MATCH	(-1)
@@ -578,10 +579,56 @@ test_malformed(void **state)
 	free(text);
 }
 
+/*
+ * The auth_ident_file: "map system-user user" lines, quotes and comments;
+ * unquoted all is anyone; regular expressions and +groups are refused
+ * when the file loads, and every error names its line.
+ */
+static void
+test_ident_maps(void **state)
+{
+	char err[256];
+	struct ident_map *m;
+
+	(void)state;
+	m = ident_parse("# MAPNAME SYSTEM-USERNAME PG-USERNAME\n"
+	    "test pgbouncer.acme.org someuser\n"
+	    "test\tpgbouncer.acme.org\tanotheruser  # a comment\n"
+	    "\n"
+	    "test2 \"bouncer\" all\n"
+	    "test3 root \"all\"\n", "ident.conf", err, sizeof(err));
+	assert_non_null(m);
+	assert_true(ident_allows(m, "test", "pgbouncer.acme.org", "someuser"));
+	assert_true(ident_allows(m, "test", "pgbouncer.acme.org",
+	    "anotheruser"));
+	assert_false(ident_allows(m, "test", "pgbouncer.acme.org", "third"));
+	assert_false(ident_allows(m, "test", "other.acme.org", "someuser"));
+	assert_false(ident_allows(m, "test2", "pgbouncer.acme.org",
+	    "someuser"));
+	assert_true(ident_allows(m, "test2", "bouncer", "anyone"));
+	/* a quoted "all" is a user of that name */
+	assert_false(ident_allows(m, "test3", "root", "postgres"));
+	assert_true(ident_allows(m, "test3", "root", "all"));
+	assert_false(ident_allows(m, "nomap", "bouncer", "x"));
+	assert_false(ident_allows(NULL, "test2", "bouncer", "x"));
+	ident_free(m);
+
+	assert_null(ident_parse("m a\n", "f", err, sizeof(err)));
+	assert_string_equal(err, "f:1: missing user");
+	assert_null(ident_parse("\nm a b c\n", "f", err, sizeof(err)));
+	assert_string_equal(err, "f:2: expected \"map system-user user\"");
+	assert_null(ident_parse("m /^(.*)$ \\1\n", "f", err, sizeof(err)));
+	assert_string_equal(err, "f:1: regular expressions and +groups are "
+	    "not supported in an ident map");
+	assert_null(ident_parse("m \"a\n", "f", err, sizeof(err)));
+	assert_string_equal(err, "f:1: expected \"map system-user user\"");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ident_maps),
 		cmocka_unit_test(test_match_table),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_load),
