@@ -158,19 +158,27 @@ auth_query_settings(const char *auth_type, const char *more)
 	return settings;
 }
 
-/* Write DIR/hba.conf and return its path. */
-static const char *
-write_hba(const char *text)
+/* Write DIR/name (readable by pgweir's account) into path. */
+static void
+write_conf(const char *name, const char *text, char *path, size_t len)
 {
-	static char path[300];
 	FILE *fp;
 
-	snprintf(path, sizeof(path), "%s/hba.conf", env.dir);
+	snprintf(path, len, "%s/%s", env.dir, name);
 	fp = fopen(path, "w");
 	assert_non_null(fp);
 	fputs(text, fp);
 	fclose(fp);
 	chmod(path, 0644);
+}
+
+/* Write DIR/hba.conf and return its path. */
+static const char *
+write_hba(const char *text)
+{
+	static char path[300];
+
+	write_conf("hba.conf", text, path, sizeof(path));
 	return path;
 }
 
@@ -951,7 +959,6 @@ test_ident_map(void **state)
 {
 	char settings[1536], hba[300], ident[300], path[300], out[512];
 	char extra[512];
-	FILE *fp;
 
 	(void)state;
 	snprintf(hba, sizeof(hba), "local all all peer map=os\n"
@@ -959,12 +966,7 @@ test_ident_map(void **state)
 	snprintf(ident, sizeof(ident), "# map system-user user\n"
 	    "os %s alice\nos \"%s\" bob\ncerts alice carol\n",
 	    it_os_user(), it_os_user());
-	snprintf(path, sizeof(path), "%s/ident.conf", env.dir);
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs(ident, fp);
-	fclose(fp);
-	chmod(path, 0644);
+	write_conf("ident.conf", ident, path, sizeof(path));
 	snprintf(settings, sizeof(settings), "auth_type = hba\n"
 	    "auth_hba_file = %s\nauth_ident_file = %s\nauth_file = %s\n"
 	    "client_tls_sslmode = prefer\n"
@@ -995,10 +997,7 @@ test_ident_map(void **state)
 	    "certificate authentication failed for user \"alice\""));
 
 	/* a map file that does not load: the reload keeps the old one */
-	fp = fopen(path, "w");
-	assert_non_null(fp);
-	fputs("os /^(.*)$ \\1\n", fp);
-	fclose(fp);
+	write_conf("ident.conf", "os /^(.*)$ \\1\n", path, sizeof(path));
 	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
 	assert_true(it_wait_log(&env, "auth_ident_file: ", 5000));
 	assert_string_equal(login_error("postgres", "carol", extra), "");
