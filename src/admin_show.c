@@ -403,6 +403,14 @@ show_empty(struct pgweir *pw, struct admin_out *o)
 	(void)o;
 }
 
+/* The replication column of SHOW CLIENTS and SHOW SERVERS. */
+static const char *
+replication_name(uint8_t mode)
+{
+	return mode == PQ_REPL_LOGICAL ? "logical" : mode == PQ_REPL_PHYSICAL ?
+	    "physical" : "none";
+}
+
 /* Idle servers that will run the check query before reuse. */
 static int
 pool_used_servers(const struct pool *pool)
@@ -685,7 +693,7 @@ client_row(struct pgweir *pw, struct admin_out *o, const struct client *c,
 	row_text(&r, "C");
 	row_text(&r, client_user_name(c));
 	row_text(&r, c->pool->db->name);
-	row_text(&r, "none");
+	row_text(&r, replication_name(c->replication));
 	row_text(&r, state);
 	row_sockaddr(&r, c->io.fd, false);
 	row_sockaddr(&r, c->io.fd, true);
@@ -741,7 +749,7 @@ server_row(struct pgweir *pw, struct admin_out *o, const struct server *s,
 	row_text(&r, "S");
 	row_text(&r, s->pool->server_user);
 	row_text(&r, s->pool->db->name);
-	row_text(&r, "none");
+	row_text(&r, replication_name(s->replication));
 	row_text(&r, server_state_label(s));
 	row_sockaddr(&r, s->io.fd, false);
 	row_sockaddr(&r, s->io.fd, true);

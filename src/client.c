@@ -47,6 +47,7 @@
 #include "pgweir/tls.h"
 
 static void client_io_cb(struct io *io, short what, void *arg);
+static void client_log_login(const struct client *client);
 
 static const char *const state_names[] = {
 	[CL_LOGIN] = "login",
@@ -59,8 +60,9 @@ static const char *const state_names[] = {
 
 /* Transitions client_set_state() accepts: allowed[from][to]. */
 static const bool allowed[6][6] = {
+	/* a replication client goes straight to its own server */
 	[CL_LOGIN] = { [CL_WELCOME] = true, [CL_IDLE] = true,
-		[CL_CLOSED] = true },
+		[CL_ACTIVE] = true, [CL_CLOSED] = true },
 	[CL_WELCOME] = { [CL_IDLE] = true, [CL_CLOSED] = true },
 	[CL_IDLE] = { [CL_WAITING] = true, [CL_ACTIVE] = true,
 		[CL_CLOSED] = true },
@@ -417,15 +419,7 @@ client_finish_login(struct client *client)
 	pool->stats->total.client_login_count++;
 	client->ps_on = prepared_pool_rewrites(pool);
 	client_set_state(client, CL_IDLE);
-	if (pw->cfg->log_connections) {
-		char tls[128];
-		tls_describe(client->io.ssl, tls, sizeof(tls));
-		/* replication connections are not pooled yet: always no */
-		client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s "
-		    "tls=%s replication=no", pool->db->name,
-		    client_user_name(client),
-		    tls[0] ? tls : "no");
-	}
+	client_log_login(client);
 	if (client_flush(client) < 0)
 		return;
 	/* also to read again after the bound of the wait for this reply */
@@ -433,6 +427,49 @@ client_finish_login(struct client *client)
 		relay_client(client);
 	else
 		client_maybe_release(client);
+}
+
+/*
+ * A replication client's server has logged in: the client gets that
+ * server's own parameters (its session is that server's, never shared),
+ * pgweir's key for cancels, and from now on talks to the server through
+ * the relay until one of them leaves.
+ */
+void
+client_finish_replication(struct client *client, struct server *server)
+{
+	struct pgweir *pw = client->pw;
+	struct evbuffer *out = io_wbuf(&client->io);
+
+	proto_build_auth(out, PQAUTH_OK, NULL, 0);
+	for (int i = 0; i < server->n_login_params; i++)
+		proto_build_parameter_status(out, server->login_params[i].name,
+		    server->login_params[i].value);
+	proto_build_backend_key_data(out, cancel_pid_encode(pw->cfg->peer_id,
+	    client->slot), client->cancel_key);
+	proto_build_ready_for_query(out, 'I');
+	client->pool->stats->total.client_login_count++;
+	client->ps_on = false;
+	client_set_state(client, CL_ACTIVE);
+	client_log_login(client);
+	if (client_flush(client) == 0 && io_in_pending(&client->io) > 0)
+		relay_client(client);
+}
+
+/* PgBouncer's login line, for log_connections. */
+static void
+client_log_login(const struct client *client)
+{
+	static const char *const repl[] = { [PQ_REPL_NONE] = "no",
+		[PQ_REPL_PHYSICAL] = "yes", [PQ_REPL_LOGICAL] = "database" };
+	char tls[128];
+
+	if (!client->pw->cfg->log_connections)
+		return;
+	tls_describe(client->io.ssl, tls, sizeof(tls));
+	client_log(client, LOG_LVL_LOG, "login attempt: db=%s user=%s tls=%s "
+	    "replication=%s", client->pool->db->name, client_user_name(client),
+	    tls[0] ? tls : "no", repl[client->replication]);
 }
 
 /* Accept the startup parameters: tracked ones are kept, ignored dropped. */
@@ -473,6 +510,63 @@ client_take_params(struct client *client, const struct pq_startup *sp)
 		client->vars = vs;
 	}
 	return 0;
+}
+
+/* Append "name\0value\0" to a packed parameter list. */
+static int
+add_packed(struct evbuffer *b, const char *name, const char *value)
+{
+	return evbuffer_add(b, name, strlen(name) + 1) < 0 ||
+	    evbuffer_add(b, value, strlen(value) + 1) < 0 ? -1 : 0;
+}
+
+/*
+ * A replication client's startup parameters, kept for the StartupMessage
+ * of its own server (PostgreSQL, not pgweir, judges them): everything but
+ * user, database and replication, the switches of options joined again
+ * into one options value, blanks and backslashes escaped as libpq does.
+ */
+static int
+client_keep_repl_params(struct client *client, const struct pq_startup *sp)
+{
+	struct evbuffer *all = evbuffer_new(), *opts = evbuffer_new();
+	int rc = -1;
+
+	if (all == NULL || opts == NULL)
+		goto out;
+	for (int i = 0; i < sp->n_params; i++) {
+		const char *v = sp->params[i].value;
+		if (!sp->from_options[i]) {
+			if (add_packed(all, sp->params[i].name, v) < 0)
+				goto out;
+			continue;
+		}
+		if (evbuffer_add_printf(opts, "%s-c %s=",
+		    evbuffer_get_length(opts) ? " " : "",
+		    sp->params[i].name) < 0)
+			goto out;
+		for (; *v; v++)
+			if (((*v == ' ' || *v == '\\') &&
+			    evbuffer_add(opts, "\\", 1) < 0) ||
+			    evbuffer_add(opts, v, 1) < 0)
+				goto out;
+	}
+	if (evbuffer_get_length(opts) > 0 && (evbuffer_add(opts, "", 1) < 0 ||
+	    add_packed(all, "options",
+	    (const char *)evbuffer_pullup(opts, -1)) < 0))
+		goto out;
+	client->repl_params_len = evbuffer_get_length(all);
+	client->repl_params = malloc(client->repl_params_len + 1);
+	if (client->repl_params == NULL)
+		goto out;
+	evbuffer_remove(all, client->repl_params, client->repl_params_len);
+	rc = 0;
+out:
+	if (all)
+		evbuffer_free(all);
+	if (opts)
+		evbuffer_free(opts);
+	return rc;
 }
 
 /*
@@ -637,15 +731,24 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		    "SSL required");
 		return;
 	}
-	if (sp->replication) {
-		client_close_error(client, SQLSTATE_FEATURE_NOT_SUPPORTED,
-		    "replication connections are not supported by pgweir");
+	if (sp->replication != PQ_REPL_NONE && admin) {
+		client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "replication connections are not allowed on the admin "
+		    "console");
 		return;
 	}
 	if (!client_check_startup(client, admin))
 		return;
-	if (client_take_params(client, sp) < 0)
+	if (sp->replication != PQ_REPL_NONE) {
+		/* its parameters go to its own server as they came */
+		client->replication = sp->replication;
+		if (client_keep_repl_params(client, sp) < 0) {
+			client_close(client, "out of memory");
+			return;
+		}
+	} else if (client_take_params(client, sp) < 0) {
 		return;
+	}
 	if (client_login_new(client, sp, admin) < 0) {
 		client_close(client, "out of memory");
 		return;
@@ -998,6 +1101,7 @@ client_close(struct client *client, const char *reason)
 		    LOG_LVL_LOG : LOG_LVL_DEBUG, "closing because: %s "
 		    "(age=%llds)", reason, (long long)((pgweir_mono_usec() -
 		    client->login_start) / 1000000));
+	pool_replication_forget(client);
 	if (client->link != NULL) {
 		struct server *server = client->link;
 		if (server->state != SV_CLOSED) {
@@ -1051,6 +1155,7 @@ client_free(struct client *client)
 {
 	client_login_free(client);
 	prepared_client_free(client);
+	free(client->repl_params);
 	varset_release(&client->pw->vars, client->vars);
 	varset_release(&client->pw->vars, client->reset_vars);
 	free(client);

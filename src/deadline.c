@@ -139,6 +139,8 @@ client_deadline(const struct client *client)
 		    UTIMEOUT(client, query_timeout)));
 	case CL_ACTIVE: {
 		int64_t d;
+		if (client->replication)
+			return 0;	/* a stream: no query or idle bound */
 		if (!rq_empty(&server->rq))
 			d = due(client->request_time,
 			    UTIMEOUT(client, query_timeout));

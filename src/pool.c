@@ -403,10 +403,10 @@ pool_has_room(struct pool *pool, bool may_evict)
 }
 
 /* The waiting client at this place in the queue (0: the oldest), or NULL. */
-static const struct client *
+static struct client *
 pool_waiter_at(const struct pool *pool, int place)
 {
-	const struct client *c;
+	struct client *c;
 
 	TAILQ_FOREACH(c, &pool->waiting_clients, entry)
 		if (place-- == 0)
@@ -434,7 +434,7 @@ pool_launch_if_needed(struct pool *pool)
 	}
 	while (pool->n_waiting > pool->n_connecting &&
 	    pool_has_room(pool, true)) {
-		const struct client *waiter = pool_waiter_at(pool,
+		struct client *waiter = pool_waiter_at(pool,
 		    pool->n_connecting);
 		int size = pool_size_of(pool);
 
@@ -495,6 +495,89 @@ pool_fails_fast(struct pool *pool, struct client *client)
 }
 
 /*
+ * A replication client gets a server of its own, opened with its startup
+ * parameters and never shared, within the pool's size and caps; when the
+ * pool is full it closes an idle server of the pool (PgBouncer does the
+ * same), or waits, still logging in, for a server of the pool to close.
+ */
+static void
+pool_replication_launch(struct pool *pool, struct client *client)
+{
+	struct server *idle;
+
+	if (!pool_has_room(pool, true)) {
+		idle = TAILQ_LAST(&pool->idle_servers, server_list);
+		if (idle != NULL)
+			server_close(idle, "evicted");
+		if (idle == NULL || !pool_has_room(pool, true)) {
+			if (!client->repl_waiting)
+				pool->n_repl_waiting++;
+			client->repl_waiting = true;
+			return;
+		}
+	}
+	if (client->repl_waiting) {
+		client->repl_waiting = false;
+		pool->n_repl_waiting--;
+	}
+	/* NULL: it failed at once, and closed the client with it */
+	client->repl_server = server_launch(pool, client);
+}
+
+/* Replication clients waiting for room: one server each, while it lasts. */
+static void
+pool_replication_resume(struct pool *pool)
+{
+	struct client *client, *next;
+
+	if (pool->repl_resuming)
+		return;		/* a close inside a launch: the loop goes on */
+	pool->repl_resuming = true;
+	TAILQ_FOREACH_SAFE(client, &pool->pw->login_clients, entry, next) {
+		if (pool->n_repl_waiting == 0 || !pool_has_room(pool, false))
+			break;
+		if (client->pool == pool && client->repl_waiting)
+			pool_replication_launch(pool, client);
+	}
+	pool->repl_resuming = false;
+}
+
+/*
+ * A replication client's server has logged in: link the two for as long
+ * as they both live.
+ */
+void
+pool_replication_ready(struct server *server)
+{
+	struct client *client = server->repl_client;
+
+	server->repl_client = NULL;
+	client->repl_server = NULL;
+	server->pool->last_error_time = 0;
+	server_set_state(server, SV_ACTIVE);
+	client->link = server;
+	server->link = client;
+	client_finish_replication(client, server);
+}
+
+/* A replication client leaves before its server is linked to it. */
+void
+pool_replication_forget(struct client *client)
+{
+	struct server *server = client->repl_server;
+
+	if (client->repl_waiting) {
+		client->repl_waiting = false;
+		client->pool->n_repl_waiting--;
+	}
+	if (server != NULL) {
+		client->repl_server = NULL;
+		server->repl_client = NULL;
+		server_close(server, "replication client left");
+	}
+}
+
+/*
  * A client has authenticated: finish its login now if the pool knows the
  * server's parameters, else once the first server connection is up.
  */
@@ -503,6 +586,10 @@ pool_client_login(struct pool *pool, struct client *client)
 {
 	if (pool->db->admin) {
 		admin_login(client);
+		return;
+	}
+	if (client->replication != PQ_REPL_NONE) {
+		pool_replication_launch(pool, client);
 		return;
 	}
 	if (pool->welcome != NULL) {
@@ -643,6 +730,13 @@ pool_release(struct server *server)
 	if (client == NULL)
 		return;
 	pool_unlink(client, server);
+	if (server->replication != PQ_REPL_NONE) {
+		/* a replication session is its client's alone, and ends */
+		server_close(server, "replication client left");
+		if (client->state != CL_CLOSED)
+			client_close(client, "replication server closed");
+		return;
+	}
 	if (client->state != CL_CLOSED)
 		client_set_state(client, CL_IDLE);
 	if (mode == POOL_SESSION || server->pw->cfg->server_reset_query_always)
@@ -795,6 +889,8 @@ pool_server_refused(struct pool *pool, const char *sqlstate,
 void
 pool_server_gone(struct pool *pool)
 {
+	if (pool->n_repl_waiting > 0)
+		pool_replication_resume(pool);
 	pool_dispatch(pool);
 	pool_kick_related(pool);
 }

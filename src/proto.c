@@ -299,10 +299,15 @@ proto_parse_startup(char *pkt, size_t len, struct pq_startup *sp, char *err,
 			if (parse_options(value, sp, err, errlen) < 0)
 				return -1;
 		} else if (strcmp(name, "replication") == 0) {
-			sp->replication = strcmp(value, "false") != 0 &&
-			    strcmp(value, "0") != 0 &&
-			    strcmp(value, "off") != 0 &&
-			    strcmp(value, "no") != 0;
+			if (strcmp(value, "database") == 0)
+				sp->replication = PQ_REPL_LOGICAL;
+			else if (strcmp(value, "false") == 0 ||
+			    strcmp(value, "0") == 0 ||
+			    strcmp(value, "off") == 0 ||
+			    strcmp(value, "no") == 0)
+				sp->replication = PQ_REPL_NONE;
+			else
+				sp->replication = PQ_REPL_PHYSICAL;
 		} else if (strncmp(name, "_pq_.", 5) == 0) {
 			if (sp->n_unknown_options < PQ_STARTUP_PARAMS_MAX)
 				sp->unknown_options[sp->n_unknown_options++] =

@@ -731,8 +731,10 @@ relay_maybe_release(struct server *server)
 	struct client *client = server->link;
 	int mode;
 
-	/* a message the client is still sending must end on this server */
-	if (client == NULL || !rq_empty(&server->rq) || server->copy_in ||
+	/* a message the client is still sending must end on this server;
+	 * a replication session is its client's until it leaves */
+	if (client == NULL || server->replication != PQ_REPL_NONE ||
+	    !rq_empty(&server->rq) || server->copy_in ||
 	    server->copy_both || server->unsynced || client->pkt_remain > 0)
 		return false;
 	mode = pool_mode_of(server->pool);

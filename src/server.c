@@ -66,7 +66,9 @@ static const char *const state_names[] = {
 
 /* Transitions server_set_state() accepts: allowed[from][to]. */
 static const bool allowed[5][5] = {
-	[SV_CONNECTING] = { [SV_IDLE] = true, [SV_CLOSED] = true },
+	/* a replication client's server goes straight to its client */
+	[SV_CONNECTING] = { [SV_IDLE] = true, [SV_ACTIVE] = true,
+		[SV_CLOSED] = true },
 	[SV_IDLE] = { [SV_ACTIVE] = true, [SV_TESTED] = true,
 		[SV_CLOSED] = true },
 	[SV_ACTIVE] = { [SV_IDLE] = true, [SV_TESTED] = true,
@@ -407,7 +409,7 @@ fail:
  * server returned here would make them launch again at once, forever.
  */
 struct server *
-server_launch(struct pool *pool, const struct client *for_client)
+server_launch(struct pool *pool, struct client *for_client)
 {
 	struct pgweir *pw = pool->pw;
 	struct server *server = calloc(1, sizeof(*server));
@@ -424,6 +426,10 @@ server_launch(struct pool *pool, const struct client *for_client)
 	server->io.fd = -1;
 	server->tx_status = 'I';
 	server->vars = varset_ref(pw->vars.empty);
+	if (for_client != NULL && for_client->replication != PQ_REPL_NONE) {
+		server->repl_client = for_client;
+		server->replication = for_client->replication;
+	}
 	if (for_client != NULL && for_client->reset_vars != NULL &&
 	    pool->defaults != NULL && !pool->no_startup_values &&
 	    for_client->reset_vars != pool->defaults)
@@ -446,6 +452,67 @@ server_launch(struct pool *pool, const struct client *for_client)
 	return server->state == SV_CLOSED ? NULL : server;
 }
 
+/* Send a StartupMessage with these parameters and wait for the answer. */
+static void
+server_write_startup(struct server *server, const struct pq_param *params,
+    int n)
+{
+	if (proto_build_startup(server->io.out, params, n) < 0) {
+		server_close(server, "out of memory");
+		return;
+	}
+	server->startup_sent = true;
+	io_set_read(&server->io, true);
+	server_flush(server);
+}
+
+/*
+ * The StartupMessage of a replication client's own server: user and
+ * database as for any server, the replication mode, and the client's own
+ * parameters as it sent them (PostgreSQL judges them, not pgweir).
+ */
+static void
+server_send_replication_startup(struct server *server,
+    struct pq_param *base, int n)
+{
+	const struct client *client = server->repl_client;
+	struct pq_param params[4 + PQ_STARTUP_PARAMS_MAX];
+	const char *p = client->repl_params;
+	const char *end = p + client->repl_params_len;
+
+	memcpy(params, base, (size_t)n * sizeof(*params));
+	params[n++] = (struct pq_param){ "replication",
+		server->replication == PQ_REPL_LOGICAL ? "database" : "true" };
+	while (p < end && n < (int)(sizeof(params) / sizeof(params[0]))) {
+		const char *name = p, *value = p + strlen(p) + 1;
+		params[n++] = (struct pq_param){ name, value };
+		p = value + strlen(value) + 1;
+	}
+	server_write_startup(server, params, n);
+}
+
+/*
+ * PostgreSQL refused a replication client's server (no REPLICATION role,
+ * no pg_hba.conf line for replication): that client alone gets
+ * PostgreSQL's error; both close with PgBouncer's "login failed".
+ */
+static void
+server_replication_refused(struct server *server,
+    const struct pq_error_fields *f)
+{
+	struct client *client = server->repl_client;
+	char msg[512];
+
+	server->repl_client = NULL;
+	client->repl_server = NULL;
+	/* PgBouncer's words first, for scripts; then PostgreSQL's reason */
+	snprintf(msg, sizeof(msg), "login failed: %s", f->message);
+	proto_build_error(io_wbuf(&client->io), "FATAL", f->sqlstate ?
+	    f->sqlstate : SQLSTATE_CONNECTION_FAILURE, msg, NULL);
+	client_close(client, "login failed");
+	server_close(server, "login failed");
+}
+
 /* Send the StartupMessage once the TCP or unix connection is up. */
 static void
 server_send_startup(struct server *server)
@@ -460,6 +527,10 @@ server_send_startup(struct server *server)
 	params[n++] = (struct pq_param){ "user", server->pool->server_user };
 	params[n++] = (struct pq_param){ "database",
 		conf->dbname ? conf->dbname : server->pool->db->name };
+	if (server->repl_client != NULL) {
+		server_send_replication_startup(server, params, n);
+		return;
+	}
 	if (conf->application_name)
 		params[n++] = (struct pq_param){ "application_name",
 			conf->application_name };
@@ -482,13 +553,7 @@ server_send_startup(struct server *server)
 		if (v != NULL && (d == NULL || strcmp(v, d) != 0))
 			params[n++] = (struct pq_param){ reg->names[i], v };
 	}
-	if (proto_build_startup(server->io.out, params, n) < 0) {
-		server_close(server, "out of memory");
-		return;
-	}
-	server->startup_sent = true;
-	io_set_read(&server->io, true);
-	server_flush(server);
+	server_write_startup(server, params, n);
 }
 
 /*
@@ -871,6 +936,11 @@ server_handle_login(struct server *server)
 			server_log(server, LOG_LVL_WARNING, "server login "
 			    "failed: %s %s", f.severity ? f.severity : "FATAL",
 			    f.message);
+			if (server->repl_client != NULL) {
+				/* its client's own login, not the pool's */
+				server_replication_refused(server, &f);
+				return;
+			}
 			if (server->startup_vars != NULL && f.sqlstate &&
 			    (strncmp(f.sqlstate, "22", 2) == 0 ||
 			    strcmp(f.sqlstate, "42704") == 0)) {
@@ -915,6 +985,15 @@ server_handle_login(struct server *server)
 			server_arm_timer(server, 0);
 			server_log(server, LOG_LVL_DEBUG, "login done, backend "
 			    "pid %u", server->backend_pid);
+			if (server->repl_client != NULL) {
+				/* its client takes these parameters */
+				pool_replication_ready(server);
+				server_free_login_params(server);
+				if (server->state != SV_CLOSED &&
+				    evbuffer_get_length(in) > 0)
+					relay_server(server);
+				return;
+			}
 			if (server->pool->welcome == NULL) {
 				/* the pool adopts this login's parameters */
 				server->pool->welcome = server->login_params;
@@ -1362,7 +1441,17 @@ server_close(struct server *server, const char *reason)
 
 	if (server->state == SV_CLOSED)
 		return;
-	server_log(server, LOG_LVL_LOG, "closing because: %s", reason);
+	server_log(server, LOG_LVL_LOG, "closing because: %s (age=%llds)",
+	    reason, (long long)((pgweir_mono_usec() - server->created) /
+	    1000000));
+	if (server->repl_client != NULL) {
+		/* a replication client's server that never logged in */
+		struct client *waiting = server->repl_client;
+		server->repl_client = NULL;
+		waiting->repl_server = NULL;
+		client_close_error(waiting, SQLSTATE_CONNECTION_FAILURE,
+		    reason);
+	}
 	if (client != NULL) {
 		pool_unlink(client, server);
 		client_close_error(client, SQLSTATE_CONNECTION_FAILURE,

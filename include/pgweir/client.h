@@ -98,6 +98,12 @@ struct client {
 	bool direct_tls;		/* began with a TLS ClientHello */
 	bool first_byte_seen;		/* the direct-TLS check was done */
 	bool ps_on;			/* its mode rewrites statements */
+	uint8_t replication;		/* PQ_REPL_*: a replication client */
+	char *repl_params;		/* its startup parameters, packed
+					 * "name\0value\0...", for its server */
+	size_t repl_params_len;
+	struct server *repl_server;	/* its server while that logs in */
+	bool repl_waiting;		/* for room in its pool to open one */
 	bool reset_seen;		/* RESET or DISCARD ALL ran (relay.c) */
 	bool wait_notified;		/* query_wait_notify sent */
 };
@@ -111,6 +117,7 @@ void client_close_error(struct client *client, const char *sqlstate,
 void client_send_error(struct client *client, const char *sqlstate,
     const char *message);
 void client_finish_login(struct client *client);
+void client_finish_replication(struct client *client, struct server *server);
 void client_join_pool(struct client *client);
 const char *client_user_name(const struct client *client);
 const char *client_db_name(const struct client *client);

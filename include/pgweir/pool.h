@@ -98,6 +98,8 @@ struct pool {
 	char *last_error_message;
 	int64_t last_error_time;	/* monotonic usec; 0: none */
 	bool last_error_refused;	/* refused, not unreachable */
+	int n_repl_waiting;		/* replication clients waiting for room */
+	bool repl_resuming;		/* pool_replication_resume is running */
 	uint64_t last_waiter_seq;
 	int64_t unused_since;		/* monotonic usec it became empty; 0 */
 };
@@ -125,6 +127,8 @@ void pool_server_failed(struct pool *pool, const char *sqlstate,
 void pool_server_refused(struct pool *pool, const char *sqlstate,
     const char *message);
 void pool_server_gone(struct pool *pool);
+void pool_replication_ready(struct server *server);
+void pool_replication_forget(struct client *client);
 void pool_dispatch(struct pool *pool);
 int pool_total_servers(const struct pool *pool);
 void pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,

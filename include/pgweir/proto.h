@@ -102,11 +102,18 @@ struct pq_param {
 };
 
 /* A parsed startup-phase packet; strings point into the packet buffer. */
+/* What a StartupMessage's replication parameter asks for. */
+enum pq_replication {
+	PQ_REPL_NONE,
+	PQ_REPL_PHYSICAL,	/* true, on, yes, 1 */
+	PQ_REPL_LOGICAL,	/* database */
+};
+
 struct pq_startup {
 	uint32_t code;		/* protocol version or request code */
 	const char *user;
 	const char *database;	/* defaults to user */
-	bool replication;	/* asked for a replication connection */
+	uint8_t replication;	/* PQ_REPL_*: a replication connection */
 	struct pq_param params[PQ_STARTUP_PARAMS_MAX]; /* others, incl. -c */
 	int n_params;
 	bool from_options[PQ_STARTUP_PARAMS_MAX]; /* a switch of "options" */

@@ -58,6 +58,9 @@ struct server {
 	struct pgweir *pw;
 	struct pool *pool;
 	struct client *link;		/* linked client (pool_link) */
+	struct client *repl_client;	/* a replication client's own server:
+					 * that client, while this logs in */
+	uint8_t replication;		/* PQ_REPL_*: opened for replication */
 	TAILQ_ENTRY(server) entry;	/* in the pool list of its state */
 	int host;			/* entry of the database's host list */
 	struct sockaddr_storage remote;	/* where it connected (for cancels) */
@@ -100,8 +103,7 @@ struct server {
 	struct event timer;		/* connect / cleanup deadline */
 };
 
-struct server *server_launch(struct pool *pool,
-    const struct client *for_client);
+struct server *server_launch(struct pool *pool, struct client *for_client);
 void server_set_state(struct server *server, enum server_state state);
 void server_close(struct server *server, const char *reason);
 void server_free(struct server *server);
