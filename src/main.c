@@ -54,6 +54,7 @@ struct options {
 	int verbose;
 	const char *user;
 	const char *config;
+	bool check;		/* --check-config: validate, start nothing */
 };
 
 /* Signal handler (runs in the loop, not in signal context). */
@@ -107,6 +108,10 @@ usage(FILE *out)
 	    "  -u, --user=USER   switch to USER when started as root\n"
 	    "  -V, --version     print the version and exit\n"
 	    "  -h, --help        print this help and exit\n"
+	    "      --check-config  load and check the configuration and the "
+	    "files it\n"
+	    "                      names, print every problem, exit 0 if "
+	    "none, 1 if any\n"
 	    "      --write-config-docs     print docs/config.md and exit\n"
 	    "      --write-example-config  print etc/pgweir.ini and exit\n\n"
 	    "signals: HUP reload, TERM exit after the last client, INT exit "
@@ -121,7 +126,7 @@ static struct options cmdline;
 static int
 parse_args(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_DOCS = 256, OPT_EXAMPLE };
+	enum { OPT_DOCS = 256, OPT_EXAMPLE, OPT_CHECK };
 	static const struct option long_opts[] = {
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -131,6 +136,7 @@ parse_args(int argc, char **argv, struct options *opt)
 		{ "help", no_argument, NULL, 'h' },
 		{ "write-config-docs", no_argument, NULL, OPT_DOCS },
 		{ "write-example-config", no_argument, NULL, OPT_EXAMPLE },
+		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
@@ -160,6 +166,9 @@ parse_args(int argc, char **argv, struct options *opt)
 			return config_write_docs(stdout) < 0 ? -1 : 1;
 		case OPT_EXAMPLE:
 			return config_write_example(stdout) < 0 ? -1 : 1;
+		case OPT_CHECK:
+			opt->check = true;
+			break;
 		default:
 			usage(stderr);
 			return -1;
@@ -171,6 +180,57 @@ parse_args(int argc, char **argv, struct options *opt)
 	}
 	opt->config = argv[optind];
 	return 0;
+}
+
+/*
+ * --check-config: load the configuration and every file it names
+ * (auth_file, auth_hba_file, auth_ident_file, TLS keys and certificates)
+ * as a start or a reload would, and print each problem; nothing is
+ * started.  Warnings (keys accepted but not acted on) are printed too.
+ * Exit status 0 when everything loads, 1 otherwise.
+ */
+static int
+check_config(const char *path)
+{
+	struct config_error err;
+	struct config *cfg = config_load(path, &err);
+	struct tls_contexts tls;
+	char aerr[512];
+	int bad = 0;
+
+	if (cfg == NULL) {
+		fprintf(stderr, "pgweir: %s\n", err.msg);
+		return 1;
+	}
+	if (cfg->auth_file[0] != '\0') {
+		struct authfile *a = authfile_load(cfg->auth_file, aerr,
+		    sizeof(aerr));
+		if (a == NULL && ++bad)
+			fprintf(stderr, "pgweir: auth_file: %s\n", aerr);
+		authfile_free(a);
+	}
+	if (cfg->auth_hba_file[0] != '\0') {
+		struct hba *h = hba_load(cfg->auth_hba_file, aerr, sizeof(aerr));
+		if (h == NULL && ++bad)
+			fprintf(stderr, "pgweir: auth_hba_file: %s\n", aerr);
+		hba_free(h);
+	}
+	if (cfg->auth_ident_file[0] != '\0') {
+		struct ident_map *m = ident_load(cfg->auth_ident_file, aerr,
+		    sizeof(aerr));
+		if (m == NULL && ++bad)
+			fprintf(stderr, "pgweir: auth_ident_file: %s\n", aerr);
+		ident_free(m);
+	}
+	memset(&tls, 0, sizeof(tls));
+	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0 && ++bad)
+		fprintf(stderr, "pgweir: %s\n", aerr);
+	else
+		tls_free(&tls);
+	if (bad == 0)
+		printf("%s: the configuration is valid\n", path);
+	config_unref(cfg);
+	return bad ? 1 : 0;
 }
 
 /* Switch to an unprivileged account (started as root). */
@@ -450,6 +510,8 @@ main(int argc, char **argv)
 	rc = parse_args(argc, argv, &cmdline);
 	if (rc != 0)
 		return rc < 0 ? 1 : 0;
+	if (cmdline.check)
+		return check_config(cmdline.config);
 	/* before libevent allocates anything */
 	evalloc_install();
 	if (start_up(&pw) < 0) {

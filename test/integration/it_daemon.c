@@ -63,6 +63,42 @@ test_bad_config_at_start(void **state)
 	assert_non_null(strstr(out, expect));
 }
 
+/*
+ * --check-config loads the file and every file it names, prints each
+ * problem and exits 1, or says the configuration is valid and exits 0;
+ * nothing starts.  The shipped example config is valid.
+ */
+static void
+test_check_config(void **state)
+{
+	char out[2048], expect[512];
+	FILE *fp = fopen(env.ini, "w");
+
+	(void)state;
+	fprintf(fp, "[databases]\nx = host=a\n[pgweir]\nlisten_port = %d\n"
+	    "auth_type = hba\nauth_hba_file = %s/missing.conf\n", env.port,
+	    env.dir);
+	fclose(fp);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s --check-config %s",
+	    getenv("PGWEIR_BIN"), env.ini), 1);
+	snprintf(expect, sizeof(expect), "auth_hba_file: %s/missing.conf: "
+	    "could not open", env.dir);
+	assert_non_null(strstr(out, expect));
+	assert_false(it_pgweir_alive(&env));
+
+	fp = fopen(env.ini, "w");
+	fprintf(fp, "[pgweir]\nlisten_port = 0\n");
+	fclose(fp);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s --check-config %s",
+	    getenv("PGWEIR_BIN"), env.ini), 1);
+	assert_non_null(strstr(out, ":2: listen_port:"));
+
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s --check-config "
+	    "%s/etc/pgweir.ini", getenv("PGWEIR_BIN"), getenv("PGWEIR_SRCDIR")),
+	    0);
+	assert_non_null(strstr(out, "the configuration is valid"));
+}
+
 /* A reload with a bad file keeps the old config; a good one applies. */
 static void
 test_reload(void **state)
@@ -377,6 +413,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_config_at_start),
+		cmocka_unit_test(test_check_config),
 		cmocka_unit_test(test_reload),
 		cmocka_unit_test(test_reload_unreadable_files),
 		cmocka_unit_test(test_sigterm_waits_for_clients),
