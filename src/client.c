@@ -472,6 +472,34 @@ client_log_login(const struct client *client)
 	    tls[0] ? tls : "no", repl[client->replication]);
 }
 
+/*
+ * application_name_add_host: "name - address:port" (PgBouncer's form,
+ * "app" when the client gave none), so that PostgreSQL's views show
+ * where a pooled query came from.  Only at login, as in PgBouncer.
+ */
+static int
+client_add_host_to_appname(struct client *client)
+{
+	struct pgweir *pw = client->pw;
+	int idx = var_register(&pw->vars, "application_name");
+	char addr[80], name[400];
+	struct varset *vs;
+
+	if (idx < 0)
+		return 0;
+	peer_addr_format(&client->addr, addr, sizeof(addr));
+	snprintf(name, sizeof(name), "%s - %s", client->vars->vals[idx] ?
+	    client->vars->vals[idx] : "app", addr);
+	vs = varset_with(&pw->vars, client->vars, idx, name);
+	if (vs == NULL) {
+		client_close(client, "out of memory");
+		return -1;
+	}
+	varset_release(&pw->vars, client->vars);
+	client->vars = vs;
+	return 0;
+}
+
 /* Accept the startup parameters: tracked ones are kept, ignored dropped. */
 static int
 client_take_params(struct client *client, const struct pq_startup *sp)
@@ -509,6 +537,8 @@ client_take_params(struct client *client, const struct pq_startup *sp)
 		varset_release(&pw->vars, client->vars);
 		client->vars = vs;
 	}
+	if (pw->cfg->application_name_add_host)
+		return client_add_host_to_appname(client);
 	return 0;
 }
 

@@ -74,11 +74,16 @@ const struct config_option config_options[] = {
 	{ "stats_period", OPT_TIME, OFF(stats_period), "60", 1, DAY, NULL, R,
 	  "Period of the averages in SHOW STATS, of the stats log line and "
 	  "of the systemd STATUS line." },
-	{ "disable_pqexec", OPT_BOOL, OFF(disable_pqexec), "0", 0, 1, NULL, L,
-	  "Refuse the simple query protocol." },
+	{ "disable_pqexec", OPT_BOOL, OFF(disable_pqexec), "0", 0, 1, NULL, 0,
+	  "Refuse the simple query protocol: a client that sends a Query "
+	  "message is disconnected with \"PQexec disallowed\" (several "
+	  "statements in one message allow some SQL injection); only the "
+	  "extended protocol works." },
 	{ "application_name_add_host", OPT_BOOL,
-	  OFF(application_name_add_host), "0", 0, 1, NULL, R | L,
-	  "Append the client's host and port to its application_name." },
+	  OFF(application_name_add_host), "0", 0, 1, NULL, R,
+	  "Append the client's address and port to the application_name it "
+	  "logs in with (\"app - 10.0.0.7:51000\", \"app\" when it gave "
+	  "none), so that pg_stat_activity shows where a query came from." },
 	{ "max_prepared_statements", OPT_INT, OFF(max_prepared_statements),
 	  "200", 0, 100000, NULL, R,
 	  "Protocol-level named prepared statements kept per server "

@@ -341,6 +341,15 @@ relay_client_pass(struct client *client)
 			    msg);
 			return;
 		}
+		if (hdr.type == PQMSG_QUERY && client->pw->cfg->disable_pqexec) {
+			/* PgBouncer's words; only the extended protocol */
+			forward_counted(client, server, fwd);
+			client_log(client, LOG_LVL_ERROR, "client used \"Query\" "
+			    "packet type");
+			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+			    "PQexec disallowed");
+			return;
+		}
 		if ((int64_t)hdr.len > max_packet) {
 			forward_counted(client, server, fwd);
 			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,

@@ -521,6 +521,36 @@ show_database_column(const char *db, const char *column)
 	return value;
 }
 
+/*
+ * disable_pqexec: a simple Query disconnects the client in PgBouncer's
+ * words, the extended protocol works; application_name_add_host appends
+ * the client's address to its application_name.
+ */
+static void
+test_pqexec_and_appname(void **state)
+{
+	PGconn *conn;
+	PGresult *res;
+
+	(void)state;
+	restart("disable_pqexec = 1\napplication_name_add_host = 1", NULL);
+	conn = it_connect(&env, "postgres", "postgres",
+	    "application_name=myapp");
+	res = PQexecParams(conn, "select current_setting('application_name')",
+	    0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	if (strncmp(PQgetvalue(res, 0, 0), "myapp - 127.0.0.1:", 18) != 0)
+		fail_msg("application_name: %s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	res = PQexec(conn, "select 1");
+	assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_non_null(strstr(PQerrorMessage(conn), "PQexec disallowed"));
+	PQclear(res);
+	PQfinish(conn);
+	assert_true(it_log_contains(&env, "client used \"Query\" packet "
+	    "type"));
+}
+
 /* Backends of role u1 over TCP (tcp) or the unix socket (!tcp). */
 static long long
 u1_backends(bool tcp)
@@ -911,6 +941,7 @@ main(void)
 		cmocka_unit_test(test_min_pool_size_forced_user),
 		cmocka_unit_test(test_connect_query),
 		cmocka_unit_test(test_host_list),
+		cmocka_unit_test(test_pqexec_and_appname),
 		cmocka_unit_test(test_reserve_pool),
 		cmocka_unit_test(test_pool_sizes),
 		cmocka_unit_test(test_server_caps),
