@@ -163,9 +163,10 @@ const struct config_option config_options[] = {
 	  "count for their user: stats_users are refused past it, admin_users "
 	  "never on the console." },
 	{ "server_round_robin", OPT_BOOL, OFF(server_round_robin), "0", 0, 1,
-	  NULL, R | L,
+	  NULL, R,
 	  "Reuse idle server connections in turn instead of the most "
-	  "recently used first." },
+	  "recently used first (the default keeps few servers busy, so "
+	  "server_idle_timeout can close the rest)." },
 	{ "autodb_idle_timeout", OPT_TIME, OFF(autodb_idle_timeout), "3600", 0,
 	  TMAX, NULL, R,
 	  "Free a pool of a database created from the `*` entry after this "

@@ -340,6 +340,7 @@ pool_evict_idle(struct pool *pool, bool same_db)
 	bool kicking;
 
 	TAILQ_FOREACH(other, &pool->pw->pools, entry) {
+		/* the one idle longest (the list's newest are first) */
 		struct server *victim = TAILQ_LAST(&other->idle_servers,
 		    server_list);
 		if (other == pool || victim == NULL)
@@ -461,7 +462,14 @@ pool_take_idle(struct pool *pool)
 	const struct config *cfg = pool->pw->cfg;
 	struct server *server;
 
-	while ((server = TAILQ_FIRST(&pool->idle_servers)) != NULL) {
+	/*
+	 * The most recently used first (PgBouncer's default), so that the
+	 * others stay idle and server_idle_timeout can close them; in turn
+	 * with server_round_robin.  Released servers join at the head.
+	 */
+	while ((server = cfg->server_round_robin ?
+	    TAILQ_LAST(&pool->idle_servers, server_list) :
+	    TAILQ_FIRST(&pool->idle_servers)) != NULL) {
 		if (!server_idle_usable(server))
 			continue;
 		if (server->just_checked || cfg->server_check_query[0] ==

@@ -551,6 +551,50 @@ test_pqexec_and_appname(void **state)
 	    "type"));
 }
 
+/* Backend pids one client sees over n transactions, how many distinct. */
+static int
+distinct_backends(PGconn *conn, int n)
+{
+	long long seen[8];
+	int distinct = 0;
+
+	for (int i = 0; i < n && i < 8; i++) {
+		long long pid = it_query_int(conn, "select pg_backend_pid()");
+		bool known = false;
+		for (int j = 0; j < distinct; j++)
+			known = known || seen[j] == pid;
+		if (!known)
+			seen[distinct++] = pid;
+	}
+	return distinct;
+}
+
+/*
+ * Idle servers are reused most recently used first (PgBouncer's default):
+ * one client's transactions stay on one backend while others idle;
+ * server_round_robin = 1 takes them in turn.
+ */
+static void
+test_server_round_robin(void **state)
+{
+	PGconn *a, *b;
+
+	(void)state;
+	for (int rr = 0; rr <= 1; rr++) {
+		restart(rr ? "server_round_robin = 1" : "", NULL);
+		a = it_connect(&env, "postgres", "postgres", NULL);
+		b = it_connect(&env, "postgres", "postgres", NULL);
+		/* two servers, both idle afterwards */
+		assert_true(it_exec_ok(a, "begin"));
+		assert_true(it_exec_ok(b, "begin"));
+		assert_true(it_exec_ok(a, "commit"));
+		assert_true(it_exec_ok(b, "commit"));
+		assert_int_equal(distinct_backends(a, 6), rr ? 2 : 1);
+		PQfinish(a);
+		PQfinish(b);
+	}
+}
+
 /* Backends of role u1 over TCP (tcp) or the unix socket (!tcp). */
 static long long
 u1_backends(bool tcp)
@@ -942,6 +986,7 @@ main(void)
 		cmocka_unit_test(test_connect_query),
 		cmocka_unit_test(test_host_list),
 		cmocka_unit_test(test_pqexec_and_appname),
+		cmocka_unit_test(test_server_round_robin),
 		cmocka_unit_test(test_reserve_pool),
 		cmocka_unit_test(test_pool_sizes),
 		cmocka_unit_test(test_server_caps),
