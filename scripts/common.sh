@@ -5,7 +5,7 @@
 # (prometheus brings promtool, which checks the /metrics output; procps and
 # iproute2 bring pgrep and ss, which minimal images may lack).
 PGWEIR_PACKAGES="build-essential autoconf automake libtool pkg-config \
-libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev \
+libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev libpam0g-dev \
 postgresql postgresql-client openssl prometheus procps iproute2"
 
 # What the driver tests (test/integration/it_drivers) run: Java with pgJDBC,

@@ -35,6 +35,7 @@
 #include "pgweir/authquery.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
+#include "pgweir/authpam.h"
 #include "pgweir/hba.h"
 #include "pgweir/ident.h"
 #include "pgweir/log.h"
@@ -54,6 +55,7 @@ enum auth_step {
 	AUTH_WAIT_MD5,		/* sent AuthenticationMD5Password */
 	AUTH_WAIT_SASL_FIRST,	/* sent AuthenticationSASL */
 	AUTH_WAIT_SASL_FINAL,	/* sent AuthenticationSASLContinue */
+	AUTH_WAIT_PAM,		/* PAM's thread checks the password */
 };
 
 /* The state of one login's authentication; freed when it ends. */
@@ -64,6 +66,7 @@ struct auth_state {
 	bool mock;			/* unknown user: must fail like a bad one */
 	uint8_t md5_salt[4];
 	struct authquery_req *aq;	/* lookup in flight, or NULL */
+	struct authpam_req *pam;	/* PAM check in flight, or NULL */
 	struct scram_server scram;
 };
 
@@ -77,6 +80,8 @@ auth_free(struct client *client)
 		return;
 	if (a->aq)
 		authquery_cancel(a->aq);
+	if (a->pam)
+		authpam_cancel(a->pam);
 	if (a->secret) {
 		OPENSSL_cleanse(a->secret, strlen(a->secret));
 		free(a->secret);
@@ -701,6 +706,9 @@ auth_pick_method(struct client *client, enum hba_method *method,
 	case AUTH_CERT:
 		*method = HBA_CERT;
 		return true;
+	case AUTH_PAM:
+		*method = HBA_PASSWORD;	/* a cleartext password, for PAM */
+		return true;
 	case AUTH_HBA:
 		break;
 	}
@@ -767,6 +775,12 @@ auth_start(struct client *client)
 		return;
 	}
 	client->auth->method = method;
+	if (pw->cfg->auth_type == AUTH_PAM && !client->login->admin) {
+		/* PAM, not the auth_file, knows the users */
+		client->auth->step = AUTH_WAIT_PASSWORD;
+		auth_send(client, PQAUTH_CLEARTEXT, NULL, 0);
+		return;
+	}
 	if (method == HBA_PEER)
 		auth_peer(client, map);
 	else if (method == HBA_CERT)
@@ -840,6 +854,48 @@ check_md5(struct client *client, const char *answer)
 	return ok;
 }
 
+/* PAM's answer, on the loop. */
+static void
+auth_pam_done(void *arg, bool ok, const char *why)
+{
+	struct client *client = arg;
+
+	client->auth->pam = NULL;
+	if (!ok) {
+		OPENSSL_cleanse(client->login->pam_password,
+		    strlen(client->login->pam_password));
+		free(client->login->pam_password);
+		client->login->pam_password = NULL;
+		auth_fail_password(client, why);
+		return;
+	}
+	auth_succeed(client);
+}
+
+/*
+ * auth_type = pam: hand the password to PAM's thread; the login goes on
+ * in auth_pam_done.  The password is kept: it logs in to PostgreSQL.
+ */
+static void
+auth_start_pam(struct client *client, const char *password)
+{
+	struct pgweir *pw = client->pw;
+	struct auth_state *a = client->auth;
+
+	if (pw->pam == NULL)
+		pw->pam = authpam_new(pw->base, "pgbouncer");
+	client->login->pam_password = strdup(password);
+	if (pw->pam == NULL || client->login->pam_password == NULL) {
+		auth_fail_config(client);
+		return;
+	}
+	a->step = AUTH_WAIT_PAM;
+	a->pam = authpam_check(pw->pam, login_user(client), password,
+	    auth_pam_done, client);
+	if (a->pam == NULL)
+		client_close(client, "out of memory");
+}
+
 /* One PasswordMessage / SASLInitialResponse / SASLResponse. */
 static void
 auth_on_password(struct client *client, char *body, size_t len)
@@ -855,6 +911,12 @@ auth_on_password(struct client *client, char *body, size_t len)
 		    strlen(body) != len - 1) {
 			auth_fail_password(client, "malformed password "
 			    "message");
+			return;
+		}
+		if (a->step == AUTH_WAIT_PASSWORD &&
+		    client->pw->cfg->auth_type == AUTH_PAM &&
+		    !client->login->admin) {
+			auth_start_pam(client, body);
 			return;
 		}
 		if (a->step == AUTH_WAIT_PASSWORD ? check_cleartext(client,
@@ -907,6 +969,7 @@ auth_on_password(struct client *client, char *body, size_t len)
 		auth_succeed(client);
 		return;
 	case AUTH_WAIT_SECRET:
+	case AUTH_WAIT_PAM:
 		break;
 	}
 	client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,

@@ -663,6 +663,10 @@ client_login_free(struct client *client)
 	free(l->user);
 	free(l->database);
 	config_unref(l->cfg);
+	if (l->pam_password != NULL) {
+		OPENSSL_cleanse(l->pam_password, strlen(l->pam_password));
+		free(l->pam_password);
+	}
 	if (l->derived != NULL) {
 		OPENSSL_cleanse(l->derived, sizeof(*l->derived));
 		free(l->derived);
@@ -831,6 +835,16 @@ client_join_pool(struct client *client)
 	if (l->has_scram_keys)
 		pool_user_set_scram_keys(login_user, l->scram_client_key,
 		    l->scram_server_key);
+	if (l->pam_password != NULL) {
+		/* the newest password PAM accepted logs in to PostgreSQL */
+		if (login_user->pam_password != NULL) {
+			OPENSSL_cleanse(login_user->pam_password,
+			    strlen(login_user->pam_password));
+			free(login_user->pam_password);
+		}
+		login_user->pam_password = l->pam_password;
+		l->pam_password = NULL;
+	}
 	if (l->derived != NULL && login_user->derived == NULL) {
 		login_user->derived = l->derived;
 		memcpy(login_user->derived_from, l->derived_from,

@@ -19,6 +19,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/hba.h"
+#include "pgweir/authpam.h"
 #include "pgweir/ident.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
@@ -530,6 +531,8 @@ pgweir_free_runtime(struct pgweir *pw)
 	pw->hba = NULL;
 	ident_free(pw->ident);
 	pw->ident = NULL;
+	authpam_free(pw->pam);
+	pw->pam = NULL;
 	tls_free(&pw->tls);
 	authfile_free(pw->auth);
 	pw->auth = NULL;

@@ -23,7 +23,7 @@
 static const char *const pool_modes[] = { "session", "transaction",
 	"statement", NULL };
 static const char *const auth_types[] = { "any", "trust", "plain", "md5",
-	"scram-sha-256", "cert", "hba", NULL };
+	"scram-sha-256", "cert", "hba", "pam", NULL };
 static const char *const tls_modes[] = { "disable", "allow", "prefer",
 	"require", "verify-ca", "verify-full", NULL };
 
@@ -191,7 +191,8 @@ const struct config_option config_options[] = {
 	/* authentication and console access */
 	{ "auth_type", OPT_ENUM, OFF(auth_type), "md5", 0, 0, auth_types, R,
 	  "How clients authenticate: any, trust, plain, md5, scram-sha-256, "
-	  "cert or hba." },
+	  "cert, hba or pam (Linux-PAM, service \"pgbouncer\"; the "
+	  "auth_file is not used)." },
 	{ "auth_file", OPT_STRING, OFF(auth_file), "", 0, 0, NULL, R,
 	  "File of `\"user\" \"secret\"` lines; re-read on reload." },
 	{ "auth_hba_file", OPT_STRING, OFF(auth_hba_file), "", 0, 0, NULL, R,

@@ -594,7 +594,12 @@ server_secret(struct server *server)
 	if (conf->password && conf->user)
 		return conf->password;
 	e = authfile_find(server->pw->auth, server->pool->server_user);
-	return e ? e->secret : NULL;
+	if (e != NULL)
+		return e->secret;
+	/* auth_type = pam: the password the user's client gave */
+	if (conf->user == NULL && server->pool->user->pam_password != NULL)
+		return server->pool->user->pam_password;
+	return NULL;
 }
 
 /* Whether a secret is a stored hash rather than a password. */

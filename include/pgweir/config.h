@@ -21,6 +21,7 @@ enum auth_type {
 	AUTH_SCRAM,
 	AUTH_CERT,
 	AUTH_HBA,
+	AUTH_PAM,
 };
 
 enum tls_mode {

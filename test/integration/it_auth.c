@@ -1004,6 +1004,55 @@ test_ident_map(void **state)
 }
 
 /*
+ * auth_type = pam: Linux-PAM checks the password (a service file of the
+ * test's own: pam_exec runs a script that accepts "<user>-pw", slowly for
+ * carol), the auth_file is not used, and the accepted password logs in to
+ * PostgreSQL too (SCRAM over TCP).  PAM runs off the event loop: while
+ * carol's check takes two seconds, alice logs in at once.
+ */
+static void
+test_pam(void **state)
+{
+	char path[300], dir[300], service[600];
+	long long t0;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/pam.d", env.dir);
+	assert_int_equal(it_sh(&env, NULL, 0, "mkdir -p %s && chmod 755 %s",
+	    dir, dir), 0);
+	write_conf("pam-check.sh", "#!/bin/sh\n"
+	    "pw=$(tr -d '\\000')\n"
+	    "[ \"$PAM_USER\" = carol ] && sleep 2\n"
+	    "[ \"$pw\" = \"$PAM_USER-pw\" ]\n", path, sizeof(path));
+	assert_int_equal(chmod(path, 0755), 0);
+	snprintf(service, sizeof(service), "auth required pam_exec.so "
+	    "expose_authtok quiet %s\naccount required pam_permit.so\n",
+	    path);
+	write_conf("pam.d/pgbouncer", service, path, sizeof(path));
+	snprintf(env.extra_env, sizeof(env.extra_env),
+	    "PGWEIR_PAM_CONFDIR=%s", dir);
+	restart("auth_type = pam\n");
+	assert_string_equal(login_error("postgres", "alice",
+	    "password=alice-pw"), "");
+	assert_non_null(strstr(login_error("postgres", "alice",
+	    "password=wrong"), "password authentication failed for user "
+	    "\"alice\""));
+	/* PAM's own reason, in the log only (pam_exec: a system error) */
+	assert_true(it_wait_log(&env, "alice@127.0.0.1", 2000));
+	assert_true(it_wait_log(&env, "authentication failed: System error",
+	    2000));
+	/* a slow PAM check holds up nobody else */
+	it_sh(&env, NULL, 0, "(PGPASSWORD=carol-pw psql -X -h 127.0.0.1 -p %d "
+	    "-U carol -c 'select 1' postgres >/dev/null 2>&1 &)", env.port);
+	it_sleep_ms(300);
+	t0 = it_now_ms();
+	assert_string_equal(login_error("postgres", "bob", "password=bob-pw"),
+	    "");
+	assert_true(it_now_ms() - t0 < 1500);
+	env.extra_env[0] = '\0';
+}
+
+/*
  * Trust lets in every user pgweir knows, with or without a password: from
  * the auth_file, or from auth_query even when its answer has a NULL or
  * empty secret.  A user it does not know is refused, in PgBouncer's words.
@@ -1170,6 +1219,7 @@ main(void)
 		cmocka_unit_test(test_refused_login_reaches_waiting_clients),
 		cmocka_unit_test(test_hba),
 		cmocka_unit_test(test_ident_map),
+		cmocka_unit_test(test_pam),
 		cmocka_unit_test(test_trust_users_without_password),
 		cmocka_unit_test(test_unknown_database_after_auth),
 		cmocka_unit_test(test_auth_dbname),
