@@ -5,7 +5,7 @@
 # (prometheus brings promtool, which checks the /metrics output; procps and
 # iproute2 bring pgrep and ss, which minimal images may lack).
 PGWEIR_PACKAGES="build-essential autoconf automake libtool pkg-config \
-libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev libpam0g-dev \
+libevent-dev libssl-dev libinih-dev libpq-dev libcmocka-dev libpam0g-dev libldap-dev \
 postgresql postgresql-client openssl prometheus procps iproute2"
 
 # What the driver tests (test/integration/it_drivers) run: Java with pgJDBC,
@@ -15,7 +15,7 @@ postgresql postgresql-client openssl prometheus procps iproute2"
 # clang and its runtime build the libFuzzer targets (test/fuzz).  pgbadger
 # reads pgweir's log in its PgBouncer mode (test/integration/it_logfmt).
 PGWEIR_TEST_PACKAGES="default-jdk-headless libpostgresql-jdbc-java \
-python3-asyncpg nodejs clang libclang-rt-dev pgbadger"
+python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils"
 command -v npm >/dev/null 2>&1 || PGWEIR_TEST_PACKAGES="$PGWEIR_TEST_PACKAGES node-pg"
 
 # Install the packages that are missing (as root), or say what to run.

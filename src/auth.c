@@ -35,7 +35,7 @@
 #include "pgweir/authquery.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
-#include "pgweir/authpam.h"
+#include "pgweir/authwork.h"
 #include "pgweir/hba.h"
 #include "pgweir/ident.h"
 #include "pgweir/log.h"
@@ -55,7 +55,7 @@ enum auth_step {
 	AUTH_WAIT_MD5,		/* sent AuthenticationMD5Password */
 	AUTH_WAIT_SASL_FIRST,	/* sent AuthenticationSASL */
 	AUTH_WAIT_SASL_FINAL,	/* sent AuthenticationSASLContinue */
-	AUTH_WAIT_PAM,		/* PAM's thread checks the password */
+	AUTH_WAIT_CHECK,	/* PAM or LDAP checks it, off the loop */
 };
 
 /* The state of one login's authentication; freed when it ends. */
@@ -66,7 +66,9 @@ struct auth_state {
 	bool mock;			/* unknown user: must fail like a bad one */
 	uint8_t md5_salt[4];
 	struct authquery_req *aq;	/* lookup in flight, or NULL */
-	struct authpam_req *pam;	/* PAM check in flight, or NULL */
+	struct authwork_req *check;	/* PAM or LDAP check in flight */
+	bool external;			/* PAM or LDAP, not a secret, checks */
+	char *ldap_options;		/* the ldap rule's options; owned */
 	struct scram_server scram;
 };
 
@@ -80,8 +82,9 @@ auth_free(struct client *client)
 		return;
 	if (a->aq)
 		authquery_cancel(a->aq);
-	if (a->pam)
-		authpam_cancel(a->pam);
+	if (a->check)
+		authwork_cancel(a->check);
+	free(a->ldap_options);
 	if (a->secret) {
 		OPENSSL_cleanse(a->secret, strlen(a->secret));
 		free(a->secret);
@@ -679,6 +682,33 @@ client_sockaddr(const struct client *client, struct sockaddr_storage *ss)
 	return NULL;
 }
 
+/*
+ * auth_type = ldap: auth_ldap_options are the options of an ldap rule
+ * that matches every client; read by the hba parser, so that they mean
+ * what they mean on an ldap line.  The rule (pw->ldap_rule) lives until
+ * the next login: its options are copied before that.
+ */
+static bool
+auth_global_ldap(struct client *client, enum hba_method *method,
+    const char **map)
+{
+	struct pgweir *pw = client->pw;
+	char text[2048], err[300] = "no options";
+
+	hba_free(pw->ldap_rule);
+	snprintf(text, sizeof(text), "local all all ldap %s\n",
+	    pw->cfg->auth_ldap_options);
+	pw->ldap_rule = hba_parse(text, "auth_ldap_options", NULL, err,
+	    sizeof(err));
+	if (pw->ldap_rule == NULL || hba_match(pw->ldap_rule, HBA_CONN_LOCAL,
+	    "x", "x", NULL, method, map) < 0) {
+		log_error("auth_ldap_options: %s", err);
+		auth_fail_config(client);
+		return false;
+	}
+	return true;
+}
+
 /* Pick the method for this login; false when the login is refused. */
 static bool
 auth_pick_method(struct client *client, enum hba_method *method,
@@ -709,6 +739,8 @@ auth_pick_method(struct client *client, enum hba_method *method,
 	case AUTH_PAM:
 		*method = HBA_PASSWORD;	/* a cleartext password, for PAM */
 		return true;
+	case AUTH_LDAP:
+		return auth_global_ldap(client, method, map);
 	case AUTH_HBA:
 		break;
 	}
@@ -764,6 +796,7 @@ auth_start(struct client *client)
 		return;		/* auth_pick_method refused it */
 	case HBA_PEER:
 	case HBA_CERT:
+	case HBA_LDAP:
 	case HBA_PASSWORD:
 	case HBA_MD5:
 	case HBA_SCRAM:
@@ -775,8 +808,15 @@ auth_start(struct client *client)
 		return;
 	}
 	client->auth->method = method;
-	if (pw->cfg->auth_type == AUTH_PAM && !client->login->admin) {
-		/* PAM, not the auth_file, knows the users */
+	if ((pw->cfg->auth_type == AUTH_PAM && !client->login->admin) ||
+	    method == HBA_LDAP) {
+		/* PAM or LDAP, not the auth_file, knows the users */
+		client->auth->external = true;
+		if (method == HBA_LDAP && (map == NULL ||
+		    (client->auth->ldap_options = strdup(map)) == NULL)) {
+			auth_fail_config(client);
+			return;
+		}
 		client->auth->step = AUTH_WAIT_PASSWORD;
 		auth_send(client, PQAUTH_CLEARTEXT, NULL, 0);
 		return;
@@ -854,18 +894,18 @@ check_md5(struct client *client, const char *answer)
 	return ok;
 }
 
-/* PAM's answer, on the loop. */
+/* PAM's or LDAP's answer, on the loop. */
 static void
-auth_pam_done(void *arg, bool ok, const char *why)
+auth_check_done(void *arg, bool ok, const char *why)
 {
 	struct client *client = arg;
 
-	client->auth->pam = NULL;
+	client->auth->check = NULL;
 	if (!ok) {
-		OPENSSL_cleanse(client->login->pam_password,
-		    strlen(client->login->pam_password));
-		free(client->login->pam_password);
-		client->login->pam_password = NULL;
+		OPENSSL_cleanse(client->login->checked_password,
+		    strlen(client->login->checked_password));
+		free(client->login->checked_password);
+		client->login->checked_password = NULL;
 		auth_fail_password(client, why);
 		return;
 	}
@@ -873,26 +913,33 @@ auth_pam_done(void *arg, bool ok, const char *why)
 }
 
 /*
- * auth_type = pam: hand the password to PAM's thread; the login goes on
- * in auth_pam_done.  The password is kept: it logs in to PostgreSQL.
+ * auth_type = pam, or an ldap rule: hand the password to a worker thread
+ * (authwork.c); the login goes on in auth_check_done.  The password is
+ * kept: it logs in to PostgreSQL as that user too.
  */
 static void
-auth_start_pam(struct client *client, const char *password)
+auth_start_check(struct client *client, const char *password)
 {
 	struct pgweir *pw = client->pw;
 	struct auth_state *a = client->auth;
+	const char *opts = a->ldap_options;
+	void *job;
 
-	if (pw->pam == NULL)
-		pw->pam = authpam_new(pw->base, "pgbouncer");
-	client->login->pam_password = strdup(password);
-	if (pw->pam == NULL || client->login->pam_password == NULL) {
+	if (pw->authwork == NULL)
+		pw->authwork = authwork_new(pw->base);
+	client->login->checked_password = strdup(password);
+	job = authjob_new(login_user(client), password, opts,
+	    opts ? strlen(opts) + 1 : 0);
+	if (pw->authwork == NULL || client->login->checked_password == NULL ||
+	    job == NULL) {
+		authjob_free(job);
 		auth_fail_config(client);
 		return;
 	}
-	a->step = AUTH_WAIT_PAM;
-	a->pam = authpam_check(pw->pam, login_user(client), password,
-	    auth_pam_done, client);
-	if (a->pam == NULL)
+	a->step = AUTH_WAIT_CHECK;
+	a->check = authwork_submit(pw->authwork, opts ? authldap_run :
+	    authpam_run, job, authjob_free, auth_check_done, client);
+	if (a->check == NULL)
 		client_close(client, "out of memory");
 }
 
@@ -913,10 +960,8 @@ auth_on_password(struct client *client, char *body, size_t len)
 			    "message");
 			return;
 		}
-		if (a->step == AUTH_WAIT_PASSWORD &&
-		    client->pw->cfg->auth_type == AUTH_PAM &&
-		    !client->login->admin) {
-			auth_start_pam(client, body);
+		if (a->step == AUTH_WAIT_PASSWORD && a->external) {
+			auth_start_check(client, body);
 			return;
 		}
 		if (a->step == AUTH_WAIT_PASSWORD ? check_cleartext(client,
@@ -969,7 +1014,7 @@ auth_on_password(struct client *client, char *body, size_t len)
 		auth_succeed(client);
 		return;
 	case AUTH_WAIT_SECRET:
-	case AUTH_WAIT_PAM:
+	case AUTH_WAIT_CHECK:
 		break;
 	}
 	client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,

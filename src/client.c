@@ -663,9 +663,9 @@ client_login_free(struct client *client)
 	free(l->user);
 	free(l->database);
 	config_unref(l->cfg);
-	if (l->pam_password != NULL) {
-		OPENSSL_cleanse(l->pam_password, strlen(l->pam_password));
-		free(l->pam_password);
+	if (l->checked_password != NULL) {
+		OPENSSL_cleanse(l->checked_password, strlen(l->checked_password));
+		free(l->checked_password);
 	}
 	if (l->derived != NULL) {
 		OPENSSL_cleanse(l->derived, sizeof(*l->derived));
@@ -835,15 +835,15 @@ client_join_pool(struct client *client)
 	if (l->has_scram_keys)
 		pool_user_set_scram_keys(login_user, l->scram_client_key,
 		    l->scram_server_key);
-	if (l->pam_password != NULL) {
+	if (l->checked_password != NULL) {
 		/* the newest password PAM accepted logs in to PostgreSQL */
-		if (login_user->pam_password != NULL) {
-			OPENSSL_cleanse(login_user->pam_password,
-			    strlen(login_user->pam_password));
-			free(login_user->pam_password);
+		if (login_user->checked_password != NULL) {
+			OPENSSL_cleanse(login_user->checked_password,
+			    strlen(login_user->checked_password));
+			free(login_user->checked_password);
 		}
-		login_user->pam_password = l->pam_password;
-		l->pam_password = NULL;
+		login_user->checked_password = l->checked_password;
+		l->checked_password = NULL;
 	}
 	if (l->derived != NULL && login_user->derived == NULL) {
 		login_user->derived = l->derived;

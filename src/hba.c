@@ -145,11 +145,12 @@ static const char *const method_names[] = {
 	[HBA_SCRAM] = "scram-sha-256",
 	[HBA_CERT] = "cert",
 	[HBA_PEER] = "peer",
+	[HBA_LDAP] = "ldap",
 };
 
 /* PostgreSQL methods that pgweir knows of but does not implement. */
 static const char *const foreign_methods[] = {
-	"ident", "gss", "sspi", "ldap", "radius", "pam", "bsd", "oauth", NULL
+	"ident", "gss", "sspi", "radius", "pam", "bsd", "oauth", NULL
 };
 
 static int	parse_item(struct hba_parser *, struct hba_list *,
@@ -650,6 +651,43 @@ found:
 	return 0;
 }
 
+/* PostgreSQL's options of the ldap method. */
+static const char *const ldap_options[] = {
+	"ldapserver", "ldapport", "ldapscheme", "ldaptls", "ldapprefix",
+	"ldapsuffix", "ldapbasedn", "ldapbinddn", "ldapbindpasswd",
+	"ldapsearchattribute", "ldapsearchfilter", "ldapurl", NULL
+};
+
+/*
+ * Keep one option of an ldap rule in r->map as "name=value" items
+ * separated by HBA_OPT_SEP (authldap.c reads them).
+ */
+static int
+add_ldap_option(struct hba_parser *ps, struct hba_rule *r, const char *name,
+    const char *value)
+{
+	size_t old = r->map ? strlen(r->map) : 0, n;
+	bool known = false;
+	char *grown;
+
+	for (size_t i = 0; ldap_options[i] != NULL; i++)
+		known = known || strcmp(name, ldap_options[i]) == 0;
+	if (!known)
+		return parse_error(ps, "option %.64s is not an ldap option",
+		    name);
+	if (strchr(value, HBA_OPT_SEP) != NULL)
+		return parse_error(ps, "option %.64s: invalid character",
+		    name);
+	n = old + strlen(name) + strlen(value) + 3;
+	grown = realloc(r->map, n);
+	if (grown == NULL)
+		return parse_error(ps, "out of memory");
+	snprintf(grown + old, n - old, "%s%s=%s", old ? "\x1f" : "", name,
+	    value);
+	r->map = grown;
+	return 0;
+}
+
 /* Read the name=value options after the method. */
 static int
 parse_options(struct hba_parser *ps, const char **pp, struct hba_rule *r)
@@ -667,6 +705,11 @@ parse_options(struct hba_parser *ps, const char **pp, struct hba_rule *r)
 			return parse_error(ps, "option \"%.64s\": expected "
 			    "name=value", t.s);
 		*eq = '\0';
+		if (r->method == HBA_LDAP) {
+			if (add_ldap_option(ps, r, t.s, eq + 1) == -1)
+				return -1;
+			continue;
+		}
 		if (strcmp(t.s, "map") != 0)
 			return parse_error(ps, "option %.64s is not supported",
 			    t.s);

@@ -19,7 +19,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/hba.h"
-#include "pgweir/authpam.h"
+#include "pgweir/authwork.h"
 #include "pgweir/ident.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
@@ -531,8 +531,10 @@ pgweir_free_runtime(struct pgweir *pw)
 	pw->hba = NULL;
 	ident_free(pw->ident);
 	pw->ident = NULL;
-	authpam_free(pw->pam);
-	pw->pam = NULL;
+	authwork_free(pw->authwork);
+	pw->authwork = NULL;
+	hba_free(pw->ldap_rule);
+	pw->ldap_rule = NULL;
 	tls_free(&pw->tls);
 	authfile_free(pw->auth);
 	pw->auth = NULL;

@@ -23,7 +23,7 @@
 static const char *const pool_modes[] = { "session", "transaction",
 	"statement", NULL };
 static const char *const auth_types[] = { "any", "trust", "plain", "md5",
-	"scram-sha-256", "cert", "hba", "pam", NULL };
+	"scram-sha-256", "cert", "hba", "pam", "ldap", NULL };
 static const char *const tls_modes[] = { "disable", "allow", "prefer",
 	"require", "verify-ca", "verify-full", NULL };
 
@@ -191,8 +191,8 @@ const struct config_option config_options[] = {
 	/* authentication and console access */
 	{ "auth_type", OPT_ENUM, OFF(auth_type), "md5", 0, 0, auth_types, R,
 	  "How clients authenticate: any, trust, plain, md5, scram-sha-256, "
-	  "cert, hba or pam (Linux-PAM, service \"pgbouncer\"; the "
-	  "auth_file is not used)." },
+	  "cert, hba, pam (Linux-PAM, service \"pgbouncer\"; the "
+	  "auth_file is not used) or ldap (auth_ldap_options)." },
 	{ "auth_file", OPT_STRING, OFF(auth_file), "", 0, 0, NULL, R,
 	  "File of `\"user\" \"secret\"` lines; re-read on reload." },
 	{ "auth_hba_file", OPT_STRING, OFF(auth_hba_file), "", 0, 0, NULL, R,
@@ -217,7 +217,9 @@ const struct config_option config_options[] = {
 	  "same user (0: ask every time). A changed password or a dropped "
 	  "role is seen by new logins at most this late." },
 	{ "auth_ldap_options", OPT_STRING, OFF(auth_ldap_options), "", 0, 0,
-	  NULL, R | S | L, "LDAP options; pgweir has no LDAP support." },
+	  NULL, R | S, "With auth_type = ldap: the options of an ldap line "
+	  "of pg_hba.conf (ldapurl=..., or ldapserver=... with ldapprefix and "
+	  "ldapsuffix or ldapbasedn...), used for every client." },
 	{ "admin_users", OPT_STRING, OFF(admin_users), "", 0, 0, NULL, R,
 	  "Comma-separated users allowed every admin console command." },
 	{ "admin_db_aliases", OPT_STRING, OFF(admin_db_aliases), "pgbouncer",

@@ -1022,9 +1022,9 @@ user_free(struct pgweir *pw, struct user *user)
 	if (user->derived != NULL)
 		OPENSSL_cleanse(user->derived, sizeof(*user->derived));
 	free(user->derived);
-	if (user->pam_password != NULL) {
-		OPENSSL_cleanse(user->pam_password, strlen(user->pam_password));
-		free(user->pam_password);
+	if (user->checked_password != NULL) {
+		OPENSSL_cleanse(user->checked_password, strlen(user->checked_password));
+		free(user->checked_password);
 	}
 	free(user->name);
 	free(user);

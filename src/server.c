@@ -597,8 +597,8 @@ server_secret(struct server *server)
 	if (e != NULL)
 		return e->secret;
 	/* auth_type = pam: the password the user's client gave */
-	if (conf->user == NULL && server->pool->user->pam_password != NULL)
-		return server->pool->user->pam_password;
+	if (conf->user == NULL && server->pool->user->checked_password != NULL)
+		return server->pool->user->checked_password;
 	return NULL;
 }
 

@@ -34,8 +34,8 @@ struct client_login {
 	bool has_scram_keys;
 	uint8_t scram_client_key[32];
 	uint8_t scram_server_key[32];
-	/* the password PAM accepted: it logs in to PostgreSQL too */
-	char *pam_password;		/* owned, wiped, or NULL */
+	/* the password PAM or LDAP accepted: it logs in to PostgreSQL too */
+	char *checked_password;		/* owned, wiped, or NULL */
 	/* a SCRAM secret derived from a plaintext one, for the user's cache */
 	struct scram_secret *derived;	/* owned, or NULL */
 	uint8_t derived_from[32];

@@ -22,6 +22,7 @@ enum auth_type {
 	AUTH_CERT,
 	AUTH_HBA,
 	AUTH_PAM,
+	AUTH_LDAP,
 };
 
 enum tls_mode {

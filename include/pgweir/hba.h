@@ -22,6 +22,7 @@ enum hba_method {
 	HBA_SCRAM,
 	HBA_CERT,
 	HBA_PEER,
+	HBA_LDAP,
 };
 
 /* How a client came in: the unix socket, or TCP with or without TLS. */
@@ -33,6 +34,10 @@ enum hba_conn {
 
 /* A parsed file; opaque, owns all its rules. */
 struct hba;
+
+/* Between the "name=value" options of an ldap rule as hba_match gives them. */
+#define HBA_OPT_SEP '\x1f'
+
 
 struct hba *hba_load(const char *path, char *err, size_t errlen);
 struct hba *hba_parse(const char *text, const char *name,

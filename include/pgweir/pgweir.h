@@ -35,7 +35,7 @@ struct authfile;
 struct metrics_server;
 struct hba;
 struct ident_map;
-struct authpam;
+struct authwork;
 struct ps_registry;
 struct authquery;
 
@@ -65,7 +65,9 @@ struct pgweir {
 	struct authfile *auth;		/* users of auth_file, or NULL */
 	struct hba *hba;		/* auth_hba_file rules, or NULL */
 	struct ident_map *ident;	/* auth_ident_file maps, or NULL */
-	struct authpam *pam;		/* PAM's thread, started when needed */
+	struct hba *ldap_rule;		/* auth_ldap_options, as a rule */
+	struct authwork *authwork;	/* PAM and LDAP checks' threads, started
+					 * when first needed */
 	struct authquery *authquery;	/* auth_query connections and cache */
 	struct tls_contexts tls;	/* TLS towards clients and servers */
 	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */

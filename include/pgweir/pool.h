@@ -55,7 +55,7 @@ struct user {
 	uint8_t scram_server_key[32];
 	/* SCRAM secret derived from a plaintext one, and its source's hash */
 	struct scram_secret *derived;	/* owned, or NULL */
-	char *pam_password;		/* last one PAM accepted; owned */
+	char *checked_password;		/* last one PAM or LDAP accepted */
 	uint8_t derived_from[32];
 };
 

@@ -126,7 +126,10 @@ static const struct error_case error_cases[] = {
 	{ "local all all \"\"\n", 1, "empty authentication method" },
 	{ "local all all md5,trust\n", 1, "only one value" },
 	{ "local all all ident\n", 1, "method ident is not supported" },
-	{ "local all all ldap ldapserver=x\n", 1, "ldap is not supported" },
+	{ "local all all radius radiusservers=x\n", 1,
+	    "radius is not supported" },
+	{ "local all all ldap ldapservr=x\n", 1,
+	    "option ldapservr is not an ldap option" },
 	{ "local all all md55\n", 1, "invalid authentication method" },
 	{ "local all all md5 clientcert=verify-full\n", 1,
 	    "option clientcert is not supported" },
@@ -580,6 +583,40 @@ test_malformed(void **state)
 }
 
 /*
+ * ldap rules keep PostgreSQL's options, quoted values whole (a suffix
+ * with commas, a URL), for authldap.c, as "name=value" items.
+ */
+static void
+test_ldap_rule(void **state)
+{
+	char err[256];
+	struct hba *hba;
+	enum hba_method m;
+	const char *opts;
+	struct sockaddr_storage ss;
+	const struct sockaddr *addr = make_addr("127.0.0.1", &ss);
+
+	(void)state;
+	hba = hba_parse("host all u1 0.0.0.0/0 ldap ldapserver=127.0.0.1 "
+	    "ldapport=3890 ldapprefix=\"uid=\" "
+	    "ldapsuffix=\",dc=example,dc=net\"\n"
+	    "host all u2 0.0.0.0/0 ldap "
+	    "ldapurl=\"ldap://h:1/dc=x??sub?(uid=$username)\"\n", "h", NULL,
+	    err, sizeof(err));
+	assert_non_null(hba);
+	assert_int_equal(hba_match(hba, HBA_CONN_HOST_NOSSL, "db", "u1",
+	    addr, &m, &opts), 0);
+	assert_int_equal(m, HBA_LDAP);
+	assert_string_equal(opts, "ldapserver=127.0.0.1\x1fldapport=3890"
+	    "\x1fldapprefix=uid=\x1fldapsuffix=,dc=example,dc=net");
+	assert_int_equal(hba_match(hba, HBA_CONN_HOST_NOSSL, "db", "u2",
+	    addr, &m, &opts), 0);
+	assert_string_equal(opts, "ldapurl=ldap://h:1/dc=x??sub?"
+	    "(uid=$username)");
+	hba_free(hba);
+}
+
+/*
  * The auth_ident_file: "map system-user user" lines, quotes and comments;
  * unquoted all is anyone; regular expressions and +groups are refused
  * when the file loads, and every error names its line.
@@ -628,6 +665,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ldap_rule),
 		cmocka_unit_test(test_ident_maps),
 		cmocka_unit_test(test_match_table),
 		cmocka_unit_test(test_parse_errors),
