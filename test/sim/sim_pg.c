@@ -696,7 +696,6 @@ pg_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	e->progress = true;
 	if (c->closing) {
 		pg_write(c);
 		return;
@@ -725,7 +724,6 @@ sim_pg_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		for (int i = 0; i < SIM_PG_CONNS_MAX && c == NULL; i++)
 			if (e->pg[i].in == NULL)
 				c = &e->pg[i];
-		e->progress = true;
 		if (c == NULL) {
 			close(fd);
 			continue;
