@@ -54,7 +54,6 @@ struct sim {
 	struct authfile *auth0;	/* ...and the auth_file */
 	struct hba *hba0;	/* ...and the hba rules */
 	struct event *accept_ev; /* the fake PostgreSQL's listener */
-	bool progress;		/* a harness callback did something */
 	struct sim_client clients[SIM_CLIENTS_MAX]; /* the harness's clients */
 	int n_clients;		/* clients[] in use */
 	struct sim_pgconn pg[SIM_PG_CONNS_MAX]; /* fake server connections */

@@ -71,19 +71,35 @@ pg_add_rowdesc(struct evbuffer *out)
 	sim_add_msg(out, PQMSG_ROW_DESCRIPTION, body, sizeof(body));
 }
 
-/* A one-column DataRow with n (at most 128) bytes of value. */
+#define SIM_ROWS_BLOCK 64	/* DataRows built at once for a big result */
+
+/*
+ * count one-column DataRows with n (at most 128) bytes of value each.  A
+ * big result is hundreds or thousands of the same row: they go in blocks
+ * of SIM_ROWS_BLOCK rows built once, not two evbuffer_add()s a row.
+ */
 static void
-pg_add_datarow(struct evbuffer *out, size_t n)
+pg_add_datarows(struct evbuffer *out, int count, size_t n)
 {
-	uint8_t body[6 + 128];
+	uint8_t block[SIM_ROWS_BLOCK * (5 + 6 + 128)];
+	size_t row;
+	int k;
 
 	if (n > 128)
 		n = 128;
-	body[0] = 0;
-	body[1] = 1;
-	proto_put_u32(body + 2, (uint32_t)n);
-	memset(body + 6, 'v', n);
-	sim_add_msg(out, PQMSG_DATA_ROW, body, 6 + n);
+	row = 5 + 6 + n;
+	block[0] = PQMSG_DATA_ROW;
+	proto_put_u32(block + 1, (uint32_t)(4 + 6 + n));
+	block[5] = 0;
+	block[6] = 1;
+	proto_put_u32(block + 7, (uint32_t)n);
+	memset(block + 11, 'v', n);
+	for (k = 1; k < SIM_ROWS_BLOCK && k < count; k++)
+		memcpy(block + k * row, block, row);
+	for (; count > 0; count -= SIM_ROWS_BLOCK) {
+		k = count < SIM_ROWS_BLOCK ? count : SIM_ROWS_BLOCK;
+		evbuffer_add(out, block, (size_t)k * row);
+	}
 }
 
 /* A DataRow holding a statement's text (echo). */
@@ -273,8 +289,8 @@ pg_run_statement(struct sim *e, struct sim_pgconn *c, const char *q,
 			pg_add_rowdesc(c->out);
 		if (e->opts.echo)
 			pg_add_echo_row(c->out, q);
-		for (int i = e->opts.echo ? 1 : 0; i < rows; i++)
-			pg_add_datarow(c->out, rows > 1 ? 100 : 1);
+		pg_add_datarows(c->out, e->opts.echo ? rows - 1 : rows,
+		    rows > 1 ? 100 : 1);
 		if (strstr(q, "notify"))
 			pg_add_strings(c->out, PQMSG_NOTIFICATION_RESPONSE,
 			    "\0\0\0\1ch", "payload");
@@ -696,7 +712,6 @@ pg_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	e->progress = true;
 	if (c->closing) {
 		pg_write(c);
 		return;
@@ -725,7 +740,6 @@ sim_pg_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		for (int i = 0; i < SIM_PG_CONNS_MAX && c == NULL; i++)
 			if (e->pg[i].in == NULL)
 				c = &e->pg[i];
-		e->progress = true;
 		if (c == NULL) {
 			close(fd);
 			continue;
