@@ -509,8 +509,9 @@ server_replication_refused(struct server *server,
 	snprintf(msg, sizeof(msg), "login failed: %s", f->message);
 	proto_build_error(io_wbuf(&client->io), "FATAL", f->sqlstate ?
 	    f->sqlstate : SQLSTATE_CONNECTION_FAILURE, msg, NULL);
-	client_close(client, "login failed");
+	/* the server first: both lines are logged before the client knows */
 	server_close(server, "login failed");
+	client_close(client, "login failed");
 }
 
 /* Send the StartupMessage once the TCP or unix connection is up. */
