@@ -392,7 +392,7 @@ const struct config_option config_options[] = {
 	  "Close a client whose transaction has been open longer than this "
 	  "(0: never)." },
 	{ "suspend_timeout", OPT_TIME, OFF(suspend_timeout), "10", 0, TMAX,
-	  NULL, R | L, "Longest wait for buffers to drain during SUSPEND." },
+	  NULL, R, "Longest wait for buffers to drain during SUSPEND." },
 
 	/* low-level network */
 	{ "pkt_buf", OPT_INT, OFF(pkt_buf), "4096", 512, 1048576, NULL, 0,

@@ -813,6 +813,27 @@ test_kill_and_suspend(void **state)
 	PQclear(admin_ok(conn, "RESUME"));
 	assert_int_equal(it_query_int(b, "select 6"), 6);
 	PQfinish(b);
+
+	/*
+	 * A client that reads nothing keeps output pending: SUSPEND waits
+	 * for it only suspend_timeout, then answers all the same.
+	 */
+	{
+		static const char q[] = "select repeat('x', 20000000)";
+		int fd = it_raw_login(&env, "lat", "postgres");
+		long long t0;
+		assert_true(fd >= 0);
+		it_raw_send(fd, 'Q', q, sizeof(q));
+		it_sleep_ms(500);
+		PQclear(admin_ok(conn, "SET suspend_timeout = 1"));
+		t0 = it_now_ms();
+		PQclear(admin_ok(conn, "SUSPEND"));
+		assert_true(it_now_ms() - t0 >= 800);
+		assert_true(it_now_ms() - t0 < 5000);
+		PQclear(admin_ok(conn, "RESUME"));
+		PQclear(admin_ok(conn, "SET suspend_timeout = 10"));
+		close(fd);
+	}
 	PQfinish(conn);
 }
 
