@@ -48,6 +48,8 @@
 
 static void client_io_cb(struct io *io, short what, void *arg);
 static void client_log_login(const struct client *client);
+static void client_end_login_reply(const struct client *client,
+    struct evbuffer *out);
 
 static const char *const state_names[] = {
 	[CL_LOGIN] = "login",
@@ -413,9 +415,7 @@ client_finish_login(struct client *client)
 			value = client->vars->vals[idx];
 		proto_build_parameter_status(out, p->name, value);
 	}
-	proto_build_backend_key_data(out, cancel_pid_encode(pw->cfg->peer_id,
-	    client->slot), client->cancel_key);
-	proto_build_ready_for_query(out, 'I');
+	client_end_login_reply(client, out);
 	pool->stats->total.client_login_count++;
 	client->ps_on = prepared_pool_rewrites(pool);
 	client_set_state(client, CL_IDLE);
@@ -430,6 +430,22 @@ client_finish_login(struct client *client)
 }
 
 /*
+ * The end of every login reply: pgweir's key for cancels (in PgBouncer's
+ * layout when peering), login_notify_message, ReadyForQuery.
+ */
+static void
+client_end_login_reply(const struct client *client, struct evbuffer *out)
+{
+	const struct config *cfg = client->pw->cfg;
+
+	proto_build_backend_key_data(out, cancel_pid_encode(cfg->peer_id,
+	    client->slot), client->cancel_key);
+	if (cfg->login_notify_message[0] != '\0')
+		proto_build_notice(out, "00000", cfg->login_notify_message);
+	proto_build_ready_for_query(out, 'I');
+}
+
+/*
  * A replication client's server has logged in: the client gets that
  * server's own parameters (its session is that server's, never shared),
  * pgweir's key for cancels, and from now on talks to the server through
@@ -438,16 +454,13 @@ client_finish_login(struct client *client)
 void
 client_finish_replication(struct client *client, struct server *server)
 {
-	struct pgweir *pw = client->pw;
 	struct evbuffer *out = io_wbuf(&client->io);
 
 	proto_build_auth(out, PQAUTH_OK, NULL, 0);
 	for (int i = 0; i < server->n_login_params; i++)
 		proto_build_parameter_status(out, server->login_params[i].name,
 		    server->login_params[i].value);
-	proto_build_backend_key_data(out, cancel_pid_encode(pw->cfg->peer_id,
-	    client->slot), client->cancel_key);
-	proto_build_ready_for_query(out, 'I');
+	client_end_login_reply(client, out);
 	client->pool->stats->total.client_login_count++;
 	client->ps_on = false;
 	client_set_state(client, CL_ACTIVE);

@@ -103,8 +103,9 @@ const struct config_option config_options[] = {
 	  10000000, NULL, R,
 	  "Iterations used when pgweir computes a SCRAM secret itself." },
 	{ "login_notify_message", OPT_STRING, OFF(login_notify_message), "",
-	  0, 0, NULL, R | L,
-	  "A NOTICE sent to each client after it logs in." },
+	  0, 0, NULL, R,
+	  "A NOTICE sent to each client after it logs in (PgBouncer's next "
+	  "release has it): a maintenance announcement, say." },
 
 	{ "metrics_listen_addr", OPT_STRING, OFF(metrics_listen_addr),
 	  "127.0.0.1", 0, 0, NULL, OPT_PGWEIR,

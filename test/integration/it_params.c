@@ -397,6 +397,41 @@ test_equivalent_startup_value(void **state)
 	PQfinish(admin);
 }
 
+/* Collect NOTICE texts. */
+static void
+keep_notice(void *arg, const char *message)
+{
+	strncat(arg, message, 255 - strlen(arg));
+}
+
+/* login_notify_message: each client gets it as a NOTICE at login. */
+static void
+test_login_notify_message(void **state)
+{
+	PGconn *admin = it_connect(&env, "pgweir", "admin", NULL);
+	PGconn *conn;
+	char notices[256] = "";
+	char conninfo[256];
+
+	(void)state;
+	assert_true(it_exec_ok(admin, "SET login_notify_message = "
+	    "'maintenance at 22:00'"));
+	/* the notice comes with the login: catch it from the start */
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d "
+	    "dbname=postgres user=postgres", env.port);
+	conn = PQconnectStart(conninfo);
+	PQsetNoticeProcessor(conn, keep_notice, notices);
+	while (PQconnectPoll(conn) != PGRES_POLLING_OK &&
+	    PQstatus(conn) != CONNECTION_BAD)
+		it_sleep_ms(5);
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	assert_int_equal(it_query_int(conn, "select 1"), 1);
+	assert_non_null(strstr(notices, "maintenance at 22:00"));
+	PQfinish(conn);
+	assert_true(it_exec_ok(admin, "SET login_notify_message = ''"));
+	PQfinish(admin);
+}
+
 int
 main(void)
 {
@@ -410,6 +445,7 @@ main(void)
 		cmocka_unit_test(test_wait_notify),
 		cmocka_unit_test(test_fast_close),
 		cmocka_unit_test(test_equivalent_startup_value),
+		cmocka_unit_test(test_login_notify_message),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);
