@@ -697,7 +697,8 @@ parse_options(struct hba_parser *ps, const char **pp, struct hba_rule *r)
 	int rc;
 
 	while ((rc = lex_token(pp, ps->tok, &t)) == 1) {
-		if (t.comma)
+		/* ldap options may be separated by commas too (PgBouncer) */
+		if (t.comma && r->method != HBA_LDAP)
 			return parse_error(ps, "option %.64s: only one value "
 			    "allowed", t.s);
 		eq = strchr(t.s, '=');

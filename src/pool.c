@@ -416,6 +416,23 @@ pool_waiter_at(const struct pool *pool, int place)
 }
 
 /*
+ * Idle servers taken for server_check_query: each comes back to serve a
+ * waiter within server_connect_timeout, or closes.  A server being
+ * cleaned after its client does not count: that may take as long as
+ * cancel_wait_timeout.
+ */
+static int
+pool_checking_servers(const struct pool *pool)
+{
+	const struct server *s;
+	int n = 0;
+
+	TAILQ_FOREACH(s, &pool->tested_servers, entry)
+		n += s->just_checked;
+	return n;
+}
+
+/*
  * Open server connections for clients that need one: one per waiting
  * client not already covered by a connection in progress, within the
  * pool's size and the database and user caps; one for clients waiting
@@ -424,6 +441,8 @@ pool_waiter_at(const struct pool *pool, int place)
 static void
 pool_launch_if_needed(struct pool *pool)
 {
+	int coming;
+
 	if (pool->db->paused || pool->pw->shutdown == SHUTDOWN_NOW ||
 	    pool_in_backoff(pool))
 		return;
@@ -433,10 +452,10 @@ pool_launch_if_needed(struct pool *pool)
 			server_launch(pool, NULL);
 		return;
 	}
-	while (pool->n_waiting > pool->n_connecting &&
-	    pool_has_room(pool, true)) {
-		struct client *waiter = pool_waiter_at(pool,
-		    pool->n_connecting);
+	/* servers logging in or running the check query come soon */
+	coming = pool->n_connecting + pool_checking_servers(pool);
+	while (pool->n_waiting > coming && pool_has_room(pool, true)) {
+		struct client *waiter = pool_waiter_at(pool, coming);
 		int size = pool_size_of(pool);
 
 		/* PgBouncer's words, once per server of the reserve */
@@ -446,6 +465,7 @@ pool_launch_if_needed(struct pool *pool)
 			    "reserve_pool");
 		if (server_launch(pool, waiter) == NULL)
 			return;
+		coming++;
 	}
 }
 

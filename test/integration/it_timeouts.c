@@ -436,6 +436,24 @@ test_server_check_query(void **state)
 	PQfinish(conn);
 	assert_true(it_pg_int(&env, "select last_value from checkseq") -
 	    before >= 3);
+
+	/*
+	 * A request waits for the server under check rather than have a
+	 * second one opened (PgBouncer's test checks the same backend).
+	 */
+	restart("server_check_delay = 0\n"
+	    "server_check_query = select pg_sleep(0.3)", NULL);
+	{
+		long long pid;
+		conn = it_connect(&env, "postgres", "postgres", NULL);
+		pid = it_query_int(conn, "select pg_backend_pid()");
+		PQfinish(conn);
+		conn = it_connect(&env, "postgres", "postgres", NULL);
+		assert_int_equal(it_query_int(conn, "select pg_backend_pid()"),
+		    pid);
+		PQfinish(conn);
+		assert_int_equal(backends(), 1);
+	}
 }
 
 static void

@@ -601,8 +601,10 @@ test_ldap_rule(void **state)
 	    "ldapport=3890 ldapprefix=\"uid=\" "
 	    "ldapsuffix=\",dc=example,dc=net\"\n"
 	    "host all u2 0.0.0.0/0 ldap "
-	    "ldapurl=\"ldap://h:1/dc=x??sub?(uid=$username)\"\n", "h", NULL,
-	    err, sizeof(err));
+	    "ldapurl=\"ldap://h:1/dc=x??sub?(uid=$username)\"\n"
+	    "host all u3 0.0.0.0/0 ldap ldapserver=h \"ldapport\"=1 "
+	    "ldapbasedn=\"dc=x\" ,ldapsearchfilter=\"uid=$username\"",
+	    "h", NULL, err, sizeof(err));
 	assert_non_null(hba);
 	assert_int_equal(hba_match(hba, HBA_CONN_HOST_NOSSL, "db", "u1",
 	    addr, &m, &opts), 0);
@@ -613,6 +615,11 @@ test_ldap_rule(void **state)
 	    addr, &m, &opts), 0);
 	assert_string_equal(opts, "ldapurl=ldap://h:1/dc=x??sub?"
 	    "(uid=$username)");
+	/* quoted names and commas between options, as PgBouncer takes */
+	assert_int_equal(hba_match(hba, HBA_CONN_HOST_NOSSL, "db", "u3",
+	    addr, &m, &opts), 0);
+	assert_string_equal(opts, "ldapserver=h\x1fldapport=1\x1f"
+	    "ldapbasedn=dc=x\x1fldapsearchfilter=uid=$username");
 	hba_free(hba);
 }
 
