@@ -210,6 +210,7 @@ static void show_state(struct pgweir *, struct admin_out *);
 static void show_version(struct pgweir *, struct admin_out *);
 static void show_dns_hosts(struct pgweir *, struct admin_out *);
 static void show_peers(struct pgweir *, struct admin_out *);
+static void show_peer_pools(struct pgweir *, struct admin_out *);
 static void show_latency(struct pgweir *, struct admin_out *);
 static void show_empty(struct pgweir *, struct admin_out *);
 
@@ -245,7 +246,7 @@ static const struct {
 	{ "dns_hosts", cols_dns_hosts, N(cols_dns_hosts), show_dns_hosts },
 	{ "dns_zones", cols_dns_zones, N(cols_dns_zones), show_empty },
 	{ "peers", cols_peers, N(cols_peers), show_peers },
-	{ "peer_pools", cols_peer_pools, N(cols_peer_pools), show_empty },
+	{ "peer_pools", cols_peer_pools, N(cols_peer_pools), show_peer_pools },
 	{ "latency", cols_latency, N(cols_latency), show_latency },
 };
 
@@ -1005,6 +1006,30 @@ show_mem(struct pgweir *pw, struct admin_out *o)
 	    sizeof(struct pool_stats), pools);
 	mem_row(o, "server_cache", sizeof(struct server), pw->n_servers);
 	mem_row(o, "client_cache", sizeof(struct client), pw->n_clients);
+}
+
+/*
+ * SHOW PEER_POOLS: a row per peer.  pgweir forwards a peer's cancel on a
+ * connection of its own as soon as it arrives, so no client waits for
+ * one: sv_active_cancel counts those still on their way.
+ */
+static void
+show_peer_pools(struct pgweir *pw, struct admin_out *o)
+{
+	const struct config *cfg = pw->cfg;
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		int id = atoi(cfg->peers[i]->name);
+		struct row r;
+
+		row_start(&r);
+		row_int(&r, id);
+		row_int(&r, 0);
+		row_int(&r, 0);
+		row_int(&r, cancel_count_to_peer(pw, id));
+		row_int(&r, 0);
+		row_emit(o, &r);
+	}
 }
 
 /* SHOW PEERS: the [peers] entries, where cancels of their clients go. */

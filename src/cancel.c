@@ -36,6 +36,7 @@ struct cancel {
 	struct server *server;		/* aimed at; NULL once it closed */
 	struct pgweir *pw;
 	bool sent;			/* the packet is out */
+	int peer_id;			/* forwarded to this peer, or 0 */
 	TAILQ_ENTRY(cancel) entry;	/* in server->cancels */
 	TAILQ_ENTRY(cancel) all;	/* in pw->cancels, freed at exit */
 };
@@ -203,6 +204,27 @@ cancel_pid_peer(uint32_t pid)
 	return (int)(((pid >> 16) & 0xffu) | ((pid >> 8) & 0xffu) << 8);
 }
 
+/* Forward to a peer and remember which (SHOW PEER_POOLS counts them). */
+static void
+forward_to_peer(struct pgweir *pw, int peer_id, const struct sockaddr *sa,
+    socklen_t len, uint32_t pid, uint32_t key)
+{
+	if (cancel_forward(pw, sa, len, pid, key, NULL) == 0)
+		TAILQ_LAST(&pw->cancels, cancel_list)->peer_id = peer_id;
+}
+
+/* Cancel requests on their way to a peer now. */
+int
+cancel_count_to_peer(const struct pgweir *pw, int peer_id)
+{
+	const struct cancel *c;
+	int n = 0;
+
+	TAILQ_FOREACH(c, &pw->cancels, all)
+		n += c->peer_id == peer_id;
+	return n;
+}
+
 /* A cancel for a peer whose host is a name: sent once it is resolved. */
 struct peer_lookup {
 	struct pgweir *pw;
@@ -216,8 +238,8 @@ peer_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	struct peer_lookup *l = arg;
 
 	if (result == 0 && res != NULL)
-		cancel_forward(l->pw, res->ai_addr, (socklen_t)res->ai_addrlen,
-		    l->pid, l->key, NULL);
+		forward_to_peer(l->pw, l->peer_id, res->ai_addr,
+		    (socklen_t)res->ai_addrlen, l->pid, l->key);
 	else if (result != EVUTIL_EAI_CANCEL)
 		log_warning("cannot forward a cancel request to peer %d: %s",
 		    l->peer_id, evutil_gai_strerror(result));
@@ -260,7 +282,8 @@ cancel_to_peer(struct pgweir *pw, int peer_id, uint32_t pid, uint32_t key)
 	log_debug("forwarding cancellation request to peer %d", peer_id);
 	rc = sockaddr_of_host(host, pw->cfg->unix_socket_dir, port, &ss, &len);
 	if (rc > 0) {
-		cancel_forward(pw, (struct sockaddr *)&ss, len, pid, key, NULL);
+		forward_to_peer(pw, peer_id, (struct sockaddr *)&ss, len, pid,
+		    key);
 	} else if (rc == 0) {
 		struct evutil_addrinfo hints;
 		struct peer_lookup *l = calloc(1, sizeof(*l));

@@ -28,6 +28,7 @@ uint32_t cancel_pid_slot(int peer_id, uint32_t pid);
 int cancel_pid_peer(uint32_t pid);
 void cancel_to_peer(struct pgweir *pw, int peer_id, uint32_t pid,
     uint32_t key);
+int cancel_count_to_peer(const struct pgweir *pw, int peer_id);
 void cancel_free_all(struct pgweir *pw);
 
 #endif

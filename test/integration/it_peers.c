@@ -201,7 +201,7 @@ test_cancel_dropped(void **state)
 	close(fd);
 }
 
-/* SHOW PEERS lists the [peers] entries. */
+/* SHOW PEERS lists the [peers] entries; SHOW PEER_POOLS has their rows. */
 static void
 test_show_peers(void **state)
 {
@@ -216,6 +216,13 @@ test_show_peers(void **state)
 	assert_string_equal(PQgetvalue(res, 0, 1), b.dir);
 	snprintf(port, sizeof(port), "%d", b.port);
 	assert_string_equal(PQgetvalue(res, 0, 2), port);
+	PQclear(res);
+	/* and a row per peer in SHOW PEER_POOLS, nothing in flight now */
+	res = PQexec(console, "SHOW PEER_POOLS");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), 1);
+	assert_string_equal(PQgetvalue(res, 0, 0), "2");
+	assert_string_equal(PQgetvalue(res, 0, 3), "0");
 	PQclear(res);
 	PQfinish(console);
 }
