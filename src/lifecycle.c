@@ -193,6 +193,53 @@ warn_restart_needed(const struct config *old, const struct config *cfg)
 
 
 /*
+ * Load the auth_file, auth_hba_file and auth_ident_file a config names
+ * (each that is set), for a start, a reload or --check-config alike.
+ * Each failure goes to report(arg, key, error); all are tried, so every
+ * problem is told.  Returns the number of failures; on any, out holds
+ * nothing.
+ */
+int
+pgweir_load_auth_files(const struct config *cfg, struct auth_files *out,
+    auth_files_report_fn report, void *arg)
+{
+	char err[512];
+	int bad = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (cfg->auth_file[0] != '\0' && (out->auth = authfile_load(
+	    cfg->auth_file, err, sizeof(err))) == NULL && ++bad)
+		report(arg, "auth_file", err);
+	if (cfg->auth_hba_file[0] != '\0' && (out->hba = hba_load(
+	    cfg->auth_hba_file, err, sizeof(err))) == NULL && ++bad)
+		report(arg, "auth_hba_file", err);
+	if (cfg->auth_ident_file[0] != '\0' && (out->ident = ident_load(
+	    cfg->auth_ident_file, err, sizeof(err))) == NULL && ++bad)
+		report(arg, "auth_ident_file", err);
+	if (bad > 0)
+		pgweir_free_auth_files(out);
+	return bad;
+}
+
+void
+pgweir_free_auth_files(struct auth_files *f)
+{
+	authfile_free(f->auth);
+	hba_free(f->hba);
+	ident_free(f->ident);
+	memset(f, 0, sizeof(*f));
+}
+
+/* A file that does not load on reload: the running ones stay. */
+static void
+report_reload(void *arg, const char *key, const char *err)
+{
+	(void)arg;
+	log_error("reload failed, keeping the running configuration: %s: %s",
+	    key, err);
+}
+
+/*
  * Reload: parse the file (and auth_file) into new objects, and only if all
  * of it is good, swap them in.  A bad file changes nothing.
  */
@@ -201,9 +248,7 @@ pgweir_reload(struct pgweir *pw)
 {
 	struct config_error err;
 	struct config *cfg;
-	struct authfile *auth = NULL;
-	struct hba *hba = NULL;
-	struct ident_map *ident = NULL;
+	struct auth_files files;
 	struct tls_contexts tls;
 	const char *path = pw->cfg->conffile[0] ? pw->cfg->conffile :
 	    pw->config_path;
@@ -216,30 +261,9 @@ pgweir_reload(struct pgweir *pw)
 		    "%s", err.msg);
 		return -1;
 	}
-	if (cfg->auth_file[0] != '\0') {
-		auth = authfile_load(cfg->auth_file, aerr, sizeof(aerr));
-		if (auth == NULL) {
-			log_error("reload failed, keeping the running "
-			    "configuration: auth_file: %s", aerr);
-			config_unref(cfg);
-			return -1;
-		}
-	}
-	if (cfg->auth_hba_file[0] != '\0') {
-		hba = hba_load(cfg->auth_hba_file, aerr, sizeof(aerr));
-		if (hba == NULL) {
-			log_error("reload failed, keeping the running "
-			    "configuration: auth_hba_file: %s", aerr);
-			goto fail;
-		}
-	}
-	if (cfg->auth_ident_file[0] != '\0') {
-		ident = ident_load(cfg->auth_ident_file, aerr, sizeof(aerr));
-		if (ident == NULL) {
-			log_error("reload failed, keeping the running "
-			    "configuration: auth_ident_file: %s", aerr);
-			goto fail;
-		}
+	if (pgweir_load_auth_files(cfg, &files, report_reload, NULL) > 0) {
+		config_unref(cfg);
+		return -1;
 	}
 	/* certificates are re-read at every reload, for new connections */
 	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0) {
@@ -256,17 +280,15 @@ pgweir_reload(struct pgweir *pw)
 	warn_restart_needed(pw->cfg, cfg);
 	pgweir_install_config(pw, cfg, &tls);
 	authfile_free(pw->auth);
-	pw->auth = auth;
+	pw->auth = files.auth;
 	hba_free(pw->hba);
-	pw->hba = hba;
+	pw->hba = files.hba;
 	ident_free(pw->ident);
-	pw->ident = ident;
+	pw->ident = files.ident;
 	log_info("configuration reloaded");
 	return 0;
 fail:
-	ident_free(ident);
-	hba_free(hba);
-	authfile_free(auth);
+	pgweir_free_auth_files(&files);
 	config_unref(cfg);
 	return -1;
 }

@@ -182,6 +182,21 @@ parse_args(int argc, char **argv, struct options *opt)
 	return 0;
 }
 
+/* Problems with the files a config names, at start and for a check. */
+static void
+report_fatal(void *arg, const char *key, const char *err)
+{
+	(void)arg;
+	log_fatal("%s: %s", key, err);
+}
+
+static void
+report_stderr(void *arg, const char *key, const char *err)
+{
+	(void)arg;
+	fprintf(stderr, "pgweir: %s: %s\n", key, err);
+}
+
 /*
  * --check-config: load the configuration and every file it names
  * (auth_file, auth_hba_file, auth_ident_file, TLS keys and certificates)
@@ -195,33 +210,16 @@ check_config(const char *path)
 	struct config_error err;
 	struct config *cfg = config_load(path, &err);
 	struct tls_contexts tls;
+	struct auth_files files;
 	char aerr[512];
-	int bad = 0;
+	int bad;
 
 	if (cfg == NULL) {
 		fprintf(stderr, "pgweir: %s\n", err.msg);
 		return 1;
 	}
-	if (cfg->auth_file[0] != '\0') {
-		struct authfile *a = authfile_load(cfg->auth_file, aerr,
-		    sizeof(aerr));
-		if (a == NULL && ++bad)
-			fprintf(stderr, "pgweir: auth_file: %s\n", aerr);
-		authfile_free(a);
-	}
-	if (cfg->auth_hba_file[0] != '\0') {
-		struct hba *h = hba_load(cfg->auth_hba_file, aerr, sizeof(aerr));
-		if (h == NULL && ++bad)
-			fprintf(stderr, "pgweir: auth_hba_file: %s\n", aerr);
-		hba_free(h);
-	}
-	if (cfg->auth_ident_file[0] != '\0') {
-		struct ident_map *m = ident_load(cfg->auth_ident_file, aerr,
-		    sizeof(aerr));
-		if (m == NULL && ++bad)
-			fprintf(stderr, "pgweir: auth_ident_file: %s\n", aerr);
-		ident_free(m);
-	}
+	bad = pgweir_load_auth_files(cfg, &files, report_stderr, NULL);
+	pgweir_free_auth_files(&files);
 	memset(&tls, 0, sizeof(tls));
 	if (tls_build(cfg, &tls, aerr, sizeof(aerr)) < 0 && ++bad)
 		fprintf(stderr, "pgweir: %s\n", aerr);
@@ -372,6 +370,7 @@ start_up(struct pgweir *pw)
 	struct config_error err;
 	/* the janitor's tick: the granularity of PAUSE and the reserve pool */
 	struct timeval janitor_tick = { 0, 200000 };
+	struct auth_files files;
 	const char *user;
 	char aerr[512];
 
@@ -399,28 +398,11 @@ start_up(struct pgweir *pw)
 		    "configuration");
 		return -1;
 	}
-	if (pw->cfg->auth_file[0] != '\0') {
-		pw->auth = authfile_load(pw->cfg->auth_file, aerr, sizeof(aerr));
-		if (pw->auth == NULL) {
-			log_fatal("auth_file: %s", aerr);
-			return -1;
-		}
-	}
-	if (pw->cfg->auth_hba_file[0] != '\0') {
-		pw->hba = hba_load(pw->cfg->auth_hba_file, aerr, sizeof(aerr));
-		if (pw->hba == NULL) {
-			log_fatal("auth_hba_file: %s", aerr);
-			return -1;
-		}
-	}
-	if (pw->cfg->auth_ident_file[0] != '\0') {
-		pw->ident = ident_load(pw->cfg->auth_ident_file, aerr,
-		    sizeof(aerr));
-		if (pw->ident == NULL) {
-			log_fatal("auth_ident_file: %s", aerr);
-			return -1;
-		}
-	}
+	if (pgweir_load_auth_files(pw->cfg, &files, report_fatal, NULL) > 0)
+		return -1;
+	pw->auth = files.auth;
+	pw->hba = files.hba;
+	pw->ident = files.ident;
 	if (tls_build(pw->cfg, &pw->tls, aerr, sizeof(aerr)) < 0) {
 		log_fatal("%s", aerr);
 		return -1;

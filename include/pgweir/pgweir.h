@@ -132,6 +132,18 @@ void pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg);
 void pgweir_stats_cb(evutil_socket_t fd, short what, void *arg);
 int pgweir_apply_log_settings(struct pgweir *pw, const struct config *cfg);
 int pgweir_reload(struct pgweir *pw);
+
+/* The files a config names for authentication, loaded together. */
+struct auth_files {
+	struct authfile *auth;
+	struct hba *hba;
+	struct ident_map *ident;
+};
+typedef void (*auth_files_report_fn)(void *arg, const char *key,
+    const char *err);
+int pgweir_load_auth_files(const struct config *cfg, struct auth_files *out,
+    auth_files_report_fn report, void *arg);
+void pgweir_free_auth_files(struct auth_files *f);
 void pgweir_shutdown(struct pgweir *pw, enum shutdown_mode mode);
 void pgweir_notify_status(struct pgweir *pw);
 void pgweir_stats_arm(struct pgweir *pw);
