@@ -871,6 +871,16 @@ read_exact(int fd, char *buf, size_t len)
 	return 0;
 }
 
+/* The last BackendKeyData it_raw_until_ready read (pid 0: none yet). */
+static uint32_t last_key_pid, last_key_secret;
+
+void
+it_raw_backend_key(uint32_t *pid, uint32_t *key)
+{
+	*pid = last_key_pid;
+	*key = last_key_secret;
+}
+
 /*
  * Read messages until ReadyForQuery.  types gets one letter per message
  * ("12TDCZ"); err the message of the first ErrorResponse; firstval the
@@ -902,6 +912,12 @@ it_raw_until_ready(int fd, char *types, size_t typeslen, char *err,
 		body[len] = '\0';
 		if (nt + 1 < typeslen)
 			types[nt++] = hdr[0];
+		if (hdr[0] == 'K' && len >= 8) {
+			memcpy(&last_key_pid, body, 4);
+			memcpy(&last_key_secret, body + 4, 4);
+			last_key_pid = ntohl(last_key_pid);
+			last_key_secret = ntohl(last_key_secret);
+		}
 		if (hdr[0] == 'E' && err && errlen && err[0] == '\0') {
 			for (size_t i = 0; i < len && body[i]; ) {
 				if (body[i] == 'M') {
@@ -923,7 +939,8 @@ it_raw_until_ready(int fd, char *types, size_t typeslen, char *err,
 		}
 		free(body);
 		if (hdr[0] == 'Z') {
-			types[nt] = '\0';
+			if (types && typeslen)
+				types[nt] = '\0';
 			return 0;
 		}
 	}

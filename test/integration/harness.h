@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <libpq-fe.h>
@@ -67,6 +68,7 @@ int it_make_certs(struct it_env *e);
 
 /* A raw protocol client, for exact message sequences. */
 int it_raw_login(struct it_env *e, const char *db, const char *user);
+void it_raw_backend_key(uint32_t *pid, uint32_t *key);
 int it_send_startup(int fd, const char *db, const char *user);
 const char *it_write_userlist(struct it_env *e, const char *text);
 long it_pgweir_rss_kb(struct it_env *e);

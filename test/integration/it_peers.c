@@ -11,7 +11,6 @@
 #include "config.h"
 
 #include <arpa/inet.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,58 +64,6 @@ teardown(void **state)
 	return it_env_fini(&a) < 0 || rc < 0 ? -1 : 0;
 }
 
-/* Read exactly n bytes (5 s at most). */
-static bool
-read_full(int fd, void *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		struct pollfd pfd = { fd, POLLIN, 0 };
-		ssize_t r;
-		if (poll(&pfd, 1, 5000) <= 0)
-			return false;
-		r = read(fd, (char *)buf + got, n - got);
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
-/*
- * Read messages up to the next ReadyForQuery; note BackendKeyData and
- * the text of an ErrorResponse.
- */
-static void
-until_ready(int fd, uint32_t *pid, uint32_t *key, char *err, size_t errlen)
-{
-	for (;;) {
-		char hdr[5], body[4096];
-		uint32_t len;
-
-		assert_true(read_full(fd, hdr, 5));
-		memcpy(&len, hdr + 1, 4);
-		len = ntohl(len) - 4;
-		assert_true(len <= sizeof(body));
-		assert_true(read_full(fd, body, len));
-		if (hdr[0] == 'K' && pid != NULL) {
-			memcpy(pid, body, 4);
-			memcpy(key, body + 4, 4);
-			*pid = ntohl(*pid);
-			*key = ntohl(*key);
-		}
-		if (hdr[0] == 'E' && err != NULL) {
-			/* the fields as one string, for strstr */
-			for (uint32_t i = 0; i + 1 < len; i++)
-				body[i] = body[i] ? body[i] : ' ';
-			snprintf(err, errlen, "%.*s", (int)len, body);
-		}
-		if (hdr[0] == 'Z')
-			return;
-	}
-}
-
 /* Send a CancelRequest to a process over its unix socket. */
 static void
 send_cancel(struct it_env *to, uint32_t pid, uint32_t key)
@@ -140,11 +87,10 @@ send_cancel(struct it_env *to, uint32_t pid, uint32_t key)
 static int
 login_to_a(uint32_t *pid, uint32_t *key)
 {
-	int fd = it_raw_connect(&a);
+	int fd = it_raw_login(&a, "postgres", "postgres");
 
 	assert_true(fd >= 0);
-	assert_int_equal(it_send_startup(fd, "postgres", "postgres"), 0);
-	until_ready(fd, pid, key, NULL, 0);
+	it_raw_backend_key(pid, key);
 	return fd;
 }
 
@@ -165,7 +111,8 @@ cancel_through(struct it_env *via)
 	it_sleep_ms(300);
 	t0 = it_now_ms();
 	send_cancel(via, pid, key);
-	until_ready(fd, NULL, NULL, err, sizeof(err));
+	assert_int_equal(it_raw_until_ready(fd, NULL, 0, err, sizeof(err),
+	    NULL, 0), 0);
 	if (strstr(err, "canceling statement due to user request") == NULL)
 		fail_msg("no cancel: \"%s\"", err);
 	assert_true(it_now_ms() - t0 < 10000);
@@ -197,7 +144,7 @@ test_cancel_dropped(void **state)
 	assert_true(it_wait_log(&b, "could not find peer 7", 3000));
 	/* the client was never touched */
 	it_raw_send(fd, 'Q', "select 1", 9);
-	until_ready(fd, NULL, NULL, NULL, 0);
+	assert_int_equal(it_raw_until_ready(fd, NULL, 0, NULL, 0, NULL, 0), 0);
 	close(fd);
 }
 
