@@ -167,17 +167,30 @@ assert_ldap_works(void)
 	    "password authentication failed for user \"ldapuser1\""));
 }
 
+/*
+ * With an ldap rule of these options (printf format: %d is slapd's
+ * port), the right password logs in and a wrong one does not.
+ */
+static void __attribute__((format(printf, 1, 2)))
+assert_rule_works(const char *fmt, ...)
+{
+	char opts[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(opts, sizeof(opts), fmt, ap);
+	va_end(ap);
+	with_rule(opts);
+	assert_ldap_works();
+}
+
 static void
 test_simple_bind(void **state)
 {
-	char opts[256];
-
 	(void)state;
-	snprintf(opts, sizeof(opts), "ldapserver=127.0.0.1 ldapport=%d "
+	assert_rule_works("ldapserver=127.0.0.1 ldapport=%d "
 	    "ldapprefix=\"uid=\" ldapsuffix=\",dc=example,dc=net\"",
 	    ldap_port);
-	with_rule(opts);
-	assert_ldap_works();
 	assert_true(it_wait_log(&env, "LDAP login failed for "
 	    "\"uid=ldapuser1,dc=example,dc=net\"", 2000));
 }
@@ -185,41 +198,27 @@ test_simple_bind(void **state)
 static void
 test_search_bind(void **state)
 {
-	char opts[256];
-
 	(void)state;
-	snprintf(opts, sizeof(opts), "ldapserver=127.0.0.1 ldapport=%d "
+	assert_rule_works("ldapserver=127.0.0.1 ldapport=%d "
 	    "ldapbasedn=\"dc=example,dc=net\"", ldap_port);
-	with_rule(opts);
-	assert_ldap_works();
-	snprintf(opts, sizeof(opts), "ldapserver=127.0.0.1 ldapport=%d "
+	assert_rule_works("ldapserver=127.0.0.1 ldapport=%d "
 	    "ldapbasedn=\"dc=example,dc=net\" ldapsearchattribute=uid",
 	    ldap_port);
-	with_rule(opts);
-	assert_ldap_works();
-	snprintf(opts, sizeof(opts), "ldapserver=127.0.0.1 ldapport=%d "
+	assert_rule_works("ldapserver=127.0.0.1 ldapport=%d "
 	    "ldapbasedn=\"dc=example,dc=net\" "
 	    "ldapsearchfilter=\"(|(uid=$username)(mail=$username))\"",
 	    ldap_port);
-	with_rule(opts);
-	assert_ldap_works();
 }
 
 static void
 test_url(void **state)
 {
-	char opts[256];
-
 	(void)state;
-	snprintf(opts, sizeof(opts), "ldapurl=\"ldap://127.0.0.1:%d/"
+	assert_rule_works("ldapurl=\"ldap://127.0.0.1:%d/"
 	    "dc=example,dc=net?uid?sub\"", ldap_port);
-	with_rule(opts);
-	assert_ldap_works();
-	snprintf(opts, sizeof(opts), "ldapurl=\"ldap://127.0.0.1:%d/"
+	assert_rule_works("ldapurl=\"ldap://127.0.0.1:%d/"
 	    "dc=example,dc=net??sub?(|(uid=$username)(mail=$username))\"",
 	    ldap_port);
-	with_rule(opts);
-	assert_ldap_works();
 }
 
 /* auth_type = ldap with auth_ldap_options, PgBouncer's global form. */
