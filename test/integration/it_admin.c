@@ -824,7 +824,13 @@ test_kill_and_suspend(void **state)
 		long long t0;
 		assert_true(fd >= 0);
 		it_raw_send(fd, 'Q', q, sizeof(q));
-		it_sleep_ms(500);
+		/* PostgreSQL blocked writing to pgweir: its buffers are full */
+		for (int i = 0; i < 200 && it_pg_int(&env, "select count(*) "
+		    "from pg_stat_activity where wait_event = 'ClientWrite'") ==
+		    0; i++)
+			it_sleep_ms(50);
+		assert_true(it_pg_int(&env, "select count(*) from "
+		    "pg_stat_activity where wait_event = 'ClientWrite'") > 0);
 		PQclear(admin_ok(conn, "SET suspend_timeout = 1"));
 		t0 = it_now_ms();
 		PQclear(admin_ok(conn, "SUSPEND"));
