@@ -307,6 +307,7 @@ client_accept(struct pgweir *pw, int fd, const struct sockaddr *sa,
 		free(client);
 		return NULL;
 	}
+	client->io.max_write = sockopt_write_bound(pw->cfg);
 	TAILQ_INSERT_TAIL(&pw->login_clients, client, entry);
 	pw->n_login_clients++;
 	client->counted = true;

@@ -322,10 +322,22 @@ io_flush(struct io *io)
 		struct evbuffer_iovec v[2];
 		int n;
 
-		/* one chunk (the usual case): send(2) is cheaper than writev */
-		if (evbuffer_peek(io->out, -1, NULL, v, 2) == 1) {
-			ssize_t w = send(io->fd, v[0].iov_base, v[0].iov_len,
-			    MSG_NOSIGNAL);
+		/*
+		 * One chunk (the usual case): send(2) is cheaper than writev.
+		 * A bounded write goes out one chunk at a time too: with a
+		 * send buffer shrunk by tcp_socket_buffer, one big write
+		 * leaves a single segment in flight, which the receiver
+		 * acknowledges only after its delayed-ACK timer (~40 ms);
+		 * writes of the buffer's size keep two segments in flight.
+		 */
+		if (evbuffer_peek(io->out, -1, NULL, v, 2) == 1 ||
+		    io->max_write > 0) {
+			size_t len = v[0].iov_len;
+			ssize_t w;
+
+			if (io->max_write > 0 && len > io->max_write)
+				len = io->max_write;
+			w = send(io->fd, v[0].iov_base, len, MSG_NOSIGNAL);
 			if (w > 0)
 				evbuffer_drain(io->out, (size_t)w);
 			n = w > INT32_MAX ? INT32_MAX : (int)w;

@@ -411,7 +411,9 @@ const struct config_option config_options[] = {
 	  "off)." },
 	{ "tcp_socket_buffer", OPT_INT, OFF(tcp_socket_buffer), "0", 0,
 	  1073741824, NULL, R,
-	  "SO_SNDBUF and SO_RCVBUF of every socket (0: kernel default)." },
+	  "SO_SNDBUF and SO_RCVBUF of every socket (0: kernel default); "
+	  "each write is then at most this size, so that a small buffer "
+	  "still keeps two segments in flight." },
 	{ "tcp_keepalive", OPT_BOOL, OFF(tcp_keepalive), "1", 0, 1, NULL, R,
 	  "Turn on TCP keepalive on every TCP socket." },
 	{ "tcp_keepcnt", OPT_INT, OFF(tcp_keepcnt), "0", 0, 1000000, NULL, R,

@@ -390,6 +390,7 @@ server_connect_to(struct server *server, const struct sockaddr *sa,
 		errno = ENOMEM;
 		goto fail;
 	}
+	server->io.max_write = sockopt_write_bound(server->pw->cfg);
 	/* writable means connected (or failed): SO_ERROR tells */
 	io_set_read(&server->io, false);
 	io_set_write(&server->io, true);

@@ -48,6 +48,17 @@ sockopt_tune(int fd, sa_family_t family, const struct config *cfg)
 }
 
 /*
+ * The most one send(2) should write on a socket tuned by sockopt_tune (0:
+ * no bound).  A send buffer shrunk by tcp_socket_buffer is filled best in
+ * writes of its own size (see io_flush).
+ */
+size_t
+sockopt_write_bound(const struct config *cfg)
+{
+	return cfg->tcp_socket_buffer > 0 ? (size_t)cfg->tcp_socket_buffer : 0;
+}
+
+/*
  * The same on a listening socket, which accepted sockets inherit from;
  * called again on reload, so what was switched off is switched off.
  */

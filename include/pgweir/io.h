@@ -47,6 +47,7 @@ struct io {
 	void *arg;		/* owner */
 	SSL *ssl;		/* TLS on the same fd, or NULL; owned */
 	struct iobuf_cache *cache; /* where idle buffers go, or NULL */
+	size_t max_write;	/* bytes per send(2), 0 for no bound */
 };
 
 int io_init(struct io *io, struct event_base *base, int fd, io_cb cb,

@@ -7,6 +7,7 @@
 struct config;
 
 void sockopt_tune(int fd, sa_family_t family, const struct config *cfg);
+size_t sockopt_write_bound(const struct config *cfg);
 void sockopt_tune_listener(int fd, sa_family_t family,
     const struct config *cfg);
 int sockaddr_of_host(const char *host, const char *unix_dir, int port,

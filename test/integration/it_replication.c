@@ -37,8 +37,9 @@ setup(void **state)
 	    "replication = host=%s port=%d dbname=replication\n",
 	    env.pgdir, env.pg_port, env.pgdir, env.pg_port, env.pgdir,
 	    env.pg_port);
+	/* tiny socket buffers, as PgBouncer's suite runs a base backup */
 	return it_pgweir_start(&env, "pool_mode = transaction\n"
-	    "log_connections = 1\n", dbs);
+	    "log_connections = 1\ntcp_socket_buffer = 4096\n", dbs);
 }
 
 static int
