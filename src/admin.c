@@ -28,6 +28,7 @@
 
 #include "pgweir/admin.h"
 #include "pgweir/adminshow.h"
+#include "pgweir/takeover.h"
 #include "pgweir/cancel.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
@@ -163,6 +164,8 @@ admin_client_closed(struct client *client)
 
 	if (s == NULL)
 		return;
+	if (takeover_is_channel(client))
+		takeover_channel_closed(client->pw);
 	for (int i = 0; i < STMTS_MAX; i++) {
 		free(s->stmts[i].name);
 		free(s->stmts[i].query);
@@ -204,7 +207,9 @@ admin_login(struct client *client)
 	client_set_state(client, CL_IDLE);
 	client_log(client, LOG_LVL_LOG, "admin console login (%s)",
 	    client->admin->rights == ADMIN_ALL ? "admin" : "stats");
-	client_flush(client);
+	if (client_flush(client) == 0 && io_in_pending(&client->io) > 0)
+		/* a command sent right behind the startup packet */
+		admin_handle_input(client);
 }
 
 /* Send an ErrorResponse; in the extended protocol, skip to Sync. */
@@ -901,6 +906,20 @@ run_command(struct client *client, const char *text, struct admin_out *o,
 			return false;
 		run_pending(client, PEND_WAIT_CLOSE, db, simple);
 		return client->admin->pending != PEND_NONE;
+	} else if (strcmp(verb, "takeover") == 0 && cmd.nwords == 1) {
+		/* pgweir -R: only pgweir's own account, on the unix socket */
+		char err[256];
+		if (!simple || !admin_peer_is_self(client)) {
+			admin_error(client, SQLSTATE_INSUFFICIENT_PRIVILEGE,
+			    "TAKEOVER is for pgweir -R, run as pgweir's own "
+			    "account on the unix socket");
+			return false;
+		}
+		if (takeover_serve(client, err, sizeof(err)) < 0) {
+			admin_error(client, SQLSTATE_OBJECT_IN_USE, "%s", err);
+			return false;
+		}
+		proto_build_command_complete(o->out, "TAKEOVER");
 	} else if (strcmp(verb, "reload") == 0 && cmd.nwords == 1) {
 		if (pgweir_reload(pw) < 0) {
 			admin_error(client, SQLSTATE_CONFIG_FILE_ERROR,

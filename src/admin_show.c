@@ -24,6 +24,7 @@
 #include "pgweir/adminshow.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
+#include "pgweir/listener.h"
 #include "pgweir/pool.h"
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
@@ -213,6 +214,7 @@ static void show_peers(struct pgweir *, struct admin_out *);
 static void show_peer_pools(struct pgweir *, struct admin_out *);
 static void show_latency(struct pgweir *, struct admin_out *);
 static void show_empty(struct pgweir *, struct admin_out *);
+static void show_fds(struct pgweir *, struct admin_out *);
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -242,7 +244,7 @@ static const struct {
 	{ "users", cols_users, N(cols_users), show_users },
 	{ "state", cols_state, N(cols_state), show_state },
 	{ "version", cols_version, N(cols_version), show_version },
-	{ "fds", cols_fds, N(cols_fds), show_empty },
+	{ "fds", cols_fds, N(cols_fds), show_fds },
 	{ "dns_hosts", cols_dns_hosts, N(cols_dns_hosts), show_dns_hosts },
 	{ "dns_zones", cols_dns_zones, N(cols_dns_zones), show_empty },
 	{ "peers", cols_peers, N(cols_peers), show_peers },
@@ -1150,6 +1152,114 @@ show_dns_hosts(struct pgweir *pw, struct admin_out *o)
 		row_int(&r, ttl > 0 ? ttl : 0);
 		row_text(&r, addr);
 		row_emit(o, &r);
+	}
+}
+
+/* A tracked parameter's value in a set, or NULL. */
+static const char *
+var_value(struct pgweir *pw, const struct varset *vs, const char *name)
+{
+	int idx = var_find(&pw->vars, name);
+
+	return vs != NULL && idx >= 0 ? vs->vals[idx] : NULL;
+}
+
+/*
+ * One SHOW FDS row of a connection: its socket, names, address, cancel
+ * key (pid in the high half), the socket it is linked to, and the
+ * parameters PgBouncer lists.  Secrets are never shown.
+ */
+static void
+fd_row(struct pgweir *pw, struct admin_out *o, const struct io *io,
+    const char *task, const char *user, const char *db,
+    const struct peer_addr *pa, unsigned long long cancel,
+    const struct io *link, const struct varset *vs)
+{
+	struct row r;
+	char addr[64];
+
+	row_start(&r);
+	row_int(&r, io->fd);
+	row_text(&r, task);
+	row_text(&r, user);
+	row_text(&r, db);
+	if (pa != NULL && (pa->family == AF_INET || pa->family == AF_INET6) &&
+	    inet_ntop(pa->family, pa->family == AF_INET ? (const void *)pa->ip.v4 :
+	    (const void *)pa->ip.v6, addr, sizeof(addr)) != NULL) {
+		row_text(&r, addr);
+		row_int(&r, pa->port);
+	} else {
+		row_text(&r, "unix");
+		row_int(&r, pw->cfg->listen_port);
+	}
+	row_fmt(&r, "%llu", cancel);
+	row_int(&r, link != NULL ? link->fd : 0);
+	row_text(&r, var_value(pw, vs, "client_encoding"));
+	row_text(&r, var_value(pw, vs, "standard_conforming_strings"));
+	row_text(&r, var_value(pw, vs, "DateStyle"));
+	row_text(&r, var_value(pw, vs, "TimeZone"));
+	row_text(&r, NULL);
+	row_text(&r, NULL);
+	row_text(&r, NULL);
+	row_emit(o, &r);
+}
+
+/* A listening socket's SHOW FDS row. */
+static int
+fd_listener_row(void *arg, int fd, const char *path)
+{
+	struct admin_out *o = ((void **)arg)[0];
+	struct pgweir *pw = ((void **)arg)[1];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct peer_addr pa;
+	struct io io = { .fd = fd };
+
+	(void)path;
+	memset(&pa, 0, sizeof(pa));
+	pa.family = AF_UNIX;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		peer_addr_set(&pa, (struct sockaddr *)&ss);
+	fd_row(pw, o, &io, "pooler", NULL, NULL, &pa, 0, NULL, NULL);
+	return 0;
+}
+
+/* Every socket pgweir holds for clients: listeners, clients, servers. */
+static void
+show_fds(struct pgweir *pw, struct admin_out *o)
+{
+	void *arg[2] = { o, pw };
+	struct pool *pool;
+	const struct client *c;
+	const struct server *sv;
+
+	listener_each(pw, fd_listener_row, arg);
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		const struct client_list *cl[] = { &pool->active_clients,
+			&pool->idle_clients, &pool->waiting_clients,
+			&pool->welcome_clients };
+		const struct server_list *sl[] = { &pool->active_servers,
+			&pool->idle_servers, &pool->tested_servers };
+
+		for (int i = 0; i < 4; i++)
+			TAILQ_FOREACH(c, cl[i], entry)
+				fd_row(pw, o, &c->io, "client",
+				    client_user_name(c), pool->db->name,
+				    &c->addr, (unsigned long long)
+				    cancel_pid_encode(pw->cfg->peer_id,
+				    c->slot) << 32 | c->cancel_key,
+				    c->link ? &c->link->io : NULL, c->vars);
+		for (int i = 0; i < 3; i++)
+			TAILQ_FOREACH(sv, sl[i], entry) {
+				struct peer_addr pa;
+				peer_addr_set(&pa,
+				    (const struct sockaddr *)&sv->remote);
+				fd_row(pw, o, &sv->io, "server",
+				    pool->user->name, pool->db->name, &pa,
+				    (unsigned long long)sv->backend_pid << 32 |
+				    sv->backend_key, sv->link ?
+				    &sv->link->io : NULL, sv->vars);
+			}
 	}
 }
 

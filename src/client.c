@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "pgweir/admin.h"
 #include "pgweir/auth.h"
@@ -206,6 +207,34 @@ client_set_state(struct client *client, enum client_state state)
 	if (state == CL_IDLE)
 		client->idle_since = pgweir_mono_usec();
 	client_update_deadline(client);
+	if (state == CL_IDLE && client->pw->on_client_idle != NULL)
+		client->pw->on_client_idle(client->pw);
+}
+
+/* Double the slot table (or make its first 1,024 slots), all free. */
+static int
+slot_grow(struct pgweir *pw)
+{
+	uint32_t n = pw->n_slots ? pw->n_slots * 2 : 1024;
+	struct client **s = realloc(pw->slots, n * sizeof(*s));
+	uint32_t *f;
+
+	if (s == NULL)
+		return -1;
+	pw->slots = s;
+	f = realloc(pw->free_slots, n * sizeof(*f));
+	if (f == NULL)
+		return -1;
+	pw->free_slots = f;
+	/* slot 0 is never used: pid 0 would look like "none" */
+	for (uint32_t i = n - 1; i >= pw->n_slots && i > 0; i--)
+		pw->free_slots[pw->n_free_slots++] = i;
+	if (pw->n_slots == 0)
+		s[0] = NULL;
+	for (uint32_t i = pw->n_slots; i < n; i++)
+		s[i] = NULL;
+	pw->n_slots = n;
+	return 0;
 }
 
 /* Give the client a cancel-key slot; pid = slot number. */
@@ -214,29 +243,9 @@ slot_acquire(struct pgweir *pw, struct client *client)
 {
 	uint32_t slot;
 
-	if (pw->n_free_slots > 0) {
-		slot = pw->free_slots[--pw->n_free_slots];
-	} else {
-		uint32_t n = pw->n_slots ? pw->n_slots * 2 : 1024;
-		struct client **s = realloc(pw->slots, n * sizeof(*s));
-		uint32_t *f;
-		if (s == NULL)
-			return -1;
-		pw->slots = s;
-		f = realloc(pw->free_slots, n * sizeof(*f));
-		if (f == NULL)
-			return -1;
-		pw->free_slots = f;
-		/* slot 0 is never used: pid 0 would look like "none" */
-		for (uint32_t i = n - 1; i >= pw->n_slots && i > 0; i--)
-			pw->free_slots[pw->n_free_slots++] = i;
-		if (pw->n_slots == 0)
-			s[0] = NULL;
-		for (uint32_t i = pw->n_slots; i < n; i++)
-			s[i] = NULL;
-		pw->n_slots = n;
-		slot = pw->free_slots[--pw->n_free_slots];
-	}
+	if (pw->n_free_slots == 0 && slot_grow(pw) < 0)
+		return -1;
+	slot = pw->free_slots[--pw->n_free_slots];
 	pw->slots[slot] = client;
 	client->slot = slot;
 	if (random_take(&pw->random, &client->cancel_key,
@@ -257,6 +266,76 @@ slot_release(struct pgweir *pw, struct client *client)
 	pw->slots[client->slot] = NULL;
 	pw->free_slots[pw->n_free_slots++] = client->slot;
 	client->slot = 0;
+}
+
+/*
+ * Keep slots 1 to below-1 for clients of the previous process, which keep
+ * their cancel keys when they are handed over (an online restart), until
+ * client_release_reserved_slots().  Before any client exists.
+ */
+int
+client_reserve_slots(struct pgweir *pw, uint32_t below)
+{
+	uint32_t n = 0;
+
+	while (pw->n_slots < below)
+		if (slot_grow(pw) < 0)
+			return -1;
+	pw->slot_reserved = calloc(below ? below : 1, 1);
+	if (pw->slot_reserved == NULL)
+		return -1;
+	pw->n_slot_reserved = below;
+	for (uint32_t i = 0; i < pw->n_free_slots; i++) {
+		uint32_t slot = pw->free_slots[i];
+		if (slot < below)
+			pw->slot_reserved[slot] = 1;
+		else
+			pw->free_slots[n++] = slot;
+	}
+	pw->n_free_slots = n;
+	return 0;
+}
+
+/* A handed-over client takes back its own slot and key, when reserved. */
+static void
+slot_claim(struct pgweir *pw, struct client *client, uint32_t slot,
+    uint32_t key)
+{
+	if (slot == 0 || slot >= pw->n_slot_reserved ||
+	    !pw->slot_reserved[slot]) {
+		client_log(client, LOG_LVL_WARNING, "its cancel key could not "
+		    "be kept: cancels it sends will not find it");
+		return;
+	}
+	slot_release(pw, client);
+	pw->slot_reserved[slot] = 0;
+	pw->slots[slot] = client;
+	client->slot = slot;
+	client->cancel_key = key;
+}
+
+/* The takeover is over: the slots nobody claimed are free again. */
+void
+client_release_reserved_slots(struct pgweir *pw)
+{
+	for (uint32_t i = 0; i < pw->n_slot_reserved; i++)
+		if (pw->slot_reserved[i])
+			pw->free_slots[pw->n_free_slots++] = i;
+	free(pw->slot_reserved);
+	pw->slot_reserved = NULL;
+	pw->n_slot_reserved = 0;
+}
+
+/* The highest cancel-key slot in use, for a takeover to keep. */
+uint32_t
+client_slots_in_use_below(const struct pgweir *pw)
+{
+	uint32_t top = 0;
+
+	for (uint32_t i = 1; i < pw->n_slots; i++)
+		if (pw->slots[i] != NULL)
+			top = i;
+	return top + 1;
 }
 
 /*
@@ -805,12 +884,13 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 }
 
 /*
- * Authentication succeeded: now make (or find) the database, user and
- * pool, check the per-database and per-user client caps, and log in.
- * Closes the client when that fails.
+ * Make (or find) the database, user and pool of a client that has proven
+ * who it is, and count it there; check the per-database and per-user
+ * client caps when asked.  Closes the client and returns false when that
+ * fails.
  */
-void
-client_join_pool(struct client *client)
+static bool
+client_enter_pool(struct client *client, bool check_caps)
 {
 	struct pgweir *pw = client->pw;
 	struct client_login *l = client->login;
@@ -826,13 +906,13 @@ client_join_pool(struct client *client)
 		snprintf(msg, sizeof(msg), "no such database: %.79s",
 		    l->database);
 		client_close_error(client, SQLSTATE_INVALID_CATALOG, msg);
-		return;
+		return false;
 	}
 	if (db->disabled) {
 		snprintf(msg, sizeof(msg), "database \"%.79s\" is disabled",
 		    l->database);
 		client_close_error(client, SQLSTATE_CANNOT_CONNECT_NOW, msg);
-		return;
+		return false;
 	}
 	/*
 	 * With a forced user= every client of the database shares the one
@@ -844,7 +924,7 @@ client_join_pool(struct client *client)
 	pool = user && login_user ? pool_find(pw, db, user, true) : NULL;
 	if (pool == NULL) {
 		client_close(client, "out of memory");
-		return;
+		return false;
 	}
 	if (l->has_scram_keys)
 		pool_user_set_scram_keys(login_user, l->scram_client_key,
@@ -866,11 +946,12 @@ client_join_pool(struct client *client)
 		l->derived = NULL;
 	}
 	/* on the console only admin_users pass beyond the caps */
-	if ((!db->admin || admin_rights_of(client) != ADMIN_ALL) &&
-	    (limit = client_limit_reached(pool, login_user)) != NULL) {
+	if (check_caps && (!db->admin || admin_rights_of(client) !=
+	    ADMIN_ALL) && (limit = client_limit_reached(pool, login_user)) !=
+	    NULL) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    limit);
-		return;
+		return false;
 	}
 	client_login_free(client);
 	client->pool = pool;
@@ -878,7 +959,84 @@ client_join_pool(struct client *client)
 	db->n_clients++;
 	login_user->n_clients++;
 	client->login_user = login_user;
-	pool_client_login(pool, client);
+	return true;
+}
+
+/*
+ * Authentication succeeded: join the pool (client_enter_pool) and log in.
+ * Closes the client when that fails.
+ */
+void
+client_join_pool(struct client *client)
+{
+	if (client_enter_pool(client, true))
+		pool_client_login(client->pool, client);
+}
+
+/*
+ * A client that the previous pgweir process handed over in an online
+ * restart (takeover.c): it logged in there and was idle, so it joins its
+ * pool at once, idle, with the parameters, statements and cancel key it
+ * had; nothing is sent to it.  Owns fd and the varsets from the start;
+ * NULL when the client could not be set up (it is closed).
+ */
+struct client *
+client_adopt(struct pgweir *pw, int fd, const struct client_handover *h)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct client *client;
+	struct client_login *l;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0 || len == 0 ||
+	    ss.ss_family == AF_UNSPEC) {
+		ss.ss_family = AF_UNIX;
+		len = sizeof(sa_family_t);
+	}
+	client = client_accept(pw, fd, (struct sockaddr *)&ss, len);
+	l = client ? calloc(1, sizeof(*l)) : NULL;
+	if (l == NULL) {
+		if (client != NULL)
+			client_close(client, "out of memory");
+		else
+			close(fd);
+		varset_release(&pw->vars, h->vars);
+		varset_release(&pw->vars, h->reset_vars);
+		return NULL;
+	}
+	client->login = l;
+	client->connect_time = h->connect_time;
+	varset_release(&pw->vars, client->vars);
+	client->vars = h->vars;
+	client->reset_vars = h->reset_vars;
+	l->user = strdup(h->user);
+	l->database = strdup(h->database);
+	l->cfg = config_ref(pw->cfg);
+	l->conf = config_find_db(pw->cfg, h->database);
+	if (l->conf == NULL)
+		l->conf = pw->cfg->fallback_db;
+	if (h->scram_keys != NULL) {
+		l->has_scram_keys = true;
+		memcpy(l->scram_client_key, h->scram_keys, 32);
+		memcpy(l->scram_server_key, h->scram_keys + 32, 32);
+	}
+	if (h->password != NULL)
+		l->checked_password = strdup(h->password);
+	client_end_startup(client);
+	if (l->user == NULL || l->database == NULL ||
+	    (h->password != NULL && l->checked_password == NULL)) {
+		client_close(client, "out of memory");
+		return NULL;
+	}
+	if (!client_enter_pool(client, false))
+		return NULL;
+	slot_claim(pw, client, h->slot, h->cancel_key);
+	client->ps_on = prepared_pool_rewrites(client->pool);
+	client_set_state(client, CL_IDLE);
+	client_log(client, LOG_LVL_DEBUG, "taken over from the previous "
+	    "process");
+	return client;
 }
 
 /*

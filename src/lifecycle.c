@@ -25,6 +25,7 @@
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
+#include "pgweir/takeover.h"
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/sdnotify.h"
@@ -152,6 +153,7 @@ pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
 	pool_janitor(pw);
 	deadline_sweep(pw);
 	admin_check_pending(pw);
+	takeover_tick(pw);
 	if (shutdown_complete(pw))
 		event_base_loopbreak(pw->base);
 }

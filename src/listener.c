@@ -399,14 +399,52 @@ listen_unix(struct pgweir *pw)
 	return listener_add(pw, fd, AF_UNIX, sun.sun_path);
 }
 
+/* What every way of listening needs first: the reserve fd, the timer. */
+static void
+listener_init(struct pgweir *pw)
+{
+	if (event_initialized(&pw->accept_retry_ev))
+		return;
+	pw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	evtimer_assign(&pw->accept_retry_ev, pw->base, accept_retry_cb, pw);
+}
+
+/*
+ * Listen on a socket the previous process handed over (an online
+ * restart); path is the unix socket file to remove at exit, or NULL.
+ */
+int
+listener_adopt(struct pgweir *pw, int fd, const char *path)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	listener_init(pw);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return -1;
+	evutil_make_socket_nonblocking(fd);
+	evutil_make_socket_closeonexec(fd);
+	return listener_add(pw, fd, ss.ss_family, path);
+}
+
+/* Call fn for each listening socket (to hand them over); stops at -1. */
+int
+listener_each(struct pgweir *pw, int (*fn)(void *arg, int fd,
+    const char *path), void *arg)
+{
+	for (struct listener *l = pw->listeners; l; l = l->next)
+		if (fn(arg, l->fd, l->path) < 0)
+			return -1;
+	return 0;
+}
+
 /* Open every configured listener, or take systemd's. */
 int
 listener_open_all(struct pgweir *pw)
 {
 	int n = sdnotify_listen_fds();
 
-	pw->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	evtimer_assign(&pw->accept_retry_ev, pw->base, accept_retry_cb, pw);
+	listener_init(pw);
 	if (n > 0) {
 		for (int fd = 3; fd < 3 + n; fd++) {
 			struct sockaddr_storage ss;
@@ -436,7 +474,7 @@ listener_open_all(struct pgweir *pw)
 
 /* Close the listeners matching a predicate. */
 static void
-close_matching(struct pgweir *pw, bool tcp_only)
+close_matching(struct pgweir *pw, bool tcp_only, bool keep_files)
 {
 	struct listener **lp = &pw->listeners;
 
@@ -449,7 +487,7 @@ close_matching(struct pgweir *pw, bool tcp_only)
 		*lp = l->next;
 		event_del(&l->ev);
 		close(l->fd);
-		if (l->path)
+		if (l->path && !keep_files)
 			unlink(l->path);
 		free(l->path);
 		free(l);
@@ -460,7 +498,7 @@ close_matching(struct pgweir *pw, bool tcp_only)
 void
 listener_close_all(struct pgweir *pw)
 {
-	close_matching(pw, false);
+	close_matching(pw, false, false);
 	evtimer_del(&pw->accept_retry_ev);
 	if (pw->spare_fd >= 0)
 		close(pw->spare_fd);
@@ -471,7 +509,17 @@ listener_close_all(struct pgweir *pw)
 void
 listener_close_tcp(struct pgweir *pw)
 {
-	close_matching(pw, true);
+	close_matching(pw, true, false);
+}
+
+/*
+ * Close every listener but leave the unix socket file: the sockets live
+ * on in the process they were handed over to.
+ */
+void
+listener_close_handed_over(struct pgweir *pw)
+{
+	close_matching(pw, false, true);
 }
 
 /* Number of open listeners. */

@@ -46,6 +46,7 @@
 #include "pgweir/prepared.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
+#include "pgweir/takeover.h"
 
 /* Command line settings. */
 struct options {
@@ -55,6 +56,7 @@ struct options {
 	const char *user;
 	const char *config;
 	bool check;		/* --check-config: validate, start nothing */
+	bool reboot;		/* -R: take over from the running pgweir */
 };
 
 /* Signal handler (runs in the loop, not in signal context). */
@@ -106,6 +108,10 @@ usage(FILE *out)
 	    "  -v, --verbose     more log output (repeat for even more)\n"
 	    "  -q, --quiet       no log output on stderr\n"
 	    "  -u, --user=USER   switch to USER when started as root\n"
+	    "  -R, --reboot      online restart: take over the listening "
+	    "sockets and\n"
+	    "                    the clients of the pgweir running with "
+	    "this config\n"
 	    "  -V, --version     print the version and exit\n"
 	    "  -h, --help        print this help and exit\n"
 	    "      --check-config  load and check the configuration and the "
@@ -132,6 +138,7 @@ parse_args(int argc, char **argv, struct options *opt)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "reboot", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "write-config-docs", no_argument, NULL, OPT_DOCS },
@@ -141,7 +148,7 @@ parse_args(int argc, char **argv, struct options *opt)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "dvqu:Vh", long_opts, NULL)) !=
+	while ((c = getopt_long(argc, argv, "dvqu:RVh", long_opts, NULL)) !=
 	    -1) {
 		switch (c) {
 		case 'd':
@@ -155,6 +162,9 @@ parse_args(int argc, char **argv, struct options *opt)
 			break;
 		case 'u':
 			opt->user = optarg;
+			break;
+		case 'R':
+			opt->reboot = true;
 			break;
 		case 'V':
 			printf("pgweir %s\n", PACKAGE_VERSION);
@@ -279,12 +289,15 @@ daemonize(void)
 	return 0;
 }
 
-/* Write the pid file, refusing when another live process holds it. */
+/*
+ * Write the pid file, refusing when another live process holds it (but
+ * for the one an online restart replaces).
+ */
 static int
-write_pidfile(const char *path)
+write_pidfile(const char *path, bool replacing)
 {
 	char buf[32];
-	FILE *fp = fopen(path, "r");
+	FILE *fp = replacing ? NULL : fopen(path, "r");
 
 	if (fp != NULL) {
 		long pid = 0;
@@ -331,6 +344,7 @@ setup_signals(struct pgweir *pw)
 static void
 teardown(struct pgweir *pw)
 {
+	takeover_free(pw);
 	pgweir_close_all(pw, "pgweir is exiting");
 	pgweir_reap_cb(-1, 0, pw);
 	pgweir_free_runtime(pw);
@@ -373,6 +387,7 @@ start_up(struct pgweir *pw)
 	struct auth_files files;
 	const char *user;
 	char aerr[512];
+	int taken_over = 0;
 
 	pw->cfg = config_load(cmdline.config, &err);
 	if (pw->cfg == NULL) {
@@ -429,7 +444,14 @@ start_up(struct pgweir *pw)
 		log_fatal("could not set up signal handling");
 		return -1;
 	}
-	if (listener_open_all(pw) < 0)
+	if (cmdline.reboot) {
+		/* the running one admits its own account: become it first */
+		if (geteuid() == 0 && drop_privileges(user) < 0)
+			return -1;
+		if ((taken_over = takeover_connect(pw)) < 0)
+			return -1;
+	}
+	if (!taken_over && listener_open_all(pw) < 0)
 		return -1;
 	if (geteuid() == 0 && drop_privileges(user) < 0)
 		return -1;
@@ -438,7 +460,7 @@ start_up(struct pgweir *pw)
 		return -1;
 	}
 	if (pw->cfg->pidfile[0] != '\0') {
-		if (write_pidfile(pw->cfg->pidfile) < 0)
+		if (write_pidfile(pw->cfg->pidfile, taken_over) < 0)
 			return -1;
 		pw->pidfile_written = true;
 	}
@@ -488,6 +510,7 @@ main(int argc, char **argv)
 	TAILQ_INIT(&pw.dead_clients);
 	TAILQ_INIT(&pw.dead_servers);
 	TAILQ_INIT(&pw.cancels);
+	pw.inherited_metrics_fd = -1;
 
 	rc = parse_args(argc, argv, &cmdline);
 	if (rc != 0)

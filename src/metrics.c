@@ -547,8 +547,17 @@ metrics_start(struct pgweir *pw)
 	evhttp_set_bevcb(ms->http, conn_bev_cb, ms);
 	evhttp_set_cb(ms->http, "/metrics", metrics_cb, ms);
 	evhttp_set_gencb(ms->http, other_cb, ms);
-	bound = evhttp_bind_socket_with_handle(ms->http,
-	    cfg->metrics_listen_addr, (ev_uint16_t)cfg->metrics_port);
+	if (pw->metrics_fd_inherited) {
+		/* the previous process's socket (online restart) */
+		pw->metrics_fd_inherited = false;
+		bound = evhttp_accept_socket_with_handle(ms->http,
+		    pw->inherited_metrics_fd);
+		if (bound == NULL)
+			close(pw->inherited_metrics_fd);
+	} else {
+		bound = evhttp_bind_socket_with_handle(ms->http,
+		    cfg->metrics_listen_addr, (ev_uint16_t)cfg->metrics_port);
+	}
 	if (bound == NULL) {
 		log_error("could not listen for metrics on %s:%d",
 		    cfg->metrics_listen_addr, cfg->metrics_port);
@@ -559,6 +568,15 @@ metrics_start(struct pgweir *pw)
 	log_info("serving Prometheus metrics on http://%s:%d/metrics",
 	    cfg->metrics_listen_addr, cfg->metrics_port);
 	return 0;
+}
+
+/* The endpoint's listening socket (to hand over), or -1. */
+int
+metrics_listen_fd(const struct pgweir *pw)
+{
+	if (pw->metrics == NULL || pw->metrics->listener == NULL)
+		return -1;
+	return evconnlistener_get_fd(pw->metrics->listener);
 }
 
 /* Stop the endpoint: evhttp frees its connections, then the rest go. */

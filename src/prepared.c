@@ -312,6 +312,64 @@ cps_remove(struct client *client, const char *name, const struct pstmt *ps)
 	}
 }
 
+/*
+ * A client's names and statements, packed for another pgweir process (an
+ * online restart): per name "name\0", the statement's length (4 bytes)
+ * and its Parse body after the name.
+ */
+int
+prepared_client_export(const struct client *client, struct evbuffer *out)
+{
+	const struct client_ps *c = client->ps;
+	uint8_t b[4];
+
+	if (c == NULL)
+		return 0;
+	for (uint32_t i = 0; i < c->nbuckets; i++) {
+		for (const struct cps_entry *e = c->buckets[i]; e;
+		    e = e->next) {
+			proto_put_u32(b, e->ps->len);
+			if (evbuffer_add(out, e->name, strlen(e->name) + 1) <
+			    0 || evbuffer_add(out, b, 4) < 0 ||
+			    evbuffer_add(out, e->ps->key, e->ps->len) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Give a client the names prepared_client_export() packed; -1: malformed. */
+int
+prepared_client_import(struct client *client, const uint8_t *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *name = (const char *)p + pos;
+		const uint8_t *nul = memchr(p + pos, '\0', len - pos);
+		struct pstmt *ps;
+		uint32_t n;
+		int rc;
+
+		if (nul == NULL || (size_t)(nul - p) + 5 > len)
+			return -1;
+		pos = (size_t)(nul - p) + 1;
+		n = proto_get_u32(p + pos);
+		pos += 4;
+		if (n > len - pos)
+			return -1;
+		ps = pstmt_intern(client->pw->ps, (const char *)p + pos, n);
+		if (ps == NULL)
+			return -1;
+		rc = cps_add(client, name, ps);
+		pstmt_release(client->pw->ps, ps);
+		if (rc < 0)
+			return -1;
+		pos += n;
+	}
+	return 0;
+}
+
 /* Forget all of a client's names (DISCARD ALL, DEALLOCATE ALL, close). */
 static void
 cps_clear(struct client *client)

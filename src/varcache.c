@@ -234,6 +234,54 @@ varset_with(struct var_registry *reg, struct varset *base, int idx,
 }
 
 /*
+ * A set's known values as "name\0value\0..." (for another pgweir
+ * process, which may number the names differently).
+ */
+int
+varset_pack(const struct var_registry *reg, const struct varset *vs,
+    struct evbuffer *out)
+{
+	for (int i = 0; i < reg->n; i++) {
+		if (vs->vals[i] == NULL)
+			continue;
+		if (evbuffer_add(out, reg->names[i], strlen(reg->names[i]) +
+		    1) < 0 || evbuffer_add(out, vs->vals[i],
+		    strlen(vs->vals[i]) + 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The set varset_pack() packed; names this process does not track yet are
+ * registered.  A new reference, or NULL when malformed or out of memory.
+ */
+struct varset *
+varset_unpack(struct var_registry *reg, const char *p, size_t len)
+{
+	const char *vals[VAR_MAX] = { NULL };
+	size_t pos = 0;
+
+	while (pos < len) {
+		const char *name = p + pos, *value, *end;
+		int idx;
+
+		end = memchr(name, '\0', len - pos);
+		if (end == NULL || (size_t)(end + 1 - p) >= len)
+			return NULL;
+		value = end + 1;
+		end = memchr(value, '\0', len - (size_t)(value - p));
+		if (end == NULL)
+			return NULL;
+		pos = (size_t)(end + 1 - p);
+		idx = var_register(reg, name);
+		if (idx >= 0)
+			vals[idx] = value;
+	}
+	return intern(reg, vals);
+}
+
+/*
  * The set with want's values where want has one and have's elsewhere: what
  * a client's values look like filled in from a server's (login defaults).
  */

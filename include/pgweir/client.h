@@ -110,8 +110,26 @@ struct client {
 	bool wait_notified;		/* query_wait_notify sent */
 };
 
+/* What the process that hands a client over knows of it (takeover.c). */
+struct client_handover {
+	const char *user;		/* the name it logged in as */
+	const char *database;
+	uint32_t slot;			/* its cancel key, kept */
+	uint32_t cancel_key;
+	int64_t connect_time;		/* wall clock usec */
+	struct varset *vars;		/* references, given to the client */
+	struct varset *reset_vars;
+	const uint8_t *scram_keys;	/* client and server key, or NULL */
+	const char *password;		/* PAM/LDAP-checked one, or NULL */
+};
+
 struct client *client_accept(struct pgweir *pw, int fd,
     const struct sockaddr *sa, socklen_t salen);
+struct client *client_adopt(struct pgweir *pw, int fd,
+    const struct client_handover *h);
+int client_reserve_slots(struct pgweir *pw, uint32_t below);
+void client_release_reserved_slots(struct pgweir *pw);
+uint32_t client_slots_in_use_below(const struct pgweir *pw);
 void client_set_state(struct client *client, enum client_state state);
 void client_close(struct client *client, const char *reason);
 void client_close_error(struct client *client, const char *sqlstate,

@@ -7,6 +7,7 @@ struct evbuffer;
 
 int metrics_start(struct pgweir *pw);
 void metrics_stop(struct pgweir *pw);
+int metrics_listen_fd(const struct pgweir *pw);
 int metrics_render(struct pgweir *pw, struct evbuffer *out);
 
 #endif

@@ -38,6 +38,7 @@ struct ident_map;
 struct authwork;
 struct ps_registry;
 struct authquery;
+struct takeover;
 
 TAILQ_HEAD(client_list, client);
 TAILQ_HEAD(server_list, server);
@@ -90,6 +91,8 @@ struct pgweir {
 	uint32_t n_slots;
 	uint32_t *free_slots;		/* stack of unused slot numbers */
 	uint32_t n_free_slots;
+	uint8_t *slot_reserved;		/* 1: kept for a handed-over client */
+	uint32_t n_slot_reserved;
 	struct cancel_list cancels;	/* cancel requests in flight */
 
 	struct listener *listeners;	/* owned, a list */
@@ -119,6 +122,11 @@ struct pgweir {
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];
 	int exit_code;
+	struct takeover *takeover;	/* an online restart, either side */
+	/* a client became idle (the online restart hands it over) */
+	void (*on_client_idle)(struct pgweir *pw);
+	bool metrics_fd_inherited;	/* from the previous process: */
+	int inherited_metrics_fd;	/* /metrics' listening socket */
 };
 
 int64_t pgweir_now_usec(struct pgweir *pw);

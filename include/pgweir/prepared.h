@@ -11,6 +11,7 @@ struct server;
 struct pool;
 struct pgweir;
 struct pq_header;
+struct evbuffer;
 
 /* What prepared_client_message() did with a message. */
 enum ps_result {
@@ -36,6 +37,9 @@ void prepared_on_sync(struct server *server);
 void prepared_server_free(struct server *server);
 void prepared_client_free(struct client *client);
 size_t prepared_client_count(const struct client *client);
+int prepared_client_export(const struct client *client, struct evbuffer *out);
+int prepared_client_import(struct client *client, const uint8_t *p,
+    size_t len);
 size_t prepared_server_count(const struct server *server);
 size_t prepared_registry_count(const struct pgweir *pw);
 

@@ -41,6 +41,10 @@ struct varset *varset_ref(struct varset *vs);
 void varset_release(struct var_registry *reg, struct varset *vs);
 struct varset *varset_with(struct var_registry *reg, struct varset *base,
     int idx, const char *value);
+int varset_pack(const struct var_registry *reg, const struct varset *vs,
+    struct evbuffer *out);
+struct varset *varset_unpack(struct var_registry *reg, const char *p,
+    size_t len);
 struct varset *varset_merge(struct var_registry *reg, struct varset *want,
     struct varset *have);
 int varset_build_sync_query(const struct var_registry *reg,

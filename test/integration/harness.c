@@ -336,9 +336,12 @@ unix_socket_wait(struct it_env *e)
 	}
 }
 
-/* Start pgweir on the config already written; wait until it listens. */
-int
-it_pgweir_start_raw(struct it_env *e)
+/*
+ * Start the pgweir binary on the config already written, with one more
+ * command-line flag (or NULL), its output into the log.  Its pid, or -1.
+ */
+static pid_t
+spawn_pgweir(struct it_env *e, const char *flag)
 {
 	const char *bin = env_or("PGWEIR_BIN", "./pgweir");
 	pid_t pid;
@@ -348,9 +351,14 @@ it_pgweir_start_raw(struct it_env *e)
 	if (logfd < 0)
 		return -1;
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		close(logfd);
 		return -1;
+	}
 	if (pid == 0) {
+		const char *args[8];
+		int n = 0;
+
 		dup2(logfd, STDOUT_FILENO);
 		dup2(logfd, STDERR_FILENO);
 		if (e->extra_env[0])
@@ -362,14 +370,49 @@ it_pgweir_start_raw(struct it_env *e)
 			if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 				_exit(126);
 		}
-		if (getuid() == 0)
-			execl(bin, bin, "-v", "-u", "postgres", e->ini,
-			    (char *)NULL);
-		else
-			execl(bin, bin, "-v", e->ini, (char *)NULL);
+		args[n++] = bin;
+		args[n++] = "-v";
+		if (getuid() == 0) {
+			args[n++] = "-u";
+			args[n++] = "postgres";
+		}
+		if (flag != NULL)
+			args[n++] = flag;
+		args[n++] = e->ini;
+		args[n] = NULL;
+		execv(bin, (char *const *)args);
 		_exit(127);
 	}
 	close(logfd);
+	return pid;
+}
+
+/*
+ * Online restart: start a second pgweir with -R and wait until the first
+ * has handed everything over and exited (up to timeout_ms).  Returns the
+ * first one's exit status (-2: still running); the new one is e->pid.
+ */
+int
+it_pgweir_online_restart(struct it_env *e, int timeout_ms)
+{
+	pid_t next = spawn_pgweir(e, "-R");
+	int rc;
+
+	if (next < 0)
+		return -1;
+	rc = it_pgweir_wait(e, timeout_ms);
+	e->pid = next;
+	return rc;
+}
+
+/* Start pgweir on the config already written; wait until it listens. */
+int
+it_pgweir_start_raw(struct it_env *e)
+{
+	pid_t pid = spawn_pgweir(e, NULL);
+
+	if (pid < 0)
+		return -1;
 	e->pid = pid;
 	for (int i = 0; i < 500; i++) {
 		int status;
