@@ -906,13 +906,22 @@ run_command(struct client *client, const char *text, struct admin_out *o,
 			return false;
 		run_pending(client, PEND_WAIT_CLOSE, db, simple);
 		return client->admin->pending != PEND_NONE;
-	} else if (strcmp(verb, "takeover") == 0 && cmd.nwords == 1) {
+	} else if (strcmp(verb, "takeover") == 0 && (cmd.nwords == 1 ||
+	    (cmd.nwords == 4 && strcasecmp(cmd.word[1], "cancel") == 0))) {
 		/* pgweir -R: only pgweir's own account, on the unix socket */
 		char err[256];
 		if (!simple || !admin_peer_is_self(client)) {
 			admin_error(client, SQLSTATE_INSUFFICIENT_PRIVILEGE,
 			    "TAKEOVER is for pgweir -R, run as pgweir's own "
 			    "account on the unix socket");
+			return false;
+		}
+		if (cmd.nwords == 4) {
+			/* a cancel that reached the new process first */
+			(void)client_cancel_by_key(pw, (uint32_t)strtoul(
+			    cmd.word[2], NULL, 10), (uint32_t)strtoul(
+			    cmd.word[3], NULL, 10));
+			proto_build_command_complete(o->out, "TAKEOVER");
 			return false;
 		}
 		if (takeover_serve(client, err, sizeof(err)) < 0) {

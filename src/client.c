@@ -1093,8 +1093,6 @@ client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
 {
 	struct pgweir *pw = client->pw;
 	uint32_t key = sp->cancel_key;
-	struct client *target;
-
 	if (pw->cfg->peer_id > 0) {
 		int peer = cancel_pid_peer(sp->cancel_pid);
 		if (peer != pw->cfg->peer_id) {
@@ -1106,7 +1104,22 @@ client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
 		}
 		key |= CANCEL_TTL_MASK;	/* ours carry every hop */
 	}
-	target = client_find_by_key(pw, sp->cancel_pid, key);
+	if (!client_cancel_by_key(pw, sp->cancel_pid, key) &&
+	    pw->forward_cancel != NULL)
+		/* a client the previous process has not handed over yet */
+		pw->forward_cancel(pw, sp->cancel_pid, key);
+	/* as PostgreSQL does: no answer, whatever happened */
+	client_close(client, "cancel request handled");
+}
+
+/*
+ * Cancel what the client with this key is doing: its query on its
+ * server, or its wait for one.  False when no client has the key.
+ */
+bool
+client_cancel_by_key(struct pgweir *pw, uint32_t pid, uint32_t key)
+{
+	struct client *target = client_find_by_key(pw, pid, key);
 
 	if (target != NULL && target->link != NULL) {
 		client_log(target, LOG_LVL_LOG, "cancel request forwarded");
@@ -1117,8 +1130,7 @@ client_on_CancelRequest(struct client *client, const struct pq_startup *sp)
 		    "wait queue");
 		client_cancel_wait(target);
 	}
-	/* as PostgreSQL does: no answer, whatever happened */
-	client_close(client, "cancel request handled");
+	return target != NULL;
 }
 
 /*

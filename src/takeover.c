@@ -39,6 +39,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "pgweir/cancel.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/listener.h"
@@ -689,6 +690,35 @@ adopt_client(struct takeover *t, char **col, int n)
 	t->n_clients++;
 }
 
+/*
+ * A cancel whose key is one the old process may still have (its slot is
+ * kept and not yet claimed): the old process cancels it, if it can.
+ */
+static void
+forward_cancel(struct pgweir *pw, uint32_t pid, uint32_t key)
+{
+	struct takeover *t = pw->takeover;
+	uint32_t slot = cancel_pid_slot(pw->cfg->peer_id, pid);
+	struct evbuffer *q;
+	char sql[64];
+
+	if (t == NULL || t->fd < 0 || slot == 0 ||
+	    slot >= pw->n_slot_reserved || !pw->slot_reserved[slot])
+		return;
+	snprintf(sql, sizeof(sql), "TAKEOVER CANCEL %" PRIu32 " %" PRIu32,
+	    pid, key);
+	q = evbuffer_new();
+	if (q == NULL || proto_build_query(q, sql) < 0 ||
+	    evbuffer_write(q, t->fd) < (int)strlen(sql) + 6)
+		log_warning("online restart: a cancel request for a client of "
+		    "the previous process could not be sent on");
+	else
+		log_info("online restart: cancel request sent on to the "
+		    "previous process");
+	if (q != NULL)
+		evbuffer_free(q);
+}
+
 /* The end, whole or not: the slots nobody claimed are free again. */
 static void
 receive_end(struct takeover *t, bool whole)
@@ -703,6 +733,7 @@ receive_end(struct takeover *t, bool whole)
 		    "before handing everything over (%u client(s) taken over)",
 		    t->n_clients);
 	client_release_reserved_slots(pw);
+	pw->forward_cancel = NULL;
 	takeover_free(pw);
 }
 
@@ -902,6 +933,7 @@ takeover_connect(struct pgweir *pw)
 	if (ask(t, path) < 0 || take_listeners(t) < 0)
 		return -1;
 	evutil_make_socket_nonblocking(fd);
+	pw->forward_cancel = forward_cancel;
 	event_assign(&t->ev, pw->base, fd, EV_READ | EV_PERSIST, receive_cb,
 	    t);
 	event_add(&t->ev, NULL);
@@ -918,6 +950,7 @@ takeover_free(struct pgweir *pw)
 		return;
 	pw->takeover = NULL;
 	pw->on_client_idle = NULL;
+	pw->forward_cancel = NULL;
 	if (t->fd >= 0) {
 		if (event_initialized(&t->ev))
 			event_del(&t->ev);

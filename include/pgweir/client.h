@@ -149,6 +149,7 @@ int client_flush(struct client *client);
 void client_maybe_release(struct client *client);
 struct client *client_find_by_key(struct pgweir *pw, uint32_t pid,
     uint32_t key);
+bool client_cancel_by_key(struct pgweir *pw, uint32_t pid, uint32_t key);
 const char *client_state_name(enum client_state state);
 void client_cancel_wait(struct client *client);
 

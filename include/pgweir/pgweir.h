@@ -125,6 +125,9 @@ struct pgweir {
 	struct takeover *takeover;	/* an online restart, either side */
 	/* a client became idle (the online restart hands it over) */
 	void (*on_client_idle)(struct pgweir *pw);
+	/* a cancel for a key nobody here has (the online restart's new
+	 * process sends it on to the old one) */
+	void (*forward_cancel)(struct pgweir *pw, uint32_t pid, uint32_t key);
 	bool metrics_fd_inherited;	/* from the previous process: */
 	int inherited_metrics_fd;	/* /metrics' listening socket */
 };

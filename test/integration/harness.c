@@ -395,7 +395,21 @@ spawn_pgweir(struct it_env *e, const char *flag)
 int
 it_pgweir_online_restart(struct it_env *e, int timeout_ms)
 {
-	pid_t next = spawn_pgweir(e, "-R");
+	return it_pgweir_online_restart_end(e, it_pgweir_online_restart_begin(e),
+	    timeout_ms);
+}
+
+/* Start the new pgweir of an online restart; its pid, or -1. */
+pid_t
+it_pgweir_online_restart_begin(struct it_env *e)
+{
+	return spawn_pgweir(e, "-R");
+}
+
+/* Wait for the old one to exit; then the new one (next) is e->pid. */
+int
+it_pgweir_online_restart_end(struct it_env *e, pid_t next, int timeout_ms)
+{
 	int rc;
 
 	if (next < 0)

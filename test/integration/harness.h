@@ -43,6 +43,9 @@ int it_pgweir_start(struct it_env *e, const char *settings,
     const char *databases);
 int it_pgweir_start_raw(struct it_env *e);
 int it_pgweir_online_restart(struct it_env *e, int timeout_ms);
+pid_t it_pgweir_online_restart_begin(struct it_env *e);
+int it_pgweir_online_restart_end(struct it_env *e, pid_t next,
+    int timeout_ms);
 int it_pgweir_signal(struct it_env *e, int sig);
 int it_pgweir_wait(struct it_env *e, int timeout_ms);
 int it_pgweir_stop(struct it_env *e);

@@ -234,6 +234,47 @@ test_show_fds(void **state)
 	PQfinish(c);
 }
 
+/*
+ * A cancel that reaches the new process while its client still runs a
+ * query in the old one is sent on, and cancels that query.
+ */
+static void
+test_cancel_during_handover(void **state)
+{
+	PGconn *busy = it_connect(&env, "postgres", "postgres", NULL);
+	PGcancel *c;
+	PGresult *res;
+	pid_t next;
+	char err[256], handed[128], sent_on[128];
+
+	(void)state;
+	/* this restart's lines: the log holds those of the tests before */
+	snprintf(handed, sizeof(handed), "[%d] LOG online restart: the new "
+	    "process has the listening sockets", (int)env.pid);
+	assert_int_equal(PQstatus(busy), CONNECTION_OK);
+	c = PQgetCancel(busy);
+	assert_int_equal(PQsendQuery(busy, "select pg_sleep(30)"), 1);
+	it_sleep_ms(300);
+	next = it_pgweir_online_restart_begin(&env);
+	assert_true(next > 0);
+	snprintf(sent_on, sizeof(sent_on), "[%d] LOG online restart: cancel "
+	    "request sent on", (int)next);
+	assert_true(it_wait_log(&env, handed, 10000));
+	assert_int_equal(PQcancel(c, err, sizeof(err)), 1);
+	PQfreeCancel(c);
+	res = PQgetResult(busy);
+	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+	    "57014");
+	PQclear(res);
+	while ((res = PQgetResult(busy)) != NULL)
+		PQclear(res);
+	assert_true(it_log_contains(&env, sent_on));
+	assert_int_equal(it_pgweir_online_restart_end(&env, next, 15000), 0);
+	assert_int_equal(it_query_int(busy, "select 5"), 5);
+	PQfinish(busy);
+}
+
 int
 main(void)
 {
@@ -241,6 +282,7 @@ main(void)
 		cmocka_unit_test(test_show_fds),
 		cmocka_unit_test(test_clients_move),
 		cmocka_unit_test(test_pgbench_through_restarts),
+		cmocka_unit_test(test_cancel_during_handover),
 		cmocka_unit_test(test_takeover_refused_over_tcp),
 	};
 
