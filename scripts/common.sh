@@ -14,8 +14,9 @@ postgresql postgresql-client openssl prometheus procps iproute2"
 # (the test then finds pg in /usr/share/nodejs; otherwise npm fetches it).
 # clang and its runtime build the libFuzzer targets (test/fuzz).  pgbadger
 # reads pgweir's log in its PgBouncer mode (test/integration/it_logfmt).
+# curl reads /metrics in tests.
 PGWEIR_TEST_PACKAGES="default-jdk-headless libpostgresql-jdbc-java \
-python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils"
+python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils curl"
 command -v npm >/dev/null 2>&1 || PGWEIR_TEST_PACKAGES="$PGWEIR_TEST_PACKAGES node-pg"
 
 # Install the packages that are missing (as root), or say what to run.

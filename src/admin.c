@@ -464,23 +464,7 @@ kill_databases(struct pgweir *pw, struct database *target)
 static void
 reconnect_databases(struct pgweir *pw, struct database *target)
 {
-	struct pool *pool;
-
-	TAILQ_FOREACH(pool, &pw->pools, entry) {
-		struct server *s, *next;
-		const struct server_list *lists[] = { &pool->active_servers,
-			&pool->tested_servers, &pool->connecting_servers };
-
-		if (!in_scope(pool->db, target))
-			continue;
-		for (int i = 0; i < 3; i++)
-			TAILQ_FOREACH(s, lists[i], entry)
-				s->close_needed = true;
-		TAILQ_FOREACH_SAFE(s, &pool->active_servers, entry, next)
-			server_fast_close(s);
-		TAILQ_FOREACH_SAFE(s, &pool->idle_servers, entry, next)
-			server_close(s, "RECONNECT from the admin console");
-	}
+	pool_retire_servers(pw, target, "RECONNECT from the admin console");
 }
 
 /* Whether a pending command's condition holds now. */

@@ -213,8 +213,8 @@ static void show_dns_hosts(struct pgweir *, struct admin_out *);
 static void show_peers(struct pgweir *, struct admin_out *);
 static void show_peer_pools(struct pgweir *, struct admin_out *);
 static void show_latency(struct pgweir *, struct admin_out *);
-static void show_empty(struct pgweir *, struct admin_out *);
 static void show_fds(struct pgweir *, struct admin_out *);
+static void show_dns_zones(struct pgweir *, struct admin_out *);
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -246,7 +246,7 @@ static const struct {
 	{ "version", cols_version, N(cols_version), show_version },
 	{ "fds", cols_fds, N(cols_fds), show_fds },
 	{ "dns_hosts", cols_dns_hosts, N(cols_dns_hosts), show_dns_hosts },
-	{ "dns_zones", cols_dns_zones, N(cols_dns_zones), show_empty },
+	{ "dns_zones", cols_dns_zones, N(cols_dns_zones), show_dns_zones },
 	{ "peers", cols_peers, N(cols_peers), show_peers },
 	{ "peer_pools", cols_peer_pools, N(cols_peer_pools), show_peer_pools },
 	{ "latency", cols_latency, N(cols_latency), show_latency },
@@ -396,14 +396,6 @@ admin_show(struct pgweir *pw, const char *what, struct admin_out *o)
 		return 0;
 	}
 	return -1;
-}
-
-/* SHOW for concepts pgweir does not have: the columns, no rows. */
-static void
-show_empty(struct pgweir *pw, struct admin_out *o)
-{
-	(void)pw;
-	(void)o;
 }
 
 /* The replication column of SHOW CLIENTS and SHOW SERVERS. */
@@ -1184,8 +1176,9 @@ fd_row(struct pgweir *pw, struct admin_out *o, const struct io *io,
 	row_text(&r, user);
 	row_text(&r, db);
 	if (pa != NULL && (pa->family == AF_INET || pa->family == AF_INET6) &&
-	    inet_ntop(pa->family, pa->family == AF_INET ? (const void *)pa->ip.v4 :
-	    (const void *)pa->ip.v6, addr, sizeof(addr)) != NULL) {
+	    inet_ntop(pa->family, pa->family == AF_INET ?
+	    (const void *)pa->ip.v4 : (const void *)pa->ip.v6, addr,
+	    sizeof(addr)) != NULL) {
 		row_text(&r, addr);
 		row_int(&r, pa->port);
 	} else {
@@ -1260,6 +1253,56 @@ show_fds(struct pgweir *pw, struct admin_out *o)
 				    sv->backend_key, sv->link ?
 				    &sv->link->io : NULL, sv->vars);
 			}
+	}
+}
+
+/* The zone of a cached host name: what follows its first dot, or NULL. */
+static const char *
+dns_zone_of(const struct database *db)
+{
+	const char *dot;
+
+	if (db->dns_addrlen == 0 || db->conf->n_hosts == 0 ||
+	    db->dns_host >= db->conf->n_hosts)
+		return NULL;
+	dot = strchr(db->conf->hosts[db->dns_host], '.');
+	return dot != NULL && dot[1] != '\0' ? dot + 1 : NULL;
+}
+
+/*
+ * With dns_zone_check_period, the zones of the cached host names and how
+ * many names each has.  pgweir does not read SOA records (it looks the
+ * names up again instead, see pool_janitor), so serial is 0.
+ */
+static void
+show_dns_zones(struct pgweir *pw, struct admin_out *o)
+{
+	struct database *db, *prev;
+	struct row r;
+
+	if (pw->cfg->dns_zone_check_period <= 0)
+		return;
+	TAILQ_FOREACH(db, &pw->databases, entry) {
+		const char *zone = dns_zone_of(db);
+		bool seen = false;
+		int count = 0;
+
+		if (zone == NULL)
+			continue;
+		for (prev = TAILQ_FIRST(&pw->databases); prev != db;
+		    prev = TAILQ_NEXT(prev, entry))
+			seen |= dns_zone_of(prev) != NULL &&
+			    strcasecmp(dns_zone_of(prev), zone) == 0;
+		if (seen)
+			continue;
+		for (prev = db; prev != NULL; prev = TAILQ_NEXT(prev, entry))
+			count += dns_zone_of(prev) != NULL &&
+			    strcasecmp(dns_zone_of(prev), zone) == 0;
+		row_start(&r);
+		row_text(&r, zone);
+		row_int(&r, 0);
+		row_int(&r, count);
+		row_emit(o, &r);
 	}
 }
 

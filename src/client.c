@@ -1280,7 +1280,7 @@ client_io_cb(struct io *io, short what, void *arg)
 		    client_start_direct_tls(client) < 0)
 			return;
 	}
-	n = io_read(io, RELAY_READ_SIZE);
+	n = io_read(io, relay_read_size(client->pw->cfg));
 	if (n == IO_AGAIN)
 		return;
 	if (n <= 0) {

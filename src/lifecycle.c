@@ -407,7 +407,8 @@ pgweir_install_config(struct pgweir *pw, struct config *cfg,
 	if (tls != NULL && !tls_same_server_settings(pw->tls.cfg, tls->cfg)) {
 		log_info("server TLS settings changed: server connections "
 		    "are replaced as they are released");
-		pool_retire_servers(pw, NULL);
+		pool_retire_servers(pw, NULL,
+		    "database configuration changed");
 	}
 	config_unref(pw->cfg);
 	pw->cfg = cfg;

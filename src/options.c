@@ -68,9 +68,10 @@ const struct config_option config_options[] = {
 	  "Path of the configuration file; the next reload reads this file. "
 	  "Defaults to the file named on the command line." },
 	{ "service_name", OPT_STRING, OFF(service_name), "pgweir", 0, 0, NULL,
-	  L, "Windows service name; accepted for compatibility." },
-	{ "job_name", OPT_STRING, OFF(job_name), "pgweir", 0, 0, NULL, L,
-	  "Alias of service_name; accepted for compatibility." },
+	  0, "PgBouncer's Windows service name; no effect on Linux, as in "
+	  "PgBouncer." },
+	{ "job_name", OPT_STRING, OFF(job_name), "pgweir", 0, 0, NULL, 0,
+	  "Alias of service_name; no effect on Linux." },
 	{ "stats_period", OPT_TIME, OFF(stats_period), "60", 1, DAY, NULL, R,
 	  "Period of the averages in SHOW STATS, of the stats log line and "
 	  "of the systemd STATUS line." },
@@ -305,10 +306,15 @@ const struct config_option config_options[] = {
 	{ "dns_max_ttl", OPT_TIME, OFF(dns_max_ttl), "15", 0, TMAX, NULL, R,
 	  "How long a host name lookup is cached." },
 	{ "dns_nxdomain_ttl", OPT_TIME, OFF(dns_nxdomain_ttl), "15", 0, TMAX,
-	  NULL, R | L, "How long a failed lookup is cached." },
+	  NULL, R, "How long a host name that does not exist (NXDOMAIN) is "
+	  "remembered: connections to it fail at once meanwhile (0: never "
+	  "remembered)." },
 	{ "dns_zone_check_period", OPT_TIME, OFF(dns_zone_check_period), "0",
-	  0, TMAX, NULL, R | L,
-	  "Zone serial polling period; pgweir does not poll zones." },
+	  0, TMAX, NULL, R,
+	  "Every this often, every cached host name is looked up again at its "
+	  "next connection, and the servers of a name whose address changed "
+	  "are replaced (PgBouncer polls the zones' SOA serials for the same "
+	  "effect; 0: off).  SHOW DNS_ZONES lists the zones." },
 	{ "resolv_conf", OPT_STRING, OFF(resolv_conf), "", 0, 0, NULL, 0,
 	  "Alternative resolv.conf for host name lookups." },
 
@@ -396,16 +402,17 @@ const struct config_option config_options[] = {
 	  NULL, R, "Longest wait for buffers to drain during SUSPEND." },
 
 	/* low-level network */
-	{ "pkt_buf", OPT_INT, OFF(pkt_buf), "4096", 512, 1048576, NULL, 0,
-	  "Size of one network read; larger reads mean fewer system calls "
-	  "on big results." },
+	{ "pkt_buf", OPT_INT, OFF(pkt_buf), "4096", 512, 1048576, NULL, R,
+	  "PgBouncer's packet buffer; with sbuf_loopcnt it sets how much "
+	  "pgweir reads from one connection per loop turn." },
 	{ "max_packet_size", OPT_INT, OFF(max_packet_size), "2147483647", 9,
 	  2147483647, NULL, R,
 	  "Largest protocol message accepted from a client; a larger one "
 	  "closes that client with an error." },
 	{ "sbuf_loopcnt", OPT_INT, OFF(sbuf_loopcnt), "5", 0, 1000000, NULL,
-	  R | L, "Fairness: reads per connection per loop turn (0: no "
-	  "limit)." },
+	  R, "Fairness: pgweir reads at most sbuf_loopcnt times pkt_buf "
+	  "bytes (but at least 32 kB) from one connection before the other "
+	  "ready connections get their turn (0: no limit)." },
 	{ "tcp_defer_accept", OPT_INT, OFF(tcp_defer_accept), "1", 0, 1000000,
 	  NULL, 0, "Seconds for TCP_DEFER_ACCEPT on listeners (Linux; 0: "
 	  "off)." },

@@ -925,11 +925,12 @@ pool_server_gone(struct pool *pool)
 
 /*
  * Retire the servers of a database (NULL: of every database) whose
- * connection settings changed: idle ones close now, the others when they
- * are released, so none is reused with the old settings.
+ * connection settings or address changed, or on RECONNECT: idle ones
+ * close now, the others when they are released, so none is reused.
  */
 void
-pool_retire_servers(struct pgweir *pw, struct database *db)
+pool_retire_servers(struct pgweir *pw, struct database *db,
+    const char *reason)
 {
 	struct pool *pool;
 	struct server *server, *next;
@@ -938,7 +939,7 @@ pool_retire_servers(struct pgweir *pw, struct database *db)
 		if (pool->db->admin || (db != NULL && pool->db != db))
 			continue;
 		TAILQ_FOREACH_SAFE(server, &pool->idle_servers, entry, next)
-			server_close(server, "database configuration changed");
+			server_close(server, reason);
 		TAILQ_FOREACH_SAFE(server, &pool->active_servers, entry,
 		    next) {
 			server->close_needed = true;
@@ -993,7 +994,8 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 		}
 		db->removed = false;
 		if (!dbconf_same_server(db->conf, conf))
-			pool_retire_servers(pw, db);
+			pool_retire_servers(pw, db,
+			    "database configuration changed");
 		if (db->auto_db) {
 			dbconf_free(db->conf);
 			free(db->conf);
@@ -1195,6 +1197,19 @@ pool_janitor(struct pgweir *pw)
 	const struct config *cfg = pw->cfg;
 
 	pool_make_forced(pw);
+	if (cfg->dns_zone_check_period > 0 && now - pw->dns_zone_checked >=
+	    cfg->dns_zone_check_period) {
+		/*
+		 * PgBouncer polls the zones' SOA serials and looks the names
+		 * up again when one changes; pgweir looks every cached name
+		 * up again at its next connection (server_dns_cb retires the
+		 * servers of a name whose address changed).
+		 */
+		struct database *db;
+		TAILQ_FOREACH(db, &pw->databases, entry)
+			db->dns_expires = 0;
+		pw->dns_zone_checked = now;
+	}
 	TAILQ_FOREACH_SAFE(pool, &pw->pools, entry, next) {
 		struct server *server, *snext;
 		int min;

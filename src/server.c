@@ -282,6 +282,20 @@ server_unreachable(struct server *server, const char *sqlstate,
 	pool_server_failed(server->pool, sqlstate, message);
 }
 
+/* The host name did not resolve: the server fails as unreachable. */
+static void
+server_dns_failed(struct server *server, int result)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
+	    server_host(server), evutil_gai_strerror(result));
+	server_log(server, LOG_LVL_WARNING, "%s", msg);
+	server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
+	/* PgBouncer's words */
+	server_close(server, "server DNS lookup failed");
+}
+
 /* Connect to the address found for a host name. */
 static void
 server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
@@ -289,23 +303,24 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 	struct server *server = arg;
 	struct database *db = server->pool->db;
 	struct evutil_addrinfo *pick = res;
-	char msg[256];
 
 	server->dns_req = NULL;
 	db->dns_pending = false;
 	if (result == EVUTIL_EAI_CANCEL)
 		return;
 	if (result != 0 || res == NULL) {
-		snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
-		    server_host(server), evutil_gai_strerror(result));
 		if (res)
 			evutil_freeaddrinfo(res);
-		server_log(server, LOG_LVL_WARNING, "%s", msg);
-		server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
-		/* PgBouncer's words */
-		server_close(server, "server DNS lookup failed");
+		if (result == EVUTIL_EAI_NONAME) {
+			/* no such name: say so at once for a while */
+			db->dns_fail_host = server->host;
+			db->dns_fail_code = result;
+			db->dns_failed_at = pgweir_mono_usec();
+		}
+		server_dns_failed(server, result);
 		return;
 	}
+	db->dns_failed_at = 0;
 	/*
 	 * Take the first IPv4 answer if there is one: "localhost" often lists
 	 * ::1 first while the server listens on 127.0.0.1 only.
@@ -315,6 +330,16 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 			pick = ai;
 			break;
 		}
+	}
+	if (db->dns_addrlen > 0 && db->dns_host == server->host &&
+	    (db->dns_addrlen != pick->ai_addrlen ||
+	    memcmp(&db->dns_addr, pick->ai_addr, pick->ai_addrlen) != 0)) {
+		/* the name moved: servers to the old address go */
+		server_log(server, LOG_LVL_LOG, "host \"%s\" has a new "
+		    "address; closing the servers to the old one",
+		    server_host(server));
+		pool_retire_servers(server->pw, db, "host address changed");
+		server->close_needed = false;	/* this one goes to the new */
 	}
 	memcpy(&db->dns_addr, pick->ai_addr, pick->ai_addrlen);
 	db->dns_addrlen = pick->ai_addrlen;
@@ -346,6 +371,13 @@ server_start_connect(struct server *server)
 		server_unreachable(server, SQLSTATE_CANNOT_CONNECT,
 		    "unix socket path too long");
 		server_close(server, "unix socket path too long");
+		return;
+	}
+	/* the current dns_nxdomain_ttl counts, even if set since */
+	if (db->dns_failed_at > 0 && db->dns_fail_host == server->host &&
+	    pgweir_mono_usec() - db->dns_failed_at <
+	    pw->cfg->dns_nxdomain_ttl) {
+		server_dns_failed(server, db->dns_fail_code);
 		return;
 	}
 	if (db->dns_addrlen > 0 && db->dns_host == server->host &&
@@ -403,6 +435,37 @@ fail:
 }
 
 /*
+ * A new server of the pool, connecting (on its list, counted), with no
+ * socket yet; NULL when out of memory.
+ */
+static struct server *
+server_new(struct pool *pool)
+{
+	struct pgweir *pw = pool->pw;
+	struct server *server = calloc(1, sizeof(*server));
+	int *count;
+
+	if (server == NULL)
+		return NULL;
+	server->id = ++pw->next_id;
+	server->pw = pw;
+	server->pool = pool;
+	server->state = SV_CONNECTING;
+	server->io.fd = -1;
+	server->tx_status = 'I';
+	server->created = pgweir_mono_usec();
+	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
+	TAILQ_INIT(&server->cancels);
+	TAILQ_INSERT_TAIL(list_of(pool, SV_CONNECTING, &count), server,
+	    entry);
+	(*count)++;
+	pw->n_servers++;
+	pool->db->n_servers++;
+	pool->user->n_servers++;
+	return server;
+}
+
+/*
  * Start a new server connection for a pool.  NULL when it could not even
  * start: out of memory, or the connect failed at once (PostgreSQL's unix
  * socket is gone, no file descriptor left), which closed it and put the
@@ -413,19 +476,12 @@ struct server *
 server_launch(struct pool *pool, struct client *for_client)
 {
 	struct pgweir *pw = pool->pw;
-	struct server *server = calloc(1, sizeof(*server));
-	int *count;
+	struct server *server = server_new(pool);
 
 	if (server == NULL) {
 		log_error("out of memory for a server connection");
 		return NULL;
 	}
-	server->id = ++pw->next_id;
-	server->pw = pw;
-	server->pool = pool;
-	server->state = SV_CONNECTING;
-	server->io.fd = -1;
-	server->tx_status = 'I';
 	server->vars = varset_ref(pw->vars.empty);
 	if (for_client != NULL && for_client->replication != PQ_REPL_NONE) {
 		server->repl_client = for_client;
@@ -437,20 +493,56 @@ server_launch(struct pool *pool, struct client *for_client)
 		server->startup_vars = varset_ref(for_client->reset_vars);
 	server->host = server_pick_host(pool->db);
 	server->connect_time = pgweir_now_usec(pw);
-	server->created = pgweir_mono_usec();
-	evtimer_assign(&server->timer, pw->base, server_timer_cb, server);
-	TAILQ_INIT(&server->cancels);
-	TAILQ_INSERT_TAIL(list_of(pool, SV_CONNECTING, &count), server,
-	    entry);
-	(*count)++;
-	pw->n_servers++;
-	pool->db->n_servers++;
-	pool->user->n_servers++;
 	server_log(server, LOG_LVL_DEBUG, "new server connection");
 	server_arm_timer(server, pw->cfg->server_connect_timeout);
 	server_start_connect(server);
 	/* still in memory until the reaper runs */
 	return server->state == SV_CLOSED ? NULL : server;
+}
+
+/*
+ * A server the previous pgweir process handed over with its client (an
+ * online restart, session pooling): logged in and idle in a session, so
+ * it only needs its socket and what pgweir knew of it.  Owns fd and the
+ * varsets from the start; NULL when out of memory (fd closed).  The
+ * caller links it to its client.
+ */
+struct server *
+server_adopt(struct pool *pool, int fd, const struct server_handover *h)
+{
+	struct pgweir *pw = pool->pw;
+	struct server *server = server_new(pool);
+
+	if (server == NULL || io_init(&server->io, pw->base, fd,
+	    server_io_cb, server, &pw->iobufs) < 0) {
+		if (server != NULL) {
+			server->io.fd = -1;
+			server->logged_in = false;
+			server_close(server, "out of memory");
+		}
+		close(fd);
+		varset_release(&pw->vars, h->vars);
+		varset_release(&pw->vars, h->reset_vars);
+		return NULL;
+	}
+	server->io.max_write = sockopt_write_bound(pw->cfg);
+	server->vars = h->vars;
+	server->reset_vars = h->reset_vars;
+	server->backend_pid = h->backend_pid;
+	server->backend_key = h->backend_key;
+	/* a host list shortened by the new config: the entry may be gone */
+	server->host = h->host >= 0 && h->host < pool->db->conf->n_hosts ?
+	    h->host : 0;
+	server->remote_len = sizeof(server->remote);
+	if (getpeername(fd, (struct sockaddr *)&server->remote,
+	    &server->remote_len) < 0)
+		server->remote_len = 0;
+	server->connect_time = h->connect_time;
+	server->logged_in = true;
+	server->startup_sent = true;
+	server_log(server, LOG_LVL_DEBUG, "taken over from the previous "
+	    "process, backend pid %u", server->backend_pid);
+	return server;
 }
 
 /* Send a StartupMessage with these parameters and wait for the answer. */
@@ -1192,7 +1284,7 @@ server_io_cb(struct io *io, short what, void *arg)
 	}
 	if (!(what & EV_READ) || server->state == SV_CLOSED)
 		return;
-	n = io_read(io, RELAY_READ_SIZE);
+	n = io_read(io, relay_read_size(server->pw->cfg));
 	if (n == IO_AGAIN)
 		return;
 	if (n <= 0) {
@@ -1489,6 +1581,18 @@ server_close(struct server *server, const char *reason)
 	TAILQ_INSERT_TAIL(&pw->dead_servers, server, entry);
 	pgweir_schedule_reap(pw);
 	pool_server_gone(pool);
+}
+
+/*
+ * Close a server whose socket another process owns now (an online
+ * restart handed it over): nothing is sent on it, not even Terminate.
+ * Unlink it first.
+ */
+void
+server_close_handed_over(struct server *server)
+{
+	server->logged_in = false;
+	server_close(server, "handed over to the new process");
 }
 
 /* Free a closed server (the reaper calls this). */

@@ -13,11 +13,12 @@
  * over as soon as it is idle between transactions with nothing buffered:
  * a further row with the socket and what the new process needs to go on
  * (names, parameters, cancel key, named statements, SCRAM keys for server
- * logins).  Its servers are not handed over; the new process opens its
- * own.  Clients that cannot be handed over are closed when idle with
- * 57P01 (TLS clients: the TLS session state cannot move; other console
- * sessions), or left to finish (a client linked to its server for the
- * session, a replication client).  When no client is left the old process
+ * logins); in session pooling its server goes with it, in the same row.
+ * Other servers are not handed over; the new process opens its own.
+ * Clients that cannot be handed over are closed when idle with 57P01 (TLS
+ * clients: the TLS session state cannot move; other console sessions),
+ * or left to finish (a replication client, a session over TLS to its
+ * server).  When no client is left the old process
  * sends "done" and exits; if the new process goes away first, the old one
  * accepts again.
  *
@@ -54,7 +55,9 @@
 #include "pgweir/varcache.h"
 
 #define TK_VERSION "1"
-#define TK_COLS 11		/* task and up to ten fields */
+#define TK_COLS 17		/* task and up to 16 fields */
+#define TK_CLIENT_COLS 11	/* a client row */
+#define TK_PAIR_COLS 17		/* ... with its session's server */
 #define TK_FDS_MAX 16		/* descriptors received, not yet used */
 #define TK_WAIT_MS 10000	/* the blocking part's bound per answer */
 #define TK_MSG_MAX (64 * 1024 * 1024)
@@ -172,26 +175,28 @@ split_row(uint8_t *body, size_t len, char **cols, int max)
 /* ---- the old process: hand over ---- */
 
 /*
- * Send one row; fd (when >= 0) travels with its first byte.  What the
- * socket does not take at once follows through the console's buffer.
+ * Send one row; the nfds descriptors fds travel with its first byte.
+ * What the socket does not take at once follows through the console's
+ * buffer.
  */
 static int
-send_row(struct takeover *t, const char *const *vals, int n, int fd)
+send_row_fds(struct takeover *t, const char *const *vals, int n,
+    const int *fds, int nfds)
 {
 	struct client *console = t->console;
 	struct evbuffer *msg = evbuffer_new();
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} ctl;
 	struct msghdr mh;
 	struct iovec iov;
 	ssize_t w;
 	int rc = -1;
 
-	if (msg == NULL || proto_build_data_row(msg, vals, n) < 0)
+	if (msg == NULL || nfds > 2 || proto_build_data_row(msg, vals, n) < 0)
 		goto out;
-	if (fd < 0) {
+	if (nfds == 0) {
 		rc = evbuffer_add_buffer(io_wbuf(&console->io), msg);
 		goto out;
 	}
@@ -204,11 +209,11 @@ send_row(struct takeover *t, const char *const *vals, int n, int fd)
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = ctl.buf;
-	mh.msg_controllen = sizeof(ctl.buf);
+	mh.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
 	ctl.h.cmsg_level = SOL_SOCKET;
 	ctl.h.cmsg_type = SCM_RIGHTS;
-	ctl.h.cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(&ctl.h), &fd, sizeof(int));
+	ctl.h.cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+	memcpy(CMSG_DATA(&ctl.h), fds, (size_t)nfds * sizeof(int));
 	do
 		w = sendmsg(console->io.fd, &mh, MSG_NOSIGNAL);
 	while (w < 0 && errno == EINTR);
@@ -220,6 +225,13 @@ out:
 	if (msg != NULL)
 		evbuffer_free(msg);
 	return rc;
+}
+
+/* One row with one descriptor (fd >= 0) or none. */
+static int
+send_row(struct takeover *t, const char *const *vals, int n, int fd)
+{
+	return send_row_fds(t, vals, n, &fd, fd >= 0 ? 1 : 0);
 }
 
 /* Whether the console's output has gone out (rows with fds wait for it). */
@@ -267,8 +279,10 @@ send_client(struct takeover *t, struct client *client)
 	const struct user *u = client->login_user;
 	struct evbuffer *vars = evbuffer_new(), *reset = evbuffer_new();
 	struct evbuffer *ps = evbuffer_new();
+	const struct server *sv = client->link;
 	char slot[16], key[16], since[24], keys[129];
-	char *hv = NULL, *hr = NULL, *hp = NULL;
+	char spid[16], skey[16], shost[16], ssince[24];
+	char *hv = NULL, *hr = NULL, *hp = NULL, *sv_v = NULL, *sv_r = NULL;
 	int rc = -1;
 
 	if (vars == NULL || reset == NULL || ps == NULL ||
@@ -280,6 +294,21 @@ send_client(struct takeover *t, struct client *client)
 	    (hr = hex_of_buffer(reset)) == NULL ||
 	    (hp = hex_of_buffer(ps)) == NULL)
 		goto out;
+	if (sv != NULL) {
+		evbuffer_drain(vars, evbuffer_get_length(vars));
+		evbuffer_drain(reset, evbuffer_get_length(reset));
+		if (varset_pack(&pw->vars, sv->vars, vars) < 0 ||
+		    (sv->reset_vars != NULL && varset_pack(&pw->vars,
+		    sv->reset_vars, reset) < 0) ||
+		    (sv_v = hex_of_buffer(vars)) == NULL ||
+		    (sv_r = hex_of_buffer(reset)) == NULL)
+			goto out;
+		snprintf(spid, sizeof(spid), "%" PRIu32, sv->backend_pid);
+		snprintf(skey, sizeof(skey), "%" PRIu32, sv->backend_key);
+		snprintf(shost, sizeof(shost), "%d", sv->host);
+		snprintf(ssince, sizeof(ssince), "%lld",
+		    (long long)sv->connect_time);
+	}
 	snprintf(slot, sizeof(slot), "%" PRIu32, client->slot);
 	snprintf(key, sizeof(key), "%" PRIu32, client->cancel_key);
 	snprintf(since, sizeof(since), "%lld", (long long)client->connect_time);
@@ -292,16 +321,21 @@ send_client(struct takeover *t, struct client *client)
 		OPENSSL_cleanse(both, sizeof(both));
 	}
 	{
-		const char *vals[] = { "client", u->name, client->pool->db->name,
-			slot, key, since, hv, hr, keys,
-			u->checked_password ? u->checked_password : "", hp };
-		rc = send_row(t, vals, 11, client->io.fd);
+		const char *vals[] = { "client", u->name,
+			client->pool->db->name, slot, key, since, hv, hr, keys,
+			u->checked_password ? u->checked_password : "", hp,
+			spid, skey, sv_v, sv_r, shost, ssince };
+		int fds[2] = { client->io.fd, sv ? sv->io.fd : -1 };
+		rc = send_row_fds(t, vals, sv ? TK_PAIR_COLS : TK_CLIENT_COLS,
+		    fds, sv ? 2 : 1);
 	}
 	OPENSSL_cleanse(keys, sizeof(keys));
 out:
 	free(hv);
 	free(hr);
 	free(hp);
+	free(sv_v);
+	free(sv_r);
 	if (vars)
 		evbuffer_free(vars);
 	if (reset)
@@ -321,6 +355,32 @@ can_hand_over(const struct client *c)
 	    io_out_pending(&c->io) == 0 && c->pkt_remain == 0 &&
 	    c->pkt_discard == 0 && !c->discard_until_sync &&
 	    !c->read_paused;
+}
+
+/*
+ * Whether a client holding a server for its session can move with it now:
+ * both idle between transactions, nothing on the way in either direction,
+ * no TLS on either side.
+ */
+static bool
+can_hand_over_pair(const struct client *c)
+{
+	const struct server *s = c->link;
+
+	return c->state == CL_ACTIVE && s != NULL && s->state == SV_ACTIVE &&
+	    pool_mode_of(c->pool) == POOL_SESSION && c->admin == NULL &&
+	    c->io.ssl == NULL && s->io.ssl == NULL &&
+	    c->replication == PQ_REPL_NONE && s->replication == PQ_REPL_NONE &&
+	    c->logged_in && s->logged_in && s->tx_status == 'I' &&
+	    rq_empty(&s->rq) && io_in_pending(&c->io) == 0 &&
+	    io_out_pending(&c->io) == 0 && io_in_pending(&s->io) == 0 &&
+	    io_out_pending(&s->io) == 0 && c->pkt_remain == 0 &&
+	    c->pkt_discard == 0 && s->pkt_remain == 0 &&
+	    !c->discard_until_sync && !s->discard_until_sync &&
+	    !s->copy_in && !s->copy_both && !s->unsynced &&
+	    !c->read_paused && !s->read_paused && !s->close_needed &&
+	    !s->reset_pending && !s->restoring && !s->in_connect_query &&
+	    !s->internal_failed && TAILQ_EMPTY(&s->cancels);
 }
 
 /* An idle client that cannot move is told to reconnect (to the new one). */
@@ -374,6 +434,26 @@ takeover_pump(struct pgweir *pw)
 	TAILQ_FOREACH(pool, &pw->pools, entry) {
 		struct client *c, *next;
 
+		for (c = TAILQ_FIRST(&pool->active_clients); c; c = next) {
+			struct server *s = c->link;
+
+			next = TAILQ_NEXT(c, entry);
+			if (!can_hand_over_pair(c))
+				continue;
+			if (!channel_drained(t))
+				return;
+			if (send_client(t, c) < 0) {
+				if (errno == EAGAIN)
+					return;
+				client_log(c, LOG_LVL_WARNING, "could not "
+				    "hand over: %s", strerror(errno));
+				continue;
+			}
+			t->n_clients++;
+			pool_unlink(c, s);
+			server_close_handed_over(s);
+			client_close(c, "handed over to the new process");
+		}
 		for (c = TAILQ_FIRST(&pool->idle_clients); c; c = next) {
 			next = TAILQ_NEXT(c, entry);
 			if (must_close(t, c)) {
@@ -441,7 +521,8 @@ takeover_serve(struct client *console, char *err, size_t errlen)
 {
 	struct pgweir *pw = console->pw;
 	static const char *const names[TK_COLS] = { "task", "a", "b", "c",
-		"d", "e", "f", "g", "h", "i", "j" };
+		"d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o",
+		"p" };
 	uint32_t oids[TK_COLS];
 	struct takeover *t;
 	char below[16];
@@ -636,6 +717,42 @@ wait_message(struct takeover *t, uint8_t *type, uint8_t **body, size_t *len)
 	}
 }
 
+/*
+ * The server a session client had: set it up here, linked to the client.
+ * -1 when it could not be (the client is closed: its session is gone).
+ */
+static int
+adopt_server(struct takeover *t, struct client *client, int fd, char **col)
+{
+	struct pgweir *pw = t->pw;
+	struct server_handover h;
+	struct server *server;
+	ssize_t lv = hex_decode(col[13]), lr = hex_decode(col[14]);
+
+	memset(&h, 0, sizeof(h));
+	h.backend_pid = (uint32_t)strtoul(col[11], NULL, 10);
+	h.backend_key = (uint32_t)strtoul(col[12], NULL, 10);
+	h.host = atoi(col[15]);
+	h.connect_time = strtoll(col[16], NULL, 10);
+	if (lv < 0 || lr < 0 ||
+	    (h.vars = varset_unpack(&pw->vars, col[13], (size_t)lv)) == NULL) {
+		close(fd);
+		client_close(client, "its server could not be taken over");
+		return -1;
+	}
+	h.reset_vars = lr > 0 ? varset_unpack(&pw->vars, col[14],
+	    (size_t)lr) : NULL;
+	if (h.reset_vars == NULL)
+		h.reset_vars = varset_ref(h.vars);
+	server = server_adopt(client->pool, fd, &h);
+	if (server == NULL) {
+		client_close(client, "its server could not be taken over");
+		return -1;
+	}
+	pool_link(client, server);
+	return 0;
+}
+
 /* A client row: set the client up here. */
 static void
 adopt_client(struct takeover *t, char **col, int n)
@@ -646,11 +763,16 @@ adopt_client(struct takeover *t, char **col, int n)
 	ssize_t lv, lr, lk, lp;
 	int fd = take_fd(t);
 
-	if (fd < 0 || n != 11) {
+	int sfd = n == TK_PAIR_COLS ? take_fd(t) : -1;
+
+	if (fd < 0 || (n != TK_CLIENT_COLS && n != TK_PAIR_COLS) ||
+	    (n == TK_PAIR_COLS && sfd < 0)) {
 		log_warning("online restart: a client came without its "
 		    "socket; it is lost");
 		if (fd >= 0)
 			close(fd);
+		if (sfd >= 0)
+			close(sfd);
 		return;
 	}
 	lv = hex_decode(col[6]);
@@ -670,6 +792,8 @@ adopt_client(struct takeover *t, char **col, int n)
 		log_warning("online restart: a client's state is malformed; "
 		    "it is lost");
 		close(fd);
+		if (sfd >= 0)
+			close(sfd);
 		return;
 	}
 	h.reset_vars = lr > 0 ? varset_unpack(&pw->vars, col[7], (size_t)lr) :
@@ -679,7 +803,12 @@ adopt_client(struct takeover *t, char **col, int n)
 	client = client_adopt(pw, fd, &h);
 	OPENSSL_cleanse(col[8], strlen(col[8]));
 	OPENSSL_cleanse(col[9], strlen(col[9]));
-	if (client == NULL)
+	if (client == NULL) {
+		if (sfd >= 0)
+			close(sfd);
+		return;
+	}
+	if (sfd >= 0 && adopt_server(t, client, sfd, col) < 0)
 		return;
 	if (lp > 0 && prepared_client_import(client, (const uint8_t *)col[10],
 	    (size_t)lp) < 0) {

@@ -118,6 +118,7 @@ struct pgweir {
 	bool pidfile_written;		/* ours to remove at exit */
 	bool kicking;			/* pool_kick_related is running */
 	bool forced_pools_made;	/* forced users' pools made, this config */
+	int64_t dns_zone_checked;	/* last dns_zone_check_period expiry */
 	enum shutdown_mode shutdown;
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];

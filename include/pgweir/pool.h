@@ -39,6 +39,10 @@ struct database {
 	socklen_t dns_addrlen;		/* 0: nothing cached */
 	int64_t dns_expires;		/* monotonic usec */
 	bool dns_pending;		/* a lookup is running */
+	/* the name did not exist (NXDOMAIN): cached dns_nxdomain_ttl */
+	int dns_fail_host;
+	int dns_fail_code;		/* its evutil EAI_ code */
+	int64_t dns_failed_at;		/* monotonic usec; 0: nothing */
 	int64_t last_used;		/* monotonic usec, for autodb_idle */
 };
 
@@ -134,9 +138,10 @@ void pool_dispatch(struct pool *pool);
 int pool_total_servers(const struct pool *pool);
 void pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,
     const uint8_t *server_key);
-void pool_retire_servers(struct pgweir *pw, struct database *db);
 void pool_reload(struct pgweir *pw, struct config *newcfg);
 void pool_janitor(struct pgweir *pw);
+void pool_retire_servers(struct pgweir *pw, struct database *db,
+    const char *reason);
 void pool_free_all(struct pgweir *pw);
 int64_t pool_server_lifetime(const struct pool *pool);
 

@@ -103,9 +103,22 @@ struct server {
 	struct event timer;		/* connect / cleanup deadline */
 };
 
+/* What the process that hands a server over knows of it (takeover.c). */
+struct server_handover {
+	uint32_t backend_pid;		/* its BackendKeyData */
+	uint32_t backend_key;
+	struct varset *vars;		/* references, given to the server */
+	struct varset *reset_vars;
+	int host;			/* entry of the database's host list */
+	int64_t connect_time;		/* wall clock usec */
+};
+
 struct server *server_launch(struct pool *pool, struct client *for_client);
+struct server *server_adopt(struct pool *pool, int fd,
+    const struct server_handover *h);
 void server_set_state(struct server *server, enum server_state state);
 void server_close(struct server *server, const char *reason);
+void server_close_handed_over(struct server *server);
 void server_free(struct server *server);
 void server_log(const struct server *server, int level, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));

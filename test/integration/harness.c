@@ -395,8 +395,9 @@ spawn_pgweir(struct it_env *e, const char *flag)
 int
 it_pgweir_online_restart(struct it_env *e, int timeout_ms)
 {
-	return it_pgweir_online_restart_end(e, it_pgweir_online_restart_begin(e),
-	    timeout_ms);
+	pid_t next = it_pgweir_online_restart_begin(e);
+
+	return it_pgweir_online_restart_end(e, next, timeout_ms);
 }
 
 /* Start the new pgweir of an online restart; its pid, or -1. */

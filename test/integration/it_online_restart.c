@@ -27,7 +27,7 @@ static int metrics_port;
 static int
 setup(void **state)
 {
-	char settings[512];
+	char settings[512], dbs[512];
 
 	(void)state;
 	if (it_env_init_pgbench(&env) < 0)
@@ -38,7 +38,10 @@ setup(void **state)
 	    "metrics_port = %d\nmetrics_listen_addr = 127.0.0.1\n"
 	    "pidfile = %s/pgweir.pid\nadmin_users = postgres\n",
 	    metrics_port, env.dir);
-	return it_pgweir_start(&env, settings, NULL);
+	snprintf(dbs, sizeof(dbs), "postgres = host=%s port=%d\n"
+	    "sess = host=%s port=%d dbname=postgres pool_mode=session\n",
+	    env.pgdir, env.pg_port, env.pgdir, env.pg_port);
+	return it_pgweir_start(&env, settings, dbs);
 }
 
 static int
@@ -275,6 +278,26 @@ test_cancel_during_handover(void **state)
 	PQfinish(busy);
 }
 
+/*
+ * Session pooling: a client moves with its server, so its session (a
+ * temporary table, the backend itself) is still there afterwards.
+ */
+static void
+test_session_moves_with_its_server(void **state)
+{
+	PGconn *c = it_connect(&env, "sess", "postgres", NULL);
+	long long backend;
+
+	(void)state;
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	assert_true(it_exec_ok(c, "create temp table mine as select 41 as v"));
+	backend = it_query_int(c, "select pg_backend_pid()");
+	assert_int_equal(it_pgweir_online_restart(&env, 15000), 0);
+	assert_int_equal(it_query_int(c, "select v + 1 from mine"), 42);
+	assert_int_equal(it_query_int(c, "select pg_backend_pid()"), backend);
+	PQfinish(c);
+}
+
 int
 main(void)
 {
@@ -283,6 +306,7 @@ main(void)
 		cmocka_unit_test(test_clients_move),
 		cmocka_unit_test(test_pgbench_through_restarts),
 		cmocka_unit_test(test_cancel_during_handover),
+		cmocka_unit_test(test_session_moves_with_its_server),
 		cmocka_unit_test(test_takeover_refused_over_tcp),
 	};
 

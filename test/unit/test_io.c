@@ -19,7 +19,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "pgweir/config.h"
 #include "pgweir/io.h"
+#include "pgweir/relay.h"
 
 struct pair {
 	struct event_base *base;
@@ -109,12 +111,35 @@ test_bounded_write_is_cut(void **state)
 	pair_close(&p);
 }
 
+/*
+ * What one connection may have read per loop turn: sbuf_loopcnt reads of
+ * pkt_buf, at least 32 kB, and 0 means the relay's own bound only.
+ */
+static void
+test_read_size_follows_sbuf_loopcnt(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.pkt_buf = 4096;
+	cfg.sbuf_loopcnt = 5;		/* PgBouncer's defaults: 20 kB */
+	assert_int_equal(relay_read_size(&cfg), 32 * 1024);
+	cfg.pkt_buf = 65536;
+	assert_int_equal(relay_read_size(&cfg), 5 * 65536);
+	cfg.sbuf_loopcnt = 1;
+	assert_int_equal(relay_read_size(&cfg), 65536);
+	cfg.sbuf_loopcnt = 0;
+	assert_int_equal(relay_read_size(&cfg), RELAY_OUT_HIGH);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unbounded_write_is_one_record),
 		cmocka_unit_test(test_bounded_write_is_cut),
+		cmocka_unit_test(test_read_size_follows_sbuf_loopcnt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
