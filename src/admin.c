@@ -28,6 +28,7 @@
 
 #include "pgweir/admin.h"
 #include "pgweir/adminshow.h"
+#include "pgweir/sockopt.h"
 #include "pgweir/takeover.h"
 #include "pgweir/cancel.h"
 #include "pgweir/client.h"
@@ -93,17 +94,18 @@ admin_rights_of(const struct client *client)
 	return client->admin ? client->admin->rights : ADMIN_NONE;
 }
 
-/* Whether the unix socket's peer runs as pgweir's own account. */
+/* Whether a console client may do everything (beyond the client caps). */
+static bool
+admin_all_rights(const struct client *client)
+{
+	return admin_rights_of(client) == ADMIN_ALL;
+}
+
 /* Whether a unix-socket peer runs as pgweir's own account. */
-bool
+static bool
 admin_peer_is_self(const struct client *client)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	return client->addr.family == AF_UNIX &&
-	    getsockopt(client->io.fd, SOL_SOCKET, SO_PEERCRED, &cred,
-	    &len) == 0 && cred.uid == geteuid();
+	return sockopt_peer_is_self(client->io.fd, client->addr.family);
 }
 
 /*
@@ -210,6 +212,26 @@ admin_login(struct client *client)
 	if (client_flush(client) == 0 && io_in_pending(&client->io) > 0)
 		/* a command sent right behind the startup packet */
 		admin_handle_input(client);
+}
+
+static const struct console_ops console_ops = {
+	.is_console = admin_is_console,
+	.authorize = admin_authorize,
+	.all_rights = admin_all_rights,
+	.login = admin_login,
+	.input = admin_handle_input,
+	.closed = admin_client_closed,
+};
+
+/*
+ * Make the console reachable: its databases, its login and input, and
+ * its pending commands (PAUSE, SUSPEND, WAIT_CLOSE) on every tick.
+ */
+int
+admin_register(struct pgweir *pw)
+{
+	pw->console = &console_ops;
+	return pgweir_add_tick(pw, admin_check_pending);
 }
 
 /* Send an ErrorResponse; in the extended protocol, skip to Sync. */

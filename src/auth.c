@@ -29,7 +29,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "pgweir/admin.h"
 #include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
@@ -43,6 +42,7 @@
 #include "pgweir/pool.h"
 #include "pgweir/proto.h"
 #include "pgweir/scram.h"
+#include "pgweir/sockopt.h"
 #include "pgweir/tls.h"
 
 /* Longest authentication message accepted from a client. */
@@ -157,7 +157,8 @@ auth_succeed(struct client *client)
 	struct client_login *l = client->login;
 
 	auth_free(client);
-	if (l->admin && admin_authorize(client, l->user, l->trusted_peer) < 0)
+	if (l->admin && client->pw->console->authorize(client, l->user,
+	    l->trusted_peer) < 0)
 		return;
 	client_join_pool(client);
 }
@@ -462,7 +463,7 @@ auth_find_authdb(struct client *client, const struct db_conf **confp,
 	*confp = conf;
 	if (dbname == NULL)
 		return conf != NULL ? AUTHDB_FOUND : AUTHDB_NONE;
-	if (admin_is_console(pw, dbname)) {
+	if (pgweir_is_console_db(pw, dbname)) {
 		/* the config checks refuse this; an alias may have changed */
 		client_log(client, LOG_LVL_ERROR, "cannot use the reserved "
 		    "\"%s\" database as an auth_dbname", dbname);
@@ -759,6 +760,19 @@ auth_pick_method(struct client *client, enum hba_method *method,
 	return false;
 }
 
+static const struct login_ops login_ops = {
+	.start = auth_start,
+	.input = auth_handle_input,
+	.free = auth_free,
+};
+
+/* Make this the login handler of every client. */
+void
+auth_register(struct pgweir *pw)
+{
+	pw->login = &login_ops;
+}
+
 /*
  * Authenticate a client whose startup packet named its database and user.
  * Ends in pool_client_login(), or closes the client; may return before
@@ -771,7 +785,8 @@ auth_start(struct client *client)
 	enum hba_method method;
 	const char *map = NULL;	/* the rule's map=, valid during this call */
 
-	if (client->login->admin && admin_peer_is_self(client)) {
+	if (client->login->admin && sockopt_peer_is_self(client->io.fd,
+	    client->addr.family)) {
 		/* pgweir's own account on the unix socket */
 		client->login->trusted_peer = true;
 		auth_succeed(client);

@@ -54,6 +54,7 @@
 #include <openssl/crypto.h>
 
 #include "pgweir/authquery.h"
+#include "pgweir/clock.h"
 #include "pgweir/log.h"
 
 /* glibc's sys/queue.h lacks the _SAFE iterator (BSDs have it). */
@@ -192,16 +193,6 @@ static void conn_hosts_free(struct aq_conn *conn);
 static void conn_log(const struct aq_conn *conn, enum log_level level,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* Monotonic time in microseconds. */
-static int64_t
-now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Wipe and free a string that may hold a secret or a password. */
 static void
 secret_free(char *s)
@@ -300,7 +291,7 @@ cache_find(struct authquery *aq, const struct aq_conn *conn,
 		    strcmp(e->key, user) == 0 && strcmp(e->query, query) == 0)
 			break;
 	}
-	if (e != NULL && e->expires <= now_usec()) {
+	if (e != NULL && e->expires <= pgweir_mono_usec()) {
 		cache_remove(aq, e);
 		e = NULL;
 	}
@@ -313,7 +304,7 @@ cache_insert(struct authquery *aq, const struct aq_conn *conn,
     const struct aq_lookup *lk)
 {
 	size_t ulen = strlen(lk->user), qlen = strlen(lk->query);
-	int64_t now = now_usec();
+	int64_t now = pgweir_mono_usec();
 	struct aq_cache_entry *e;
 	size_t b;
 

@@ -30,8 +30,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "pgweir/admin.h"
-#include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/cancel.h"
 #include "pgweir/client.h"
@@ -839,7 +837,7 @@ static void
 client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 {
 	struct pgweir *pw = client->pw;
-	bool admin = admin_is_console(pw, sp->database);
+	bool admin = pgweir_is_console_db(pw, sp->database);
 
 	if ((sp->code & 0xffff) != 0 || sp->n_unknown_options > 0) {
 		/* we speak 3.0 and no protocol extensions */
@@ -880,7 +878,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 		client_close(client, "out of memory");
 		return;
 	}
-	auth_start(client);
+	pw->login->start(client);
 }
 
 /*
@@ -946,9 +944,8 @@ client_enter_pool(struct client *client, bool check_caps)
 		l->derived = NULL;
 	}
 	/* on the console only admin_users pass beyond the caps */
-	if (check_caps && (!db->admin || admin_rights_of(client) !=
-	    ADMIN_ALL) && (limit = client_limit_reached(pool, login_user)) !=
-	    NULL) {
+	if (check_caps && (!db->admin || !pw->console->all_rights(client)) &&
+	    (limit = client_limit_reached(pool, login_user)) != NULL) {
 		client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS,
 		    limit);
 		return false;
@@ -1185,7 +1182,7 @@ client_handle_startup(struct client *client)
 		uint32_t len;
 
 		if (client->auth != NULL) {
-			auth_handle_input(client);
+			client->pw->login->input(client);
 			return;
 		}
 		if (evbuffer_get_length(in) < 4)
@@ -1301,7 +1298,7 @@ client_io_cb(struct io *io, short what, void *arg)
 		break;
 	default:
 		if (client->admin)
-			admin_handle_input(client);
+			client->pw->console->input(client);
 		else
 			relay_client(client);
 		break;
@@ -1322,8 +1319,10 @@ client_close(struct client *client, const char *reason)
 
 	if (client->state == CL_CLOSED)
 		return;
-	auth_free(client);
-	admin_client_closed(client);
+	if (pw->login != NULL)
+		pw->login->free(client);
+	if (client->admin != NULL)
+		pw->console->closed(client);
 	if (pw->cfg->log_disconnections || client->state == CL_LOGIN)
 		client_log(client, client->logged_in || client->close_loud ?
 		    LOG_LVL_LOG : LOG_LVL_DEBUG, "closing because: %s "

@@ -110,15 +110,6 @@ parse_warn(struct parse_state *ps, const char *key, const char *msg)
 
 /* ---- the options table ---- */
 
-/* Look an option up by name (case-insensitive, as PgBouncer does). */
-const struct config_option *
-config_find_option(const char *name)
-{
-	for (size_t i = 0; i < config_n_options; i++)
-		if (strcasecmp(config_options[i].name, name) == 0)
-			return &config_options[i];
-	return NULL;
-}
 
 /* Edit distance, for "did you mean"; names are short, so O(n*m) is fine. */
 static size_t
@@ -1050,23 +1041,6 @@ config_list_contains(const char *list, const char *name)
 	return false;
 }
 
-/* The name of a pool mode, as in the config file. */
-const char *
-config_pool_mode_name(int mode)
-{
-	const struct config_option *opt = config_find_option("pool_mode");
-
-	return opt->choices[mode];
-}
-
-/* The name of an auth type, as in the config file. */
-const char *
-config_auth_type_name(int type)
-{
-	const struct config_option *opt = config_find_option("auth_type");
-
-	return opt->choices[type];
-}
 
 /* Copy [databases] or [peers] entries by parsing their text again. */
 static int

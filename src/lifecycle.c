@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * The process's life once it runs: time, the reaper that frees closed
- * connections after the callbacks that closed them, the janitor tick, the
- * stats period, reload and shutdown.  main.c starts things and turns
+ * The process's life once it runs: the janitor tick, the stats period,
+ * reload and shutdown.  main.c starts things and turns
  * signals into these calls; the admin console calls them for RELOAD,
  * SHUTDOWN and PAUSE.
  */
@@ -13,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "pgweir/admin.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/client.h"
@@ -25,33 +23,12 @@
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
-#include "pgweir/takeover.h"
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
 #include "pgweir/stats.h"
 #include "pgweir/tls.h"
-
-/* Wall-clock time of this loop iteration, in microseconds. */
-int64_t
-pgweir_now_usec(struct pgweir *pw)
-{
-	struct timeval tv;
-
-	event_base_gettimeofday_cached(pw->base, &tv);
-	return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
-
-/* Monotonic time in microseconds, for deadlines and durations. */
-int64_t
-pgweir_mono_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* Whether a shutdown in progress has nothing left to wait for. */
 static bool
@@ -75,37 +52,12 @@ shutdown_complete(struct pgweir *pw)
 	return false;
 }
 
-/* Free closed connections once no callback can still be using them. */
+/* After the reaper: a shutdown may have nothing left to wait for. */
 void
-pgweir_reap_cb(evutil_socket_t fd, short what, void *arg)
+pgweir_after_reap(struct pgweir *pw)
 {
-	struct pgweir *pw = arg;
-	struct client *client;
-	struct server *server;
-
-	(void)fd;
-	(void)what;
-	pw->reap_scheduled = false;
-	while ((client = TAILQ_FIRST(&pw->dead_clients)) != NULL) {
-		TAILQ_REMOVE(&pw->dead_clients, client, entry);
-		client_free(client);
-	}
-	while ((server = TAILQ_FIRST(&pw->dead_servers)) != NULL) {
-		TAILQ_REMOVE(&pw->dead_servers, server, entry);
-		server_free(server);
-	}
 	if (shutdown_complete(pw))
 		event_base_loopbreak(pw->base);
-}
-
-/* Ask the reaper to run after the current callbacks. */
-void
-pgweir_schedule_reap(struct pgweir *pw)
-{
-	if (!pw->reap_scheduled) {
-		pw->reap_scheduled = true;
-		event_active(&pw->reap_ev, EV_TIMEOUT, 0);
-	}
 }
 
 /* Send systemd a STATUS line with a few live numbers. */
@@ -152,10 +104,23 @@ pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
 		shutdown_close_waiting(pw);
 	pool_janitor(pw);
 	deadline_sweep(pw);
-	admin_check_pending(pw);
-	takeover_tick(pw);
+	for (int i = 0; i < TICK_HOOKS_MAX && pw->tick_hooks[i]; i++)
+		pw->tick_hooks[i](pw);
 	if (shutdown_complete(pw))
 		event_base_loopbreak(pw->base);
+}
+
+/* Run fn on every janitor tick (the console's pending commands, ...). */
+int
+pgweir_add_tick(struct pgweir *pw, void (*fn)(struct pgweir *pw))
+{
+	for (int i = 0; i < TICK_HOOKS_MAX; i++) {
+		if (pw->tick_hooks[i] == NULL) {
+			pw->tick_hooks[i] = fn;
+			return 0;
+		}
+	}
+	return -1;
 }
 
 /* Apply the logging settings of a config and the command line. */

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "pgweir/admin.h"
+#include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/hba.h"
@@ -439,6 +440,12 @@ start_up(struct pgweir *pw)
 		log_fatal("could not create the event loop");
 		return -1;
 	}
+	/* who answers logins and the console */
+	auth_register(pw);
+	if (admin_register(pw) < 0) {
+		log_fatal("could not set up the console");
+		return -1;
+	}
 	/* before listening: a signal sent once the port answers must count */
 	if (setup_signals(pw) < 0) {
 		log_fatal("could not set up signal handling");
@@ -485,6 +492,11 @@ start_up(struct pgweir *pw)
 	/* host names through evdns: libpq's own lookup would block */
 	authquery_set_dns(pw->authquery, pw->dns);
 	event_assign(&pw->reap_ev, pw->base, -1, 0, pgweir_reap_cb, pw);
+	pw->after_reap = pgweir_after_reap;
+	if (pgweir_add_tick(pw, takeover_tick) < 0) {
+		log_fatal("too many tick hooks");
+		return -1;
+	}
 	event_assign(&pw->janitor_ev, pw->base, -1, EV_PERSIST,
 	    pgweir_janitor_cb, pw);
 	event_add(&pw->janitor_ev, &janitor_tick);

@@ -12,6 +12,8 @@
  */
 #include "config.h"
 
+#include <strings.h>
+
 #include <stddef.h>
 
 #include "pgweir/config.h"
@@ -436,3 +438,27 @@ const struct config_option config_options[] = {
 
 const size_t config_n_options = sizeof(config_options) /
     sizeof(config_options[0]);
+
+/* Look an option up by name (case-insensitive, as PgBouncer does). */
+const struct config_option *
+config_find_option(const char *name)
+{
+	for (size_t i = 0; i < config_n_options; i++)
+		if (strcasecmp(config_options[i].name, name) == 0)
+			return &config_options[i];
+	return NULL;
+}
+
+/* The name of a pool mode, as in the config file. */
+const char *
+config_pool_mode_name(int mode)
+{
+	return config_find_option("pool_mode")->choices[mode];
+}
+
+/* The name of an auth type, as in the config file. */
+const char *
+config_auth_type_name(int type)
+{
+	return config_find_option("auth_type")->choices[type];
+}

@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pgweir/admin.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/log.h"
@@ -130,7 +129,7 @@ pool_find_database(struct pgweir *pw, const char *name)
 			return db;
 		}
 	}
-	if (admin_is_console(pw, name)) {
+	if (pgweir_is_console_db(pw, name)) {
 		copy = admin_db_conf(name);
 		db = copy ? database_new(pw, name, copy, true) : NULL;
 		if (db != NULL)
@@ -613,7 +612,7 @@ void
 pool_client_login(struct pool *pool, struct client *client)
 {
 	if (pool->db->admin) {
-		admin_login(client);
+		pool->pw->console->login(client);
 		return;
 	}
 	if (client->replication != PQ_REPL_NONE) {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "pgweir/config.h"
 #include "pgweir/sockopt.h"
@@ -45,6 +46,17 @@ sockopt_tune(int fd, sa_family_t family, const struct config *cfg)
 	}
 	if ((v = cfg->tcp_user_timeout) > 0)
 		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &v, sizeof(v));
+}
+
+/* Whether a unix-socket peer runs as this process's own account. */
+bool
+sockopt_peer_is_self(int fd, sa_family_t family)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return family == AF_UNIX && getsockopt(fd, SOL_SOCKET, SO_PEERCRED,
+	    &cred, &len) == 0 && cred.uid == geteuid();
 }
 
 /*

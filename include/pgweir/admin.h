@@ -17,7 +17,7 @@ enum admin_rights {
 
 bool admin_is_console(const struct pgweir *pw, const char *dbname);
 enum admin_rights admin_rights_of(const struct client *client);
-bool admin_peer_is_self(const struct client *client);
+int admin_register(struct pgweir *pw);
 int admin_authorize(struct client *client, const char *user, bool self);
 void admin_login(struct client *client);
 void admin_handle_input(struct client *client);

@@ -10,6 +10,7 @@
 #include <event2/util.h>
 
 #include "pgweir/cancel.h"
+#include "pgweir/clock.h"
 #include "pgweir/io.h"
 #include "pgweir/random.h"
 #include "pgweir/stats.h"
@@ -39,6 +40,7 @@ struct authwork;
 struct ps_registry;
 struct authquery;
 struct takeover;
+struct client;
 
 TAILQ_HEAD(client_list, client);
 TAILQ_HEAD(server_list, server);
@@ -53,6 +55,32 @@ enum shutdown_mode {
 	SHUTDOWN_WAIT_SERVERS,	/* SIGINT: exit when every server is free */
 	SHUTDOWN_NOW,
 };
+
+/*
+ * The console's entry points (admin.c registers them with
+ * admin_register()): the core and the login handler reach the console
+ * only through these, never by name.
+ */
+struct console_ops {
+	bool (*is_console)(const struct pgweir *pw, const char *dbname);
+	int (*authorize)(struct client *client, const char *user, bool self);
+	bool (*all_rights)(const struct client *client);
+	void (*login)(struct client *client);
+	void (*input)(struct client *client);
+	void (*closed)(struct client *client);
+};
+
+/*
+ * The login handler (auth.c registers it with auth_register()): what a
+ * client in CL_LOGIN does with its input.
+ */
+struct login_ops {
+	void (*start)(struct client *client);
+	void (*input)(struct client *client);
+	void (*free)(struct client *client);
+};
+
+#define TICK_HOOKS_MAX 4
 
 /*
  * All mutable runtime state.  Nothing else is global (except the log),
@@ -86,6 +114,7 @@ struct pgweir {
 	struct server_list dead_servers;
 	struct event reap_ev;		/* runs the reaper after callbacks */
 	bool reap_scheduled;
+	void (*after_reap)(struct pgweir *pw);	/* lifecycle: shutdown done? */
 
 	struct client **slots;		/* cancel key pid -> client */
 	uint32_t n_slots;
@@ -123,6 +152,10 @@ struct pgweir {
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];
 	int exit_code;
+	const struct console_ops *console;	/* or NULL: no console */
+	const struct login_ops *login;		/* authentication */
+	/* run on every janitor tick, after the core's upkeep */
+	void (*tick_hooks[TICK_HOOKS_MAX])(struct pgweir *pw);
 	struct takeover *takeover;	/* an online restart, either side */
 	/* a client became idle (the online restart hands it over) */
 	void (*on_client_idle)(struct pgweir *pw);
@@ -133,14 +166,21 @@ struct pgweir {
 	int inherited_metrics_fd;	/* /metrics' listening socket */
 };
 
-int64_t pgweir_now_usec(struct pgweir *pw);
-int64_t pgweir_mono_usec(void);
 void pgweir_schedule_reap(struct pgweir *pw);
 void pgweir_reap_cb(evutil_socket_t fd, short what, void *arg);
+void pgweir_after_reap(struct pgweir *pw);
 void pgweir_close_all(struct pgweir *pw, const char *reason);
 void pgweir_free_pools(struct pgweir *pw);
 void pgweir_free_runtime(struct pgweir *pw);
 void pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg);
+int pgweir_add_tick(struct pgweir *pw, void (*fn)(struct pgweir *pw));
+
+/* Whether a database name is the console's (one registered). */
+static inline bool
+pgweir_is_console_db(const struct pgweir *pw, const char *dbname)
+{
+	return pw->console != NULL && pw->console->is_console(pw, dbname);
+}
 void pgweir_stats_cb(evutil_socket_t fd, short what, void *arg);
 int pgweir_apply_log_settings(struct pgweir *pw, const struct config *cfg);
 int pgweir_reload(struct pgweir *pw);

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "pgweir/admin.h"
+#include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/client.h"
@@ -1072,6 +1073,9 @@ sim_build(const struct sim_opts *o, char *text)
 	if (pw->authquery == NULL)
 		abort();
 	event_assign(&pw->reap_ev, pw->base, -1, 0, pgweir_reap_cb, pw);
+	auth_register(pw);
+	if (admin_register(pw) < 0)
+		abort();
 	event_assign(&pw->stats_ev, pw->base, -1, EV_PERSIST,
 	    pgweir_stats_cb, pw);
 	e->accept_ev = event_new(pw->base, sim_global.listen_fd,
