@@ -522,6 +522,16 @@ listener_close_handed_over(struct pgweir *pw)
 	close_matching(pw, false, true);
 }
 
+/* Whether some listener takes new connections (open and not paused). */
+bool
+listener_accepting(const struct pgweir *pw)
+{
+	for (const struct listener *l = pw->listeners; l; l = l->next)
+		if (!l->paused)
+			return true;
+	return false;
+}
+
 /* Number of open listeners. */
 int
 listener_count(const struct pgweir *pw)

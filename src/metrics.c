@@ -42,6 +42,7 @@
 
 #include "pgweir/client.h"
 #include "pgweir/config.h"
+#include "pgweir/listener.h"
 #include "pgweir/log.h"
 #include "pgweir/metrics.h"
 #include "pgweir/pool.h"
@@ -377,25 +378,114 @@ metrics_render(struct pgweir *pw, struct evbuffer *out)
 	return 0;
 }
 
+/*
+ * The checks every endpoint makes: GET or HEAD, no body.  False when the
+ * request has been answered with an error.
+ */
+static bool
+request_ok(struct evhttp_request *req)
+{
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+
+	evhttp_add_header(headers, "Connection", "close");
+	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
+		evhttp_add_header(headers, "Allow", "GET, HEAD");
+		evhttp_send_error(req, 405, "only GET and HEAD");
+		return false;
+	}
+	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
+		evhttp_send_error(req, 413, "no body expected");
+		return false;
+	}
+	return true;
+}
+
+/* A short text answer. */
+static void
+send_text(struct evhttp_request *req, int code, const char *reason,
+    const char *text)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	if (out == NULL || evbuffer_add(out, text, strlen(text)) < 0) {
+		if (out != NULL)
+			evbuffer_free(out);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "text/plain; charset=utf-8");
+	evhttp_send_reply(req, code, reason, out);
+	evbuffer_free(out);
+}
+
+/*
+ * GET /healthz: the event loop answers.  Nothing about PostgreSQL: a
+ * database outage must not make an orchestrator restart every pooler.
+ */
+static void
+healthz_cb(struct evhttp_request *req, void *arg)
+{
+	(void)arg;
+	if (request_ok(req))
+		send_text(req, 200, "OK", "ok\n");
+}
+
+/* Why pgweir should get no new clients now, or NULL. */
+static const char *
+not_ready_because(struct pgweir *pw)
+{
+	const struct database *db;
+	bool any = false, all_paused = true;
+
+	if (pw->shutdown != SHUTDOWN_NONE)
+		return "shutting down";
+	if (!listener_accepting(pw))
+		return "not accepting connections";
+	if (pw->suspended)
+		return "suspended";
+	TAILQ_FOREACH(db, &pw->databases, entry) {
+		if (db->admin)
+			continue;
+		any = true;
+		all_paused &= db->paused;
+	}
+	return any && all_paused ? "paused" : NULL;
+}
+
+/*
+ * GET /ready: 200 while pgweir accepts and serves new clients; 503 while
+ * it is shutting down (draining), being replaced, paused or suspended,
+ * so that a balancer sends new clients elsewhere.
+ */
+static void
+ready_cb(struct evhttp_request *req, void *arg)
+{
+	struct metrics_server *ms = arg;
+	const char *why = not_ready_because(ms->pw);
+	char text[64];
+
+	if (!request_ok(req))
+		return;
+	if (why == NULL) {
+		send_text(req, 200, "OK", "ready\n");
+		return;
+	}
+	snprintf(text, sizeof(text), "not ready: %s\n", why);
+	send_text(req, 503, "Service Unavailable", text);
+}
+
 /* GET or HEAD /metrics (evhttp has refused any body already). */
 static void
 metrics_cb(struct evhttp_request *req, void *arg)
 {
 	struct metrics_server *ms = arg;
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	struct evbuffer *out;
 
-	evhttp_add_header(headers, "Connection", "close");
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(headers, "Allow", "GET, HEAD");
-		evhttp_send_error(req, 405, "only GET and HEAD");
+	if (!request_ok(req))
 		return;
-	}
-	if (evbuffer_get_length(evhttp_request_get_input_buffer(req)) > 0) {
-		evhttp_send_error(req, 413, "no body expected");
-		return;
-	}
 	out = evbuffer_new();
 	if (out == NULL || metrics_render(ms->pw, out) < 0) {
 		if (out != NULL)
@@ -414,7 +504,7 @@ static void
 other_cb(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
-	evhttp_send_error(req, 404, "try /metrics");
+	evhttp_send_error(req, 404, "try /metrics, /healthz or /ready");
 }
 
 /* Forget a connection; accept again when below the bound. */
@@ -546,6 +636,8 @@ metrics_start(struct pgweir *pw)
 	evhttp_set_timeout(ms->http, METRICS_TIMEOUT_SEC);
 	evhttp_set_bevcb(ms->http, conn_bev_cb, ms);
 	evhttp_set_cb(ms->http, "/metrics", metrics_cb, ms);
+	evhttp_set_cb(ms->http, "/healthz", healthz_cb, ms);
+	evhttp_set_cb(ms->http, "/ready", ready_cb, ms);
 	evhttp_set_gencb(ms->http, other_cb, ms);
 	if (pw->metrics_fd_inherited) {
 		/* the previous process's socket (online restart) */

@@ -116,7 +116,7 @@ const struct config_option config_options[] = {
 	{ "metrics_port", OPT_INT, OFF(metrics_port), "0", 0, 65535, NULL,
 	  OPT_PGWEIR,
 	  "Port of the Prometheus endpoint http://metrics_listen_addr:port/"
-	  "metrics (0: off)." },
+	  "metrics and of the health probes /healthz and /ready (0: off)." },
 
 	/* pool sizing and limits */
 	{ "pool_mode", OPT_ENUM, OFF(pool_mode), "session", 0, 0, pool_modes,

@@ -247,22 +247,28 @@ test_exporter_queries(void **state)
 	PQfinish(conn);
 }
 
-/* GET /metrics into buf; returns the body length, or -1. */
-static ssize_t
-http_get_metrics(char *buf, size_t len)
+/*
+ * GET path on the metrics port into buf; the HTTP status (body in buf),
+ * or -1.
+ */
+static int
+http_get(const char *path, char *buf, size_t len)
 {
 	struct sockaddr_in sin;
-	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	char req[128];
 	size_t got = 0;
 	char *body;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int status;
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)metrics_port);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+	    write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
 		close(fd);
 		return -1;
 	}
@@ -274,14 +280,48 @@ http_get_metrics(char *buf, size_t len)
 	}
 	close(fd);
 	buf[got] = '\0';
-	if (strncmp(buf, "HTTP/1.", 7) != 0 || strstr(buf, " 200 ") == NULL)
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || strlen(buf) < 12)
 		return -1;
+	status = atoi(buf + 9);
 	body = strstr(buf, "\r\n\r\n");
 	if (body == NULL)
 		return -1;
 	body += 4;
 	memmove(buf, body, strlen(body) + 1);
+	return status;
+}
+
+/* GET /metrics into buf; returns the body length, or -1. */
+static ssize_t
+http_get_metrics(char *buf, size_t len)
+{
+	if (http_get("/metrics", buf, len) != 200)
+		return -1;
 	return (ssize_t)strlen(buf);
+}
+
+/*
+ * /healthz answers while the loop runs; /ready is 200 while new clients
+ * are served and 503 (with the reason) while every database is paused.
+ */
+static void
+test_health_endpoints(void **state)
+{
+	PGconn *conn = console("admin");
+	char body[256];
+
+	(void)state;
+	assert_int_equal(http_get("/healthz", body, sizeof(body)), 200);
+	assert_string_equal(body, "ok\n");
+	assert_int_equal(http_get("/ready", body, sizeof(body)), 200);
+	assert_string_equal(body, "ready\n");
+	PQclear(admin_ok(conn, "PAUSE"));
+	assert_int_equal(http_get("/ready", body, sizeof(body)), 503);
+	assert_string_equal(body, "not ready: paused\n");
+	assert_int_equal(http_get("/healthz", body, sizeof(body)), 200);
+	PQclear(admin_ok(conn, "RESUME"));
+	assert_int_equal(http_get("/ready", body, sizeof(body)), 200);
+	PQfinish(conn);
 }
 
 /* The value of a metric line that starts with prefix. */
@@ -1337,6 +1377,7 @@ main(void)
 		cmocka_unit_test(test_exporter_queries),
 		cmocka_unit_test(test_prometheus),
 		cmocka_unit_test(test_metrics_refuses_abuse),
+		cmocka_unit_test(test_health_endpoints),
 		cmocka_unit_test(test_metrics_slow_clients),
 		cmocka_unit_test(test_pause_resume_under_load),
 		cmocka_unit_test(test_kill_client),
