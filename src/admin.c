@@ -800,6 +800,237 @@ run_pending(struct client *client, enum admin_pending what,
 }
 
 /*
+ * The control commands (admins only).  Each returns true when its answer
+ * comes later (PAUSE and friends).
+ */
+typedef bool (*cmd_fn)(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple);
+
+/* PAUSE [db]: no new transactions; answers when running ones are done. */
+static bool
+cmd_pause(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	struct database *db, *d;
+
+	(void)o;
+	if (!target_db(client, cmd, &db))
+		return false;
+	TAILQ_FOREACH(d, &client->pw->databases, entry)
+		if (in_scope(d, db))
+			d->paused = true;
+	run_pending(client, PEND_PAUSE, db, simple);
+	return client->admin->pending != PEND_NONE;
+}
+
+static bool
+cmd_resume(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	struct database *db;
+
+	(void)simple;
+	if (!target_db(client, cmd, &db))
+		return false;
+	if (admin_resume(client->pw, db) < 0) {
+		admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "pooler is shutting down");
+		return false;
+	}
+	proto_build_command_complete(o->out, "RESUME");
+	return false;
+}
+
+static bool
+cmd_suspend(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	(void)cmd;
+	(void)o;
+	suspend_all(client->pw, true);
+	run_pending(client, PEND_SUSPEND, NULL, simple);
+	return client->admin->pending != PEND_NONE;
+}
+
+/* DISABLE db / ENABLE db: whether new clients may log in. */
+static bool
+cmd_enable(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	struct database *db;
+	bool disable = cmd->word[0][0] == 'd';
+
+	(void)simple;
+	if (!target_db(client, cmd, &db))
+		return false;
+	db->disabled = disable;
+	proto_build_command_complete(o->out, disable ? "DISABLE" : "ENABLE");
+	return false;
+}
+
+static bool
+cmd_reconnect(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	struct database *db;
+
+	(void)simple;
+	if (!target_db(client, cmd, &db))
+		return false;
+	reconnect_databases(client->pw, db);
+	proto_build_command_complete(o->out, "RECONNECT");
+	return false;
+}
+
+static bool
+cmd_kill(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	struct database *db, *d;
+
+	(void)simple;
+	if (!target_db(client, cmd, &db))
+		return false;
+	/* new clients wait for RESUME */
+	TAILQ_FOREACH(d, &client->pw->databases, entry)
+		if (in_scope(d, db))
+			d->paused = true;
+	kill_databases(client->pw, db);
+	proto_build_command_complete(o->out, "KILL");
+	return false;
+}
+
+static bool
+cmd_kill_client(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	char *end;
+	unsigned long long id = strtoull(cmd->word[1], &end, 10);
+	struct client *victim;
+
+	(void)simple;
+	if (!isdigit((unsigned char)cmd->word[1][0]) || *end) {
+		admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "invalid client pointer supplied");
+		return false;
+	}
+	victim = find_client(client->pw, id);
+	if (victim == NULL || victim == client) {
+		admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
+		    "client not found");
+		return false;
+	}
+	client_close_error(victim, SQLSTATE_ADMIN_SHUTDOWN,
+	    "terminating connection due to administrator command "
+	    "(KILL_CLIENT)");
+	proto_build_command_complete(o->out, "KILL_CLIENT");
+	return false;
+}
+
+static bool
+cmd_wait_close(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	struct database *db;
+
+	(void)o;
+	if (!target_db(client, cmd, &db))
+		return false;
+	run_pending(client, PEND_WAIT_CLOSE, db, simple);
+	return client->admin->pending != PEND_NONE;
+}
+
+/*
+ * TAKEOVER (pgweir -R), and TAKEOVER CANCEL pid key for a cancel that
+ * reached the new process first: only pgweir's own account, on the unix
+ * socket, in the simple protocol.
+ */
+static bool
+cmd_takeover(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	char err[256];
+
+	if (!simple || !admin_peer_is_self(client) || (cmd->nwords != 1 &&
+	    (cmd->nwords != 4 || strcasecmp(cmd->word[1], "cancel") != 0))) {
+		admin_error(client, SQLSTATE_INSUFFICIENT_PRIVILEGE,
+		    "TAKEOVER is for pgweir -R, run as pgweir's own account "
+		    "on the unix socket");
+		return false;
+	}
+	if (cmd->nwords == 4)
+		(void)client_cancel_by_key(client->pw, (uint32_t)strtoul(
+		    cmd->word[2], NULL, 10), (uint32_t)strtoul(cmd->word[3],
+		    NULL, 10));
+	else if (takeover_serve(client, err, sizeof(err)) < 0) {
+		admin_error(client, SQLSTATE_OBJECT_IN_USE, "%s", err);
+		return false;
+	}
+	proto_build_command_complete(o->out, "TAKEOVER");
+	return false;
+}
+
+static bool
+cmd_reload(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	(void)cmd;
+	(void)simple;
+	if (pgweir_reload(client->pw) < 0) {
+		admin_error(client, SQLSTATE_CONFIG_FILE_ERROR,
+		    "RELOAD failed, see logs for additional details");
+		return false;
+	}
+	proto_build_command_complete(o->out, "RELOAD");
+	return false;
+}
+
+/* SHUTDOWN [WAIT_FOR_SERVERS | WAIT_FOR_CLIENTS] */
+static bool
+cmd_shutdown(struct client *client, const struct admin_cmd *cmd,
+    struct admin_out *o, bool simple)
+{
+	enum shutdown_mode mode = SHUTDOWN_NOW;
+
+	(void)simple;
+	if (cmd->nwords == 2 && strcasecmp(cmd->word[1],
+	    "wait_for_servers") == 0)
+		mode = SHUTDOWN_WAIT_SERVERS;
+	else if (cmd->nwords == 2 && strcasecmp(cmd->word[1],
+	    "wait_for_clients") == 0)
+		mode = SHUTDOWN_WAIT_CLIENTS;
+	else if (cmd->nwords == 2) {
+		admin_error(client, SQLSTATE_SYNTAX_ERROR, "SHUTDOWN takes "
+		    "WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS");
+		return false;
+	}
+	proto_build_command_complete(o->out, "SHUTDOWN");
+	client_flush(client);
+	pgweir_shutdown(client->pw, mode);
+	return false;
+}
+
+/* The control commands: verb, words allowed (verb included), handler. */
+static const struct {
+	const char *verb;
+	int min_words, max_words;
+	cmd_fn fn;
+} commands[] = {
+	{ "pause", 1, 2, cmd_pause },
+	{ "resume", 1, 2, cmd_resume },
+	{ "suspend", 1, 1, cmd_suspend },
+	{ "disable", 2, 2, cmd_enable },
+	{ "enable", 2, 2, cmd_enable },
+	{ "reconnect", 1, 2, cmd_reconnect },
+	{ "kill", 1, 2, cmd_kill },
+	{ "kill_client", 2, 2, cmd_kill_client },
+	{ "wait_close", 1, 2, cmd_wait_close },
+	{ "takeover", 1, 4, cmd_takeover },
+	{ "reload", 1, 1, cmd_reload },
+	{ "shutdown", 1, 2, cmd_shutdown },
+};
+
+/*
  * Run one command.  o says which parts of its result to write (a Describe
  * wants only the RowDescription and must not run anything).  Returns true
  * when the answer is deferred (PAUSE and friends).
@@ -808,10 +1039,9 @@ static bool
 run_command(struct client *client, const char *text, struct admin_out *o,
     bool simple)
 {
-	struct pgweir *pw = client->pw;
 	struct admin_cmd cmd;
-	struct database *db;
 	const char *verb;
+	char esc[80];
 
 	if (strlen(text) > CMD_MAX) {
 		admin_error(client, SQLSTATE_SYNTAX_ERROR, "command too long");
@@ -824,146 +1054,41 @@ run_command(struct client *client, const char *text, struct admin_out *o,
 		return false;
 	}
 	if (parse_command(text, &cmd) < 0) {
-		char esc[80];
 		log_escape(esc, sizeof(esc), text, strlen(text));
 		admin_error(client, SQLSTATE_SYNTAX_ERROR, "invalid command "
 		    "\"%s\"; try SHOW HELP", esc);
 		return false;
 	}
 	verb = cmd.word[0];
-	if (strcmp(verb, "show") == 0)
+	if (strcmp(verb, "show") == 0) {
 		run_show(client, &cmd, o);
-	else if (strcmp(verb, "select") == 0 && cmd.nwords == 2 &&
-	    isdigit((unsigned char)cmd.word[1][0]))
-		one_value(client, o, "?column?", cmd.word[1], "SELECT 1");
-	else if (strcmp(verb, "select") == 0)
-		run_show(client, &cmd, o);
-	else if (strcmp(verb, "set") == 0)
-		run_set(client, &cmd, o);
-	else if (!o->rows)
-		return false;	/* Describe of a control command: NoData */
-	else if (!need_admin(client))
 		return false;
-	else if (strcmp(verb, "pause") == 0 && cmd.nwords <= 2) {
-		struct database *d;
-		if (!target_db(client, &cmd, &db))
-			return false;
-		TAILQ_FOREACH(d, &pw->databases, entry)
-			if (in_scope(d, db))
-				d->paused = true;
-		run_pending(client, PEND_PAUSE, db, simple);
-		return client->admin->pending != PEND_NONE;
-	} else if (strcmp(verb, "resume") == 0 && cmd.nwords <= 2) {
-		if (!target_db(client, &cmd, &db))
-			return false;
-		if (admin_resume(pw, db) < 0) {
-			admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-			    "pooler is shutting down");
-			return false;
-		}
-		proto_build_command_complete(o->out, "RESUME");
-	} else if (strcmp(verb, "suspend") == 0 && cmd.nwords == 1) {
-		suspend_all(pw, true);
-		run_pending(client, PEND_SUSPEND, NULL, simple);
-		return client->admin->pending != PEND_NONE;
-	} else if ((strcmp(verb, "disable") == 0 ||
-	    strcmp(verb, "enable") == 0) && cmd.nwords == 2) {
-		if (!target_db(client, &cmd, &db))
-			return false;
-		db->disabled = verb[0] == 'd';
-		proto_build_command_complete(o->out, verb[0] == 'd' ?
-		    "DISABLE" : "ENABLE");
-	} else if (strcmp(verb, "reconnect") == 0 && cmd.nwords <= 2) {
-		if (!target_db(client, &cmd, &db))
-			return false;
-		reconnect_databases(pw, db);
-		proto_build_command_complete(o->out, "RECONNECT");
-	} else if (strcmp(verb, "kill") == 0 && cmd.nwords <= 2) {
-		struct database *d;
-		if (!target_db(client, &cmd, &db))
-			return false;
-		/* new clients wait for RESUME */
-		TAILQ_FOREACH(d, &pw->databases, entry)
-			if (in_scope(d, db))
-				d->paused = true;
-		kill_databases(pw, db);
-		proto_build_command_complete(o->out, "KILL");
-	} else if (strcmp(verb, "kill_client") == 0 && cmd.nwords == 2) {
-		char *end;
-		unsigned long long id = strtoull(cmd.word[1], &end, 10);
-		struct client *victim;
-		if (!isdigit((unsigned char)cmd.word[1][0]) || *end) {
-			admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-			    "invalid client pointer supplied");
-			return false;
-		}
-		victim = find_client(pw, id);
-		if (victim == NULL || victim == client) {
-			admin_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-			    "client not found");
-			return false;
-		}
-		client_close_error(victim, SQLSTATE_ADMIN_SHUTDOWN,
-		    "terminating connection due to administrator command "
-		    "(KILL_CLIENT)");
-		proto_build_command_complete(o->out, "KILL_CLIENT");
-	} else if (strcmp(verb, "wait_close") == 0 && cmd.nwords <= 2) {
-		if (!target_db(client, &cmd, &db))
-			return false;
-		run_pending(client, PEND_WAIT_CLOSE, db, simple);
-		return client->admin->pending != PEND_NONE;
-	} else if (strcmp(verb, "takeover") == 0 && (cmd.nwords == 1 ||
-	    (cmd.nwords == 4 && strcasecmp(cmd.word[1], "cancel") == 0))) {
-		/* pgweir -R: only pgweir's own account, on the unix socket */
-		char err[256];
-		if (!simple || !admin_peer_is_self(client)) {
-			admin_error(client, SQLSTATE_INSUFFICIENT_PRIVILEGE,
-			    "TAKEOVER is for pgweir -R, run as pgweir's own "
-			    "account on the unix socket");
-			return false;
-		}
-		if (cmd.nwords == 4) {
-			/* a cancel that reached the new process first */
-			(void)client_cancel_by_key(pw, (uint32_t)strtoul(
-			    cmd.word[2], NULL, 10), (uint32_t)strtoul(
-			    cmd.word[3], NULL, 10));
-			proto_build_command_complete(o->out, "TAKEOVER");
-			return false;
-		}
-		if (takeover_serve(client, err, sizeof(err)) < 0) {
-			admin_error(client, SQLSTATE_OBJECT_IN_USE, "%s", err);
-			return false;
-		}
-		proto_build_command_complete(o->out, "TAKEOVER");
-	} else if (strcmp(verb, "reload") == 0 && cmd.nwords == 1) {
-		if (pgweir_reload(pw) < 0) {
-			admin_error(client, SQLSTATE_CONFIG_FILE_ERROR,
-			    "RELOAD failed, see logs for additional details");
-			return false;
-		}
-		proto_build_command_complete(o->out, "RELOAD");
-	} else if (strcmp(verb, "shutdown") == 0 && cmd.nwords <= 2) {
-		enum shutdown_mode mode = SHUTDOWN_NOW;
-		if (cmd.nwords == 2 && strcasecmp(cmd.word[1],
-		    "wait_for_servers") == 0)
-			mode = SHUTDOWN_WAIT_SERVERS;
-		else if (cmd.nwords == 2 && strcasecmp(cmd.word[1],
-		    "wait_for_clients") == 0)
-			mode = SHUTDOWN_WAIT_CLIENTS;
-		else if (cmd.nwords == 2) {
-			admin_error(client, SQLSTATE_SYNTAX_ERROR, "SHUTDOWN "
-			    "takes WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS");
-			return false;
-		}
-		proto_build_command_complete(o->out, "SHUTDOWN");
-		client_flush(client);
-		pgweir_shutdown(pw, mode);
-	} else {
-		char esc[80];
-		log_escape(esc, sizeof(esc), text, strlen(text));
-		admin_error(client, SQLSTATE_SYNTAX_ERROR, "unknown command "
-		    "\"%s\"; try SHOW HELP", esc);
 	}
+	if (strcmp(verb, "select") == 0 && cmd.nwords == 2 &&
+	    isdigit((unsigned char)cmd.word[1][0])) {
+		one_value(client, o, "?column?", cmd.word[1], "SELECT 1");
+		return false;
+	}
+	if (strcmp(verb, "select") == 0) {
+		run_show(client, &cmd, o);
+		return false;
+	}
+	if (strcmp(verb, "set") == 0) {
+		run_set(client, &cmd, o);
+		return false;
+	}
+	if (!o->rows)
+		return false;	/* Describe of a control command: NoData */
+	if (!need_admin(client))
+		return false;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(verb, commands[i].verb) == 0 &&
+		    cmd.nwords >= commands[i].min_words &&
+		    cmd.nwords <= commands[i].max_words)
+			return commands[i].fn(client, &cmd, o, simple);
+	log_escape(esc, sizeof(esc), text, strlen(text));
+	admin_error(client, SQLSTATE_SYNTAX_ERROR, "unknown command \"%s\"; "
+	    "try SHOW HELP", esc);
 	return false;
 }
 

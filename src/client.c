@@ -141,14 +141,13 @@ client_log(const struct client *client, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The list and counter that hold clients in a state. */
+/* The list and counter that hold clients in a state (NULL, NULL: none). */
 static struct client_list *
 list_of(struct client *client, enum client_state state, int **count)
 {
 	struct pool *pool = client->pool;
-	static int no_count;
 
-	*count = &no_count;
+	*count = NULL;
 	if (state == CL_CLOSED)
 		return NULL;
 	if (state == CL_LOGIN || pool == NULL) {
