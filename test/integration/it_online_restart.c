@@ -298,6 +298,38 @@ test_session_moves_with_its_server(void **state)
 	PQfinish(c);
 }
 
+/*
+ * SIGTERM (wait for the clients): /ready says 503 at once so that a
+ * balancer stops sending clients, /healthz still answers, and pgweir exits
+ * when its last client leaves.  Runs last: pgweir is gone afterwards.
+ */
+static void
+test_ready_turns_503_on_sigterm(void **state)
+{
+	PGconn *c = it_connect(&env, "postgres", "postgres", NULL);
+	char out[256];
+
+	(void)state;
+	assert_int_equal(it_query_int(c, "select 1"), 1);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "curl -s "
+	    "http://127.0.0.1:%d/ready", metrics_port), 0);
+	assert_string_equal(out, "ready\n");
+	assert_int_equal(it_pgweir_signal(&env, SIGTERM), 0);
+	it_sleep_ms(300);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "curl -s -o /dev/null "
+	    "-w '%%{http_code}' http://127.0.0.1:%d/ready", metrics_port), 0);
+	assert_string_equal(out, "503");
+	assert_int_equal(it_sh(&env, out, sizeof(out), "curl -s "
+	    "http://127.0.0.1:%d/ready", metrics_port), 0);
+	assert_string_equal(out, "not ready: shutting down\n");
+	assert_int_equal(it_sh(&env, out, sizeof(out), "curl -s "
+	    "http://127.0.0.1:%d/healthz", metrics_port), 0);
+	assert_string_equal(out, "ok\n");
+	assert_int_equal(it_query_int(c, "select 2"), 2);
+	PQfinish(c);
+	assert_int_equal(it_pgweir_wait(&env, 10000), 0);
+}
+
 int
 main(void)
 {
@@ -308,6 +340,7 @@ main(void)
 		cmocka_unit_test(test_cancel_during_handover),
 		cmocka_unit_test(test_session_moves_with_its_server),
 		cmocka_unit_test(test_takeover_refused_over_tcp),
+		cmocka_unit_test(test_ready_turns_503_on_sigterm),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);
