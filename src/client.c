@@ -992,6 +992,9 @@ client_adopt(struct pgweir *pw, int fd, const struct client_handover *h)
 	}
 	client = client_accept(pw, fd, (struct sockaddr *)&ss, len);
 	l = client ? calloc(1, sizeof(*l)) : NULL;
+	if (client != NULL && h->connect_time > 0)
+		/* its age in logs counts from its first connection */
+		client->login_start -= pgweir_now_usec(pw) - h->connect_time;
 	if (l == NULL) {
 		if (client != NULL)
 			client_close(client, "out of memory");

@@ -284,13 +284,15 @@ server_unreachable(struct server *server, const char *sqlstate,
 
 /* The host name did not resolve: the server fails as unreachable. */
 static void
-server_dns_failed(struct server *server, int result)
+server_dns_failed(struct server *server, int result, bool cached)
 {
 	char msg[256];
 
 	snprintf(msg, sizeof(msg), "could not resolve host \"%s\": %s",
 	    server_host(server), evutil_gai_strerror(result));
-	server_log(server, LOG_LVL_WARNING, "%s", msg);
+	/* a remembered answer was logged when it came */
+	server_log(server, cached ? LOG_LVL_DEBUG : LOG_LVL_WARNING, "%s%s",
+	    msg, cached ? " (remembered, dns_nxdomain_ttl)" : "");
 	server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
 	/* PgBouncer's words */
 	server_close(server, "server DNS lookup failed");
@@ -317,7 +319,7 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 			db->dns_fail_code = result;
 			db->dns_failed_at = pgweir_mono_usec();
 		}
-		server_dns_failed(server, result);
+		server_dns_failed(server, result, false);
 		return;
 	}
 	db->dns_failed_at = 0;
@@ -377,7 +379,7 @@ server_start_connect(struct server *server)
 	if (db->dns_failed_at > 0 && db->dns_fail_host == server->host &&
 	    pgweir_mono_usec() - db->dns_failed_at <
 	    pw->cfg->dns_nxdomain_ttl) {
-		server_dns_failed(server, db->dns_fail_code);
+		server_dns_failed(server, db->dns_fail_code, true);
 		return;
 	}
 	if (db->dns_addrlen > 0 && db->dns_host == server->host &&
