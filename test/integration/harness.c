@@ -253,6 +253,12 @@ it_env_fini(struct it_env *e)
 		fini_failures++;
 		rc = -1;
 	}
+	if (e->next_pid > 0) {
+		/* an online restart a failed test left half-way */
+		kill(e->next_pid, SIGKILL);
+		waitpid(e->next_pid, NULL, 0);
+		e->next_pid = 0;
+	}
 	if (e->pg_running)
 		it_pg_stop(e, "immediate");
 	if (e->dir[0] && getenv("PGWEIR_KEEP_TEST_DIR") == NULL) {
@@ -404,7 +410,8 @@ it_pgweir_online_restart(struct it_env *e, int timeout_ms)
 pid_t
 it_pgweir_online_restart_begin(struct it_env *e)
 {
-	return spawn_pgweir(e, "-R");
+	e->next_pid = spawn_pgweir(e, "-R");
+	return e->next_pid;
 }
 
 /* Wait for the old one to exit; then the new one (next) is e->pid. */
@@ -416,7 +423,12 @@ it_pgweir_online_restart_end(struct it_env *e, pid_t next, int timeout_ms)
 	if (next < 0)
 		return -1;
 	rc = it_pgweir_wait(e, timeout_ms);
+	if (rc == -2) {
+		/* the old one would not go: stop it, keep the new one */
+		it_pgweir_stop(e);
+	}
 	e->pid = next;
+	e->next_pid = 0;
 	return rc;
 }
 

@@ -22,6 +22,7 @@ struct it_env {
 	bool pg_running;
 	int port;		/* pgweir's TCP port (and unix socket name) */
 	pid_t pid;		/* pgweir's process, or 0 */
+	pid_t next_pid;		/* an online restart's new one, until done */
 	char ini[300];		/* pgweir's config file */
 	char log[300];		/* pgweir's stderr */
 	char extra_env[256];	/* "NAME=value" for pgweir's environment */
