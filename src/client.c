@@ -72,6 +72,13 @@ static const bool allowed[6][6] = {
 	[CL_ACTIVE] = { [CL_IDLE] = true, [CL_CLOSED] = true },
 };
 
+/* Whether client_set_state() accepts this change (unit tests ask). */
+bool
+client_transition_allowed(enum client_state from, enum client_state to)
+{
+	return from == to || allowed[from][to];
+}
+
 /* The name of a state, for logs and SHOW CLIENTS. */
 const char *
 client_state_name(enum client_state state)
@@ -181,7 +188,7 @@ client_set_state(struct client *client, enum client_state state)
 
 	if (client->state == state)
 		return;
-	if (!allowed[client->state][state]) {
+	if (!client_transition_allowed(client->state, state)) {
 		client_log(client, LOG_LVL_ERROR, "invalid state change %s -> "
 		    "%s", state_names[client->state], state_names[state]);
 		abort();

@@ -76,6 +76,13 @@ static const bool allowed[5][5] = {
 	[SV_TESTED] = { [SV_IDLE] = true, [SV_CLOSED] = true },
 };
 
+/* Whether server_set_state() accepts this change (unit tests ask). */
+bool
+server_transition_allowed(enum server_state from, enum server_state to)
+{
+	return from == to || allowed[from][to];
+}
+
 /* The name of a state, for logs and SHOW SERVERS. */
 const char *
 server_state_name(enum server_state state)
@@ -149,7 +156,7 @@ server_set_state(struct server *server, enum server_state state)
 
 	if (server->state == state)
 		return;
-	if (!allowed[server->state][state]) {
+	if (!server_transition_allowed(server->state, state)) {
 		server_log(server, LOG_LVL_ERROR, "invalid state change %s "
 		    "-> %s", state_names[server->state], state_names[state]);
 		abort();

@@ -151,6 +151,8 @@ struct client *client_find_by_key(struct pgweir *pw, uint32_t pid,
     uint32_t key);
 bool client_cancel_by_key(struct pgweir *pw, uint32_t pid, uint32_t key);
 const char *client_state_name(enum client_state state);
+bool client_transition_allowed(enum client_state from,
+    enum client_state to);
 void client_cancel_wait(struct client *client);
 
 /* deadline.c: the timeouts that apply to a client in its state */

@@ -132,6 +132,8 @@ void server_start_check(struct server *server);
 bool server_fast_close(struct server *server);
 bool server_idle_usable(struct server *server);
 const char *server_state_name(enum server_state state);
+bool server_transition_allowed(enum server_state from,
+    enum server_state to);
 
 /* The request queue. */
 static inline bool
