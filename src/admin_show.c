@@ -1197,12 +1197,17 @@ fd_row(struct pgweir *pw, struct admin_out *o, const struct io *io,
 	row_emit(o, &r);
 }
 
+/* Where SHOW FDS rows of listeners go. */
+struct fds_out {
+	struct pgweir *pw;
+	struct admin_out *o;
+};
+
 /* A listening socket's SHOW FDS row. */
 static int
 fd_listener_row(void *arg, int fd, const char *path)
 {
-	struct admin_out *o = ((void **)arg)[0];
-	struct pgweir *pw = ((void **)arg)[1];
+	struct fds_out *f = arg;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct peer_addr pa;
@@ -1213,7 +1218,7 @@ fd_listener_row(void *arg, int fd, const char *path)
 	pa.family = AF_UNIX;
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		peer_addr_set(&pa, (struct sockaddr *)&ss);
-	fd_row(pw, o, &io, "pooler", NULL, NULL, &pa, 0, NULL, NULL);
+	fd_row(f->pw, f->o, &io, "pooler", NULL, NULL, &pa, 0, NULL, NULL);
 	return 0;
 }
 
@@ -1221,12 +1226,12 @@ fd_listener_row(void *arg, int fd, const char *path)
 static void
 show_fds(struct pgweir *pw, struct admin_out *o)
 {
-	void *arg[2] = { o, pw };
+	struct fds_out f = { pw, o };
 	struct pool *pool;
 	const struct client *c;
 	const struct server *sv;
 
-	listener_each(pw, fd_listener_row, arg);
+	listener_each(pw, fd_listener_row, &f);
 	TAILQ_FOREACH(pool, &pw->pools, entry) {
 		const struct client_list *cl[] = { &pool->active_clients,
 			&pool->idle_clients, &pool->waiting_clients,

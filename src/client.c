@@ -779,8 +779,8 @@ client_login_free(struct client *client)
  * [databases] entry, else the "*" entry; none for the console).
  */
 static int
-client_login_new(struct client *client, const struct pq_startup *sp,
-    bool admin)
+client_login_new(struct client *client, const char *user,
+    const char *database, bool admin)
 {
 	struct pgweir *pw = client->pw;
 	struct client_login *l = calloc(1, sizeof(*l));
@@ -788,14 +788,14 @@ client_login_new(struct client *client, const struct pq_startup *sp,
 	if (l == NULL)
 		return -1;
 	client->login = l;
-	l->user = strdup(sp->user);
-	l->database = strdup(sp->database);
+	l->user = strdup(user);
+	l->database = strdup(database);
 	if (l->user == NULL || l->database == NULL)
 		return -1;
 	l->admin = admin;
 	l->cfg = config_ref(pw->cfg);
 	if (!admin) {
-		l->conf = config_find_db(pw->cfg, sp->database);
+		l->conf = config_find_db(pw->cfg, database);
 		if (l->conf == NULL)
 			l->conf = pw->cfg->fallback_db;
 	}
@@ -880,7 +880,7 @@ client_on_StartupMessage(struct client *client, struct pq_startup *sp)
 	} else if (client_take_params(client, sp) < 0) {
 		return;
 	}
-	if (client_login_new(client, sp, admin) < 0) {
+	if (client_login_new(client, sp->user, sp->database, admin) < 0) {
 		client_close(client, "out of memory");
 		return;
 	}
@@ -998,30 +998,24 @@ client_adopt(struct pgweir *pw, int fd, const struct client_handover *h)
 		len = sizeof(sa_family_t);
 	}
 	client = client_accept(pw, fd, (struct sockaddr *)&ss, len);
-	l = client ? calloc(1, sizeof(*l)) : NULL;
-	if (client != NULL && h->connect_time > 0)
-		/* its age in logs counts from its first connection */
-		client->login_start -= pgweir_now_usec(pw) - h->connect_time;
-	if (l == NULL) {
-		if (client != NULL)
-			client_close(client, "out of memory");
-		else
-			close(fd);
+	if (client == NULL) {
+		close(fd);
 		varset_release(&pw->vars, h->vars);
 		varset_release(&pw->vars, h->reset_vars);
 		return NULL;
 	}
-	client->login = l;
-	client->connect_time = h->connect_time;
 	varset_release(&pw->vars, client->vars);
 	client->vars = h->vars;
 	client->reset_vars = h->reset_vars;
-	l->user = strdup(h->user);
-	l->database = strdup(h->database);
-	l->cfg = config_ref(pw->cfg);
-	l->conf = config_find_db(pw->cfg, h->database);
-	if (l->conf == NULL)
-		l->conf = pw->cfg->fallback_db;
+	client->connect_time = h->connect_time;
+	if (h->connect_time > 0)
+		/* its age in logs counts from its first connection */
+		client->login_start -= pgweir_now_usec(pw) - h->connect_time;
+	if (client_login_new(client, h->user, h->database, false) < 0) {
+		client_close(client, "out of memory");
+		return NULL;
+	}
+	l = client->login;
 	if (h->scram_keys != NULL) {
 		l->has_scram_keys = true;
 		memcpy(l->scram_client_key, h->scram_keys, 32);
@@ -1030,8 +1024,7 @@ client_adopt(struct pgweir *pw, int fd, const struct client_handover *h)
 	if (h->password != NULL)
 		l->checked_password = strdup(h->password);
 	client_end_startup(client);
-	if (l->user == NULL || l->database == NULL ||
-	    (h->password != NULL && l->checked_password == NULL)) {
+	if (h->password != NULL && l->checked_password == NULL) {
 		client_close(client, "out of memory");
 		return NULL;
 	}

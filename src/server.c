@@ -323,7 +323,6 @@ server_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
 		if (result == EVUTIL_EAI_NONAME) {
 			/* no such name: say so at once for a while */
 			db->dns_fail_host = server->host;
-			db->dns_fail_code = result;
 			db->dns_failed_at = pgweir_mono_usec();
 		}
 		server_dns_failed(server, result, false);
@@ -386,7 +385,7 @@ server_start_connect(struct server *server)
 	if (db->dns_failed_at > 0 && db->dns_fail_host == server->host &&
 	    pgweir_mono_usec() - db->dns_failed_at <
 	    pw->cfg->dns_nxdomain_ttl) {
-		server_dns_failed(server, db->dns_fail_code, true);
+		server_dns_failed(server, EVUTIL_EAI_NONAME, true);
 		return;
 	}
 	if (db->dns_addrlen > 0 && db->dns_host == server->host &&

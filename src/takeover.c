@@ -422,6 +422,34 @@ takeover_fail(struct takeover *t)
 		log_warning("/metrics is not served until a restart");
 }
 
+/*
+ * Send a client (and its session's server, if linked) to the new process
+ * and close them here without a word.  -1 when the channel is busy: the
+ * next tick or idle client goes on.
+ */
+static int
+hand_over(struct takeover *t, struct client *c)
+{
+	struct server *s = c->link;
+
+	if (!channel_drained(t))
+		return -1;
+	if (send_client(t, c) < 0) {
+		if (errno == EAGAIN)
+			return -1;	/* the new one is busy */
+		client_log(c, LOG_LVL_WARNING, "could not hand over: %s",
+		    strerror(errno));
+		return 0;
+	}
+	t->n_clients++;
+	if (s != NULL) {
+		pool_unlink(c, s);
+		server_close_handed_over(s);
+	}
+	client_close(c, "handed over to the new process");
+	return 0;
+}
+
 /* Hand over every client that can move now; end when none is left. */
 static void
 takeover_pump(struct pgweir *pw)
@@ -435,24 +463,9 @@ takeover_pump(struct pgweir *pw)
 		struct client *c, *next;
 
 		for (c = TAILQ_FIRST(&pool->active_clients); c; c = next) {
-			struct server *s = c->link;
-
 			next = TAILQ_NEXT(c, entry);
-			if (!can_hand_over_pair(c))
-				continue;
-			if (!channel_drained(t))
+			if (can_hand_over_pair(c) && hand_over(t, c) < 0)
 				return;
-			if (send_client(t, c) < 0) {
-				if (errno == EAGAIN)
-					return;
-				client_log(c, LOG_LVL_WARNING, "could not "
-				    "hand over: %s", strerror(errno));
-				continue;
-			}
-			t->n_clients++;
-			pool_unlink(c, s);
-			server_close_handed_over(s);
-			client_close(c, "handed over to the new process");
 		}
 		for (c = TAILQ_FIRST(&pool->idle_clients); c; c = next) {
 			next = TAILQ_NEXT(c, entry);
@@ -460,21 +473,9 @@ takeover_pump(struct pgweir *pw)
 				client_close_error(c, SQLSTATE_ADMIN_SHUTDOWN,
 				    "pgweir is restarting: connect again");
 				t->n_closed++;
-				continue;
+			} else if (can_hand_over(c) && hand_over(t, c) < 0) {
+				return;
 			}
-			if (!can_hand_over(c))
-				continue;
-			if (!channel_drained(t))
-				return;	/* the next tick goes on */
-			if (send_client(t, c) < 0) {
-				if (errno == EAGAIN)
-					return;	/* the new one is busy */
-				client_log(c, LOG_LVL_WARNING, "could not "
-				    "hand over: %s", strerror(errno));
-				continue;
-			}
-			t->n_clients++;
-			client_close(c, "handed over to the new process");
 		}
 	}
 	if (clients_left(t) > 0 || !channel_drained(t))

@@ -41,7 +41,6 @@ struct database {
 	bool dns_pending;		/* a lookup is running */
 	/* the name did not exist (NXDOMAIN): cached dns_nxdomain_ttl */
 	int dns_fail_host;
-	int dns_fail_code;		/* its evutil EAI_ code */
 	int64_t dns_failed_at;		/* monotonic usec; 0: nothing */
 	int64_t last_used;		/* monotonic usec, for autodb_idle */
 };
