@@ -14,6 +14,12 @@
 # in $FUZZ_ARTIFACTS if set (for CI to upload), else in the temporary
 # directory, which is then left behind and named.  Extra libFuzzer flags
 # may be given in $FUZZ_FLAGS (e.g. -jobs=4 or -dict=...).
+#
+# A build configured with --enable-fuzzing=fast (coverage only, about twice
+# the executions per second) finds inputs without checking them with the
+# sanitizers: set $FUZZ_REPLAY_BINDIR to a sanitizer fuzz build's
+# test/fuzz and every input of the grown corpus is replayed there after the
+# run, so a leak or an overflow the fast binary could not see still fails.
 set -u
 
 usage() {
@@ -75,7 +81,13 @@ for t in $targets; do
 			    -rss_limit_mb=4096 -max_len=16384 \
 			    -print_final_stats=1 \
 			    -artifact_prefix="$artifacts/$t-" ${FUZZ_FLAGS:-} \
-			    "$corpus"
+			    "$corpus" || exit 1
+			if [ -n "${FUZZ_REPLAY_BINDIR:-}" ]; then
+				echo "replaying the corpus under $FUZZ_REPLAY_BINDIR/$t"
+				"$FUZZ_REPLAY_BINDIR/$t" -runs=0 \
+				    -artifact_prefix="$artifacts/$t-replay-" \
+				    "$corpus"
+			fi
 		fi
 	) >"$log" 2>&1
 	rc=$?
@@ -84,7 +96,7 @@ for t in $targets; do
 		grep -v '^#[0-9]' "$log" | tail -40
 		failed="$failed $t"
 	else
-		grep -E '^(Done|stat::number_of_executed_units|stat::new_units_added)' \
+		grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|replaying)' \
 		    "$log" | sed "s/^/   /"
 	fi
 done
