@@ -668,7 +668,7 @@ raise_on_server(struct client *client, struct server *server,
 	rq_push(&server->rq, RQ_HIDDEN_BIND);
 	add_msg(server->io.out, PQMSG_EXECUTE, "", NULL, exec_tail, 4);
 	rq_push(&server->rq, PQMSG_EXECUTE);
-	server->unsynced = true;
+	server->rq.unsynced = true;
 	evbuffer_free(q);
 	(void)client;
 }
@@ -737,7 +737,7 @@ on_parse(struct client *client, struct server *server, char *msg,
 			return PS_CLOSED;
 		}
 	}
-	server->unsynced = true;
+	server->rq.unsynced = true;
 	return PS_DONE;
 }
 
@@ -790,7 +790,7 @@ on_describe_or_close(struct client *client, struct server *server,
 		add_msg(server->io.out, PQMSG_DESCRIBE, NULL, NULL, b,
 		    strlen(e->ps->sname) + 2);
 		rq_push(&server->rq, PQMSG_DESCRIBE);
-		server->unsynced = true;
+		server->rq.unsynced = true;
 		return PS_DONE;
 	}
 	/* Close: the client forgets its name; answered here, in order */
@@ -803,7 +803,7 @@ on_describe_or_close(struct client *client, struct server *server,
 		cps_remove(client, name, NULL);
 	}
 	rq_push_data(&server->rq, RQ_FAKE_CLOSE, pend);
-	server->unsynced = true;
+	server->rq.unsynced = true;
 	return PS_DONE;
 }
 
@@ -896,7 +896,7 @@ on_bind(struct client *client, struct server *server,
 	evbuffer_drain(in, prefix);
 	client->pool->stats->total.bytes_received += prefix;
 	rq_push(&server->rq, PQMSG_BIND);
-	server->unsynced = true;
+	server->rq.unsynced = true;
 	client->pkt_remain = (uint32_t)rest;	/* relay_client moves it */
 	return PS_DONE;
 }

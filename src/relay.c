@@ -9,11 +9,8 @@
  * which passes whole chains without copying.  A message larger than what
  * has arrived is streamed: its head goes now, pkt_remain counts the rest.
  *
- * The request queue (server->rq) mirrors what the server still owes the
- * client, in order, following the protocol's rules: a Query, FunctionCall
- * or Sync is answered by ReadyForQuery; extended messages by their own
- * completions; an error in extended mode skips to the next Sync; Sync is
- * ignored during COPY FROM STDIN.  A server is released in transaction
+ * The request queue (server->rq, src/rqueue.c) mirrors what the server
+ * still owes the client, in order.  A server is released in transaction
  * mode only when it says it is idle ('I') and the queue is empty, which is
  * what makes pipelining safe.  Answers to pgweir's own queries (RQ_INTERNAL)
  * are swallowed.  Callers: client.c and server.c on readable input, pool.c
@@ -49,92 +46,23 @@ move_bytes(struct evbuffer *src, struct evbuffer *dst, size_t n)
 	return evbuffer_remove_buffer(src, dst, n) == (int)n ? 0 : -1;
 }
 
-/* Drop RQ_COPY_END markers that reached the head unmatched. */
+/* prepared.c is told of its entries that leave the queue. */
 static void
-rq_drop_markers(struct request_queue *rq)
+entry_popped(void *arg, uint8_t type, void *data, bool answered)
 {
-	while (rq_head(rq) == RQ_COPY_END)
-		rq_pop(rq);
+	struct server *server = arg;
+
+	if (answered)
+		prepared_entry_done(server, type, data);
+	else
+		prepared_entry_skipped(server, type, data);
 }
 
-/* Pop the head: answered (done) or skipped by the server. */
+/* An answer that completes the head if it is a request of that type. */
 static void
-relay_pop(struct server *server, bool done)
+relay_complete(struct server *server, uint8_t type)
 {
-	struct request_queue *rq = &server->rq;
-	void *data = rq_head_data(rq);
-	uint8_t type = rq_head(rq);
-
-	rq_pop(rq);
-	if (data != NULL) {
-		if (done)
-			prepared_entry_done(server, type, data);
-		else
-			prepared_entry_skipped(server, type, data);
-	}
-}
-
-/* Pop the head if it is the request this answer completes. */
-static void
-rq_complete(struct server *server, uint8_t type)
-{
-	if (rq_head(&server->rq) == type) {
-		relay_pop(server, true);
-		rq_drop_markers(&server->rq);
-	}
-}
-
-/* Whether a queued request is a message of the extended protocol. */
-static bool
-is_extended(uint8_t type)
-{
-	switch (type) {
-	case PQMSG_PARSE:
-	case PQMSG_BIND:
-	case PQMSG_DESCRIBE:
-	case PQMSG_EXECUTE:
-	case PQMSG_CLOSE:
-	case RQ_HIDDEN_PARSE:
-	case RQ_HIDDEN_BIND:
-	case RQ_HIDDEN_CLOSE:
-	case RQ_FAKE_PARSE:
-	case RQ_FAKE_CLOSE:
-		return true;
-	}
-	return false;
-}
-
-/*
- * CopyInResponse: the server now ignores Sync and Flush until CopyDone or
- * CopyFail.  Syncs the client already sent after the COPY's own request
- * will get no ReadyForQuery, so they leave the queue, up to the first
- * CopyDone/CopyFail marker, which ends the copy from our point of view.
- */
-static void
-rq_on_copy_in(struct server *server)
-{
-	struct request_queue *rq = &server->rq;
-	uint16_t w = 1, r;
-	bool ended = false;
-
-	server->copy_in = true;
-	if (rq->count <= 1)
-		return;
-	for (r = 1; r < rq->count; r++) {
-		uint8_t t = rq->type[(rq->head + r) % RQ_CAP];
-		void *d = rq->data[(rq->head + r) % RQ_CAP];
-		if (!ended && t == PQMSG_SYNC)
-			continue;
-		if (!ended && t == RQ_COPY_END) {
-			ended = true;
-			server->copy_in = false;
-			continue;
-		}
-		rq->type[(rq->head + w) % RQ_CAP] = t;
-		rq->data[(rq->head + w) % RQ_CAP] = d;
-		w++;
-	}
-	rq->count = w;
+	rq_complete(&server->rq, type, entry_popped, server);
 }
 
 /*
@@ -142,46 +70,13 @@ rq_on_copy_in(struct server *server)
  * when the queue is full (the caller stops and waits for answers).
  */
 static bool
-rq_on_client_message(struct server *server, uint8_t type)
+relay_take(struct server *server, uint8_t type)
 {
-	struct request_queue *rq = &server->rq;
+	enum rq_take t = rq_take(&server->rq, type);
 
-	if (rq_full(rq))
-		return false;
-	switch (type) {
-	case PQMSG_QUERY:
-	case PQMSG_FUNCTION_CALL:
-		if (!server->discard_until_sync)
-			rq_push(rq, type);
-		break;
-	case PQMSG_PARSE:
-	case PQMSG_BIND:
-	case PQMSG_DESCRIBE:
-	case PQMSG_EXECUTE:
-	case PQMSG_CLOSE:
-		if (!server->discard_until_sync)
-			rq_push(rq, type);
-		server->unsynced = true;
-		break;
-	case PQMSG_SYNC:
-		if (server->copy_in)
-			break;
-		rq_push(rq, type);
-		server->unsynced = false;
-		server->discard_until_sync = false;
+	if (t == RQ_TAKE_SYNC)
 		prepared_on_sync(server);
-		break;
-	case PQMSG_COPY_DONE:
-	case PQMSG_COPY_FAIL:
-		if (server->copy_in)
-			server->copy_in = false;
-		else
-			rq_push(rq, RQ_COPY_END);
-		break;
-	default:
-		break;
-	}
-	return true;
+	return t != RQ_TAKE_FULL;
 }
 
 /* Message types a client may send once logged in. */
@@ -291,172 +186,159 @@ client_settle_read(struct client *client)
 		io_set_read(&client->io, true);
 }
 
-/* One pass of relay_client() over what the client has sent. */
-static void
-relay_client_pass(struct client *client)
+/* What one step over a message decided. */
+enum step {
+	STEP_ON,	/* go on with this message */
+	STEP_NEXT,	/* on to the next message */
+	STEP_WAIT,	/* stop this pass: wait for more input or answers */
+	STEP_STOP,	/* the connection was closed, or released in a way
+			 * that ends this pass */
+};
+
+/*
+ * Whether a logged-in client may send this message here; if not, it is
+ * closed (what it sent before still goes to its server).
+ */
+static bool
+client_message_allowed(struct client *client, struct server *server,
+    size_t fwd, int rc, const struct pq_header *hdr)
+{
+	const char *why;
+	char msg[96];
+
+	if (rc < 0 || !client_type_ok(hdr->type)) {
+		snprintf(msg, sizeof(msg), "invalid message from client "
+		    "(type 0x%02x)", hdr->type);
+		why = msg;
+	} else if (hdr->type == PQMSG_QUERY &&
+	    client->pw->cfg->disable_pqexec) {
+		/* PgBouncer's words; only the extended protocol */
+		client_log(client, LOG_LVL_ERROR, "client used \"Query\" "
+		    "packet type");
+		why = "PQexec disallowed";
+	} else if ((int64_t)hdr->len > client->pw->cfg->max_packet_size) {
+		why = "message too large (max_packet_size)";
+	} else {
+		return true;
+	}
+	forward_counted(client, server, fwd);
+	client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION, why);
+	return false;
+}
+
+/* A cancelled extended batch: drop the message; its Sync ends the batch. */
+static enum step
+client_discard_to_sync(struct client *client, const struct pq_header *hdr,
+    size_t avail)
 {
 	struct evbuffer *in = client->io.in;
-	struct server *server = client->link;
-	int64_t max_packet = client->pw->cfg->max_packet_size;
-	bool ps_on = prepared_is_on(client);
-	size_t fwd = 0;
-	bool need_flush = false;
-	struct pq_view view;
+	size_t total = 1 + (size_t)hdr->len;
 
-	if (in == NULL)
-		return;
-	pq_view_init(&view, in);
-
-	for (;;) {
-		size_t avail = evbuffer_get_length(in) - fwd, total;
-		struct pq_header hdr;
-		int rc;
-
-		if (avail == 0)
-			break;
-		if (client->pkt_discard > 0) {
-			/* the rest of a cancelled request (no server: fwd 0) */
-			size_t take = avail < client->pkt_discard ? avail :
-			    client->pkt_discard;
-			evbuffer_drain(in, take);
-			client->pkt_discard -= (uint32_t)take;
-			continue;
-		}
-		if (client->pkt_remain > 0) {
-			size_t take = avail < client->pkt_remain ? avail :
-			    client->pkt_remain;
-			fwd += take;
-			client->pkt_remain -= (uint32_t)take;
-			continue;
-		}
-		rc = pq_view_header(&view, fwd, &hdr);
-		if (rc == 0)
-			break;
-		if (rc < 0 || !client_type_ok(hdr.type)) {
-			char msg[96];
-			snprintf(msg, sizeof(msg), "invalid message from "
-			    "client (type 0x%02x)", hdr.type);
-			forward_counted(client, server, fwd);
-			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-			    msg);
-			return;
-		}
-		if (hdr.type == PQMSG_QUERY && client->pw->cfg->disable_pqexec) {
-			/* PgBouncer's words; only the extended protocol */
-			forward_counted(client, server, fwd);
-			client_log(client, LOG_LVL_ERROR, "client used \"Query\" "
-			    "packet type");
-			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-			    "PQexec disallowed");
-			return;
-		}
-		if ((int64_t)hdr.len > max_packet) {
-			forward_counted(client, server, fwd);
-			client_close_error(client, SQLSTATE_PROTOCOL_VIOLATION,
-			    "message too large (max_packet_size)");
-			return;
-		}
-		if (hdr.type == PQMSG_TERMINATE) {
-			if (server && fwd > 0) {
-				move_bytes(in, server->io.out, fwd);
-				server_flush(server);
-			}
-			client_close(client, "client sent Terminate");
-			return;
-		}
-		if (client->discard_until_sync) {
-			/* a cancelled extended batch: drop it up to its Sync */
-			total = 1 + (size_t)hdr.len;
-			if (total > avail) {
-				evbuffer_drain(in, avail);
-				client->pkt_discard = (uint32_t)(total - avail);
-				continue;
-			}
-			evbuffer_drain(in, total);
-			if (hdr.type == PQMSG_SYNC) {
-				client->discard_until_sync = false;
-				proto_build_ready_for_query(client->io.out,
-				    'I');
-				if (client_flush(client) < 0)
-					return;
-			}
-			continue;
-		}
-		if (server == NULL && ps_on) {
-			enum ps_result r = prepared_unlinked_message(client,
-			    &hdr);
-			/* it may pull the input up: the view is stale */
-			pq_view_init(&view, in);
-			if (r == PS_CLOSED)
-				return;
-			if (r == PS_WAIT)
-				break;
-			if (r == PS_DONE) {
-				if (client_flush(client) < 0)
-					return;
-				continue;
-			}
-		}
-		if (server == NULL) {
-			/* only at a message boundary, so fwd is 0 here */
-			if (client->request_time <= client->idle_since)
-				client->request_time = pgweir_mono_usec();
-			if (!pool_acquire(client->pool, client)) {
-				if (client->state == CL_WAITING &&
-				    evbuffer_get_length(in) >
-				    RELAY_IN_UNLINKED_MAX)
-					client_pause(client);
-				return;
-			}
-			server = client->link;
-		}
-		if (ps_on && (hdr.type == PQMSG_PARSE ||
-		    hdr.type == PQMSG_BIND || hdr.type == PQMSG_DESCRIBE ||
-		    hdr.type == PQMSG_CLOSE) && !server->discard_until_sync &&
-		    !names_no_statement(&view, fwd, &hdr)) {
-			enum ps_result r;
-			/* what came before goes first: the message is at 0 */
-			if (fwd > 0) {
-				client->pool->stats->total.bytes_received +=
-				    fwd;
-				move_bytes(in, server->io.out, fwd);
-				fwd = 0;
-			}
-			r = prepared_client_message(client, server, &hdr);
-			/* it may pull the input up: the view is stale */
-			pq_view_init(&view, in);
-			if (r == PS_CLOSED)
-				return;
-			if (r == PS_WAIT) {
-				if (rq_full(&server->rq)) {
-					client_pause(client);
-					need_flush = server->unsynced;
-				}
-				break;
-			}
-			if (r == PS_DONE) {
-				prepared_emit_fakes(server);
-				continue;
-			}
-		}
-		if (!rq_on_client_message(server, hdr.type)) {
-			/* too many answers outstanding: wait for some */
-			client_pause(client);
-			need_flush = server->unsynced;
-			break;
-		}
-		if (client->request_time <= client->idle_since &&
-		    hdr.type != PQMSG_FLUSH)
-			/* the first message since the last answer */
-			client->request_time = pgweir_mono_usec();
-		total = 1 + (size_t)hdr.len;
-		if (avail >= total) {
-			fwd += total;
-		} else {
-			fwd += avail;
-			client->pkt_remain = (uint32_t)(total - avail);
-		}
+	if (total > avail) {
+		evbuffer_drain(in, avail);
+		client->pkt_discard = (uint32_t)(total - avail);
+		return STEP_NEXT;
 	}
+	evbuffer_drain(in, total);
+	if (hdr->type == PQMSG_SYNC) {
+		client->discard_until_sync = false;
+		proto_build_ready_for_query(client->io.out, 'I');
+		if (client_flush(client) < 0)
+			return STEP_STOP;
+	}
+	return STEP_NEXT;
+}
+
+/* prepared.c's verdict on a message, as a step (its input may move). */
+static enum step
+prepared_step(struct client *client, struct pq_view *view,
+    enum ps_result r)
+{
+	pq_view_init(view, client->io.in);
+	switch (r) {
+	case PS_CLOSED:
+		return STEP_STOP;
+	case PS_WAIT:
+		return STEP_WAIT;
+	case PS_DONE:
+		return STEP_NEXT;
+	default:
+		return STEP_ON;
+	}
+}
+
+/*
+ * A client without a server: prepared.c may answer a message naming a
+ * statement itself (a Close of one the server never had).
+ */
+static enum step
+unlinked_prepared(struct client *client, struct pq_view *view,
+    const struct pq_header *hdr)
+{
+	enum step step = prepared_step(client, view,
+	    prepared_unlinked_message(client, hdr));
+
+	if (step == STEP_NEXT && client_flush(client) < 0)
+		return STEP_STOP;
+	return step;
+}
+
+/*
+ * A message naming a prepared statement, on a linked server: prepared.c
+ * rewrites or answers it.  What came before it goes first.
+ */
+static enum step
+linked_prepared(struct client *client, struct server *server,
+    struct pq_view *view, size_t *fwd, const struct pq_header *hdr,
+    bool *need_flush)
+{
+	enum step step;
+
+	if (*fwd > 0) {
+		client->pool->stats->total.bytes_received += *fwd;
+		move_bytes(client->io.in, server->io.out, *fwd);
+		*fwd = 0;
+	}
+	step = prepared_step(client, view,
+	    prepared_client_message(client, server, hdr));
+	if (step == STEP_WAIT && rq_full(&server->rq)) {
+		client_pause(client);
+		*need_flush = server->rq.unsynced;
+	} else if (step == STEP_NEXT) {
+		prepared_emit_fakes(server);
+	}
+	return step;
+}
+
+/*
+ * The client's next message needs a server: link one, or make the client
+ * wait (at a message boundary, so nothing is counted yet).  Returns the
+ * server, or NULL when the client waits or was closed.
+ */
+static struct server *
+link_for_message(struct client *client)
+{
+	if (client->request_time <= client->idle_since)
+		client->request_time = pgweir_mono_usec();
+	if (!pool_acquire(client->pool, client)) {
+		if (client->state == CL_WAITING &&
+		    evbuffer_get_length(client->io.in) > RELAY_IN_UNLINKED_MAX)
+			client_pause(client);
+		return NULL;
+	}
+	return client->link;
+}
+
+/*
+ * The end of a pass: the counted bytes go to the server in one move, and
+ * a full queue whose server holds its answers gets a Flush.
+ */
+static void
+client_pass_done(struct client *client, struct server *server, size_t fwd,
+    bool need_flush)
+{
+	struct evbuffer *in = client->io.in;
+
 	if (need_flush) {
 		/*
 		 * The queue is full and the server holds its answers until a
@@ -490,6 +372,98 @@ relay_client_pass(struct client *client)
 		return;
 	if (io_out_pending(&server->io) > RELAY_OUT_HIGH)
 		client_pause(client);
+}
+
+/* Whether prepared.c must see this message (it names a statement). */
+static bool
+for_prepared(struct client *client, struct server *server,
+    struct pq_view *view, size_t fwd, const struct pq_header *hdr)
+{
+	return (hdr->type == PQMSG_PARSE || hdr->type == PQMSG_BIND ||
+	    hdr->type == PQMSG_DESCRIBE || hdr->type == PQMSG_CLOSE) &&
+	    prepared_is_on(client) && !server->rq.discard_until_sync &&
+	    !names_no_statement(view, fwd, hdr);
+}
+
+/* One pass of relay_client() over what the client has sent. */
+static void
+relay_client_pass(struct client *client)
+{
+	struct evbuffer *in = client->io.in;
+	struct server *server = client->link;
+	size_t fwd = 0;
+	bool need_flush = false;
+	struct pq_view view;
+
+	if (in == NULL)
+		return;
+	pq_view_init(&view, in);
+	for (;;) {
+		size_t avail = evbuffer_get_length(in) - fwd, total;
+		struct pq_header hdr;
+		enum step step = STEP_ON;
+		int rc;
+
+		if (avail == 0)
+			break;
+		if (client->pkt_discard > 0) {
+			/* the rest of a cancelled request (no server: fwd 0) */
+			size_t take = avail < client->pkt_discard ? avail :
+			    client->pkt_discard;
+			evbuffer_drain(in, take);
+			client->pkt_discard -= (uint32_t)take;
+			continue;
+		}
+		if (client->pkt_remain > 0) {
+			size_t take = avail < client->pkt_remain ? avail :
+			    client->pkt_remain;
+			fwd += take;
+			client->pkt_remain -= (uint32_t)take;
+			continue;
+		}
+		rc = pq_view_header(&view, fwd, &hdr);
+		if (rc == 0)
+			break;
+		if (!client_message_allowed(client, server, fwd, rc, &hdr))
+			return;
+		if (hdr.type == PQMSG_TERMINATE) {
+			forward_counted(client, server, fwd);
+			client_close(client, "client sent Terminate");
+			return;
+		}
+		if (client->discard_until_sync)
+			step = client_discard_to_sync(client, &hdr, avail);
+		else if (server == NULL && prepared_is_on(client))
+			step = unlinked_prepared(client, &view, &hdr);
+		if (step == STEP_ON && server == NULL &&
+		    (server = link_for_message(client)) == NULL)
+			return;
+		if (step == STEP_ON && for_prepared(client, server, &view, fwd,
+		    &hdr))
+			step = linked_prepared(client, server, &view, &fwd,
+			    &hdr, &need_flush);
+		if (step == STEP_ON && !relay_take(server, hdr.type)) {
+			/* too many answers outstanding: wait for some */
+			client_pause(client);
+			need_flush = server->rq.unsynced;
+			step = STEP_WAIT;
+		}
+		if (step == STEP_STOP)
+			return;
+		if (step == STEP_WAIT)
+			break;
+		if (step == STEP_NEXT)
+			continue;
+		if (client->request_time <= client->idle_since &&
+		    hdr.type != PQMSG_FLUSH)
+			/* the first message since the last answer */
+			client->request_time = pgweir_mono_usec();
+		total = 1 + (size_t)hdr.len;
+		fwd += avail >= total ? total : avail;
+		if (avail < total)
+			client->pkt_remain = (uint32_t)(total - avail);
+	}
+	client_pass_done(client, server, fwd, need_flush);
 }
 
 /*
@@ -626,7 +600,7 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 	struct request_queue *rq = &server->rq;
 	uint8_t head = rq_head(rq);
 
-	server->copy_in = false;
+	rq->copy_in = false;
 	if (rq_empty(rq) && server->link == NULL) {
 		/*
 		 * Unasked, on an idle server: PostgreSQL is ending the
@@ -652,35 +626,20 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 		    "%.255s", msg);
 		return;
 	}
-	if (!is_extended(head))
-		return;
-	/* the server now skips everything up to the next Sync */
-	while (!rq_empty(rq) && rq_head(rq) != PQMSG_SYNC)
-		relay_pop(server, false);
-	if (rq_empty(rq))
-		server->discard_until_sync = true;
+	(void)rq_on_error(rq, entry_popped, server);
 }
 
 /* ReadyForQuery: pop the request it answers. */
 static void
 relay_on_ReadyForQuery(struct server *server, char status)
 {
-	struct request_queue *rq = &server->rq;
+	int unanswered;
 
 	server->tx_status = status;
-	for (;;) {
-		uint8_t head = rq_head(rq);
-		if (head == 0)
-			break;
-		relay_pop(server, head == PQMSG_SYNC || head == PQMSG_QUERY ||
-		    head == PQMSG_FUNCTION_CALL || head == RQ_INTERNAL);
-		if (head == PQMSG_SYNC || head == PQMSG_QUERY ||
-		    head == PQMSG_FUNCTION_CALL || head == RQ_INTERNAL)
-			break;
-		server_log(server, LOG_LVL_DEBUG, "ReadyForQuery answered a "
-		    "'%c' request", head);
-	}
-	rq_drop_markers(rq);
+	unanswered = rq_on_ready(&server->rq, entry_popped, server);
+	if (unanswered > 0)
+		server_log(server, LOG_LVL_DEBUG, "ReadyForQuery came before "
+		    "the answers to %d extended requests", unanswered);
 }
 
 /*
@@ -724,8 +683,7 @@ hidden_head(struct server *server, uint8_t hidden, bool *forward)
 {
 	if (rq_head(&server->rq) != hidden)
 		return false;
-	relay_pop(server, true);
-	rq_drop_markers(&server->rq);
+	relay_complete(server, hidden);
 	*forward = false;
 	return true;
 }
@@ -743,8 +701,8 @@ relay_maybe_release(struct server *server)
 	/* a message the client is still sending must end on this server;
 	 * a replication session is its client's until it leaves */
 	if (client == NULL || server->replication != PQ_REPL_NONE ||
-	    !rq_empty(&server->rq) || server->copy_in ||
-	    server->copy_both || server->unsynced || client->pkt_remain > 0)
+	    !rq_empty(&server->rq) || server->rq.copy_in ||
+	    server->copy_both || server->rq.unsynced || client->pkt_remain > 0)
 		return false;
 	mode = pool_mode_of(server->pool);
 	if (mode == POOL_SESSION || server->tx_status != 'I')
@@ -778,6 +736,287 @@ relay_server_done(struct server *server)
 	}
 }
 
+
+/*
+ * The rest of a message whose head went (or was dropped) in an earlier
+ * pass: it follows the same way.
+ */
+static void
+server_continue_split(struct server *server, size_t *fwd, size_t avail)
+{
+	struct client *client = server->link;
+	size_t take = avail < server->pkt_remain ? avail : server->pkt_remain;
+
+	if (server->pkt_forward && client != NULL) {
+		*fwd += take;
+	} else {
+		flush_forward(server, client, fwd);
+		evbuffer_drain(server->io.in, take);
+	}
+	server->pkt_remain -= (uint32_t)take;
+	if (server->pkt_remain == 0 &&
+	    (rq_head(&server->rq) == RQ_FAKE_PARSE ||
+	    rq_head(&server->rq) == RQ_FAKE_CLOSE)) {
+		/* held back while the message was split */
+		flush_forward(server, client, fwd);
+		prepared_emit_fakes(server);
+	}
+}
+
+/*
+ * Count a message to forward, or drop it, whole or its head (the rest
+ * follows by server_continue_split()); then any answers pgweir gives
+ * itself, which come after what came before.
+ */
+static void
+server_pass_message(struct server *server, size_t *fwd, size_t avail,
+    size_t total, bool forward)
+{
+	size_t now = avail >= total ? total : avail;
+
+	if (forward) {
+		*fwd += now;
+	} else {
+		flush_forward(server, server->link, fwd);
+		evbuffer_drain(server->io.in, now);
+	}
+	if (now < total) {
+		server->pkt_remain = (uint32_t)(total - now);
+		server->pkt_forward = forward;
+	}
+	if (rq_head(&server->rq) == RQ_FAKE_PARSE ||
+	    rq_head(&server->rq) == RQ_FAKE_CLOSE) {
+		flush_forward(server, server->link, fwd);
+		prepared_emit_fakes(server);
+	}
+}
+
+/*
+ * Statement pooling: the client's statement opened a transaction block.
+ * Refuse it in the client's stead and end it by giving the server back
+ * (its ReadyForQuery is dropped; the pool's cleanup rolls back).
+ */
+static void
+refuse_transaction_block(struct server *server, struct client *client,
+    size_t *fwd, size_t total)
+{
+	flush_forward(server, client, fwd);
+	evbuffer_drain(server->io.in, total);
+	client_send_error(client, SQLSTATE_FEATURE_NOT_SUPPORTED,
+	    "transaction blocks are not allowed in statement pooling mode");
+	proto_build_ready_for_query(client->io.out, 'I');
+	pool_release(server);
+	client_flush(client);
+}
+
+/*
+ * After a ReadyForQuery went through (or was ours): the client's request
+ * is answered; the server may now be given back, closed, or keep the
+ * client, by the pool mode and what the server still owes.
+ */
+static enum step
+after_ready(struct server *server, struct client *client, size_t *fwd,
+    char status, bool forward)
+{
+	if (client != NULL && forward) {
+		relay_answer_done(client, status);
+		if (server->close_needed) {
+			/* its answer first, then the close */
+			flush_forward(server, client, fwd);
+			if (server_fast_close(server))
+				return STEP_STOP;
+		}
+	} else if (client == NULL) {
+		server_settle(server);
+		return STEP_NEXT;
+	} else if (server->internal_failed) {
+		/* the parameter sync failed: fatal for both */
+		client_close_error(client, SQLSTATE_CONNECTION_FAILURE,
+		    "could not apply the session's parameters on the server "
+		    "connection");
+		server_close(server, "parameter sync failed");
+		return STEP_STOP;
+	}
+	/* forwarded, or a query of ours after the client's last */
+	if (relay_maybe_release(server) && client_flush(client) == 0)
+		client_maybe_release(client);
+	return STEP_NEXT;
+}
+
+/* ReadyForQuery: a request answered; the unit that may end a link. */
+static enum step
+on_ready_for_query(struct server *server, struct pq_view *view, size_t *fwd,
+    const struct pq_header *hdr, size_t avail)
+{
+	struct client *client = server->link;
+	size_t total = 1 + (size_t)hdr->len;
+	bool forward = client != NULL && rq_head(&server->rq) != RQ_INTERNAL;
+	char status;
+
+	if (avail < total)
+		return STEP_WAIT;
+	if (hdr->len != 5) {
+		server_close(server, "invalid ReadyForQuery");
+		return STEP_STOP;
+	}
+	read_body(view, *fwd, 1, &status, 1);
+	relay_on_ReadyForQuery(server, status);
+	if (!forward)
+		server->restoring = false;
+	else if (client->reset_seen && status != 'E' &&
+	    relay_restore_startup(server, client) < 0)
+		return STEP_STOP;
+	if (forward && pool_mode_of(server->pool) == POOL_STATEMENT &&
+	    status != 'I' && rq_empty(&server->rq) && client->pkt_remain == 0) {
+		refuse_transaction_block(server, client, fwd, total);
+		return STEP_NEXT;
+	}
+	if (forward)
+		*fwd += total;
+	else {
+		flush_forward(server, client, fwd);
+		evbuffer_drain(server->io.in, total);
+	}
+	flush_forward(server, client, fwd);
+	if (rq_head(&server->rq) == RQ_FAKE_PARSE ||
+	    rq_head(&server->rq) == RQ_FAKE_CLOSE)
+		/* ours, queued behind this Sync: they go now */
+		prepared_emit_fakes(server);
+	return after_ready(server, client, fwd, status, forward);
+}
+
+/*
+ * ParameterStatus or ErrorResponse: read a small one whole and note what
+ * it changes.  Returns false while it is still arriving.
+ */
+static bool
+on_status_message(struct server *server, struct pq_view *view, size_t fwd,
+    const struct pq_header *hdr, size_t avail, bool *forward)
+{
+	size_t total = 1 + (size_t)hdr->len, len = total - PQ_HEADER_LEN;
+	char small[512];
+	char *body = NULL;
+
+	if (len <= SMALL_MSG_MAX) {
+		if (avail < total)
+			return false;
+		body = read_body(view, fwd, len, small, sizeof(small));
+	}
+	if (hdr->type == PQMSG_PARAMETER_STATUS) {
+		/* what restores the client's values, it sees */
+		if (server->restoring && server->link != NULL)
+			*forward = true;
+		if (body)
+			relay_on_ParameterStatus(server, body, len);
+	} else {
+		relay_on_ErrorResponse(server, body, body ? len : 0);
+	}
+	if (body != small)
+		free(body);
+	return true;
+}
+
+/*
+ * CommandComplete of DISCARD ALL, DEALLOCATE ALL or RESET: no statement
+ * stays on the server, and parameters went back to the server's login
+ * values, not the client's (only read when they differ).  Returns false
+ * while the message is still arriving.
+ */
+static bool
+on_command_complete(struct server *server, struct pq_view *view, size_t fwd,
+    const struct pq_header *hdr, size_t avail, bool forward)
+{
+	struct client *client = server->link;
+	size_t total = 1 + (size_t)hdr->len;
+	char tag[32] = "";
+
+	if (!is_reset_tag_len(hdr->len) || (server->ps == NULL &&
+	    (!forward || client->reset_vars == server->reset_vars)))
+		return true;
+	if (avail < total)
+		return false;
+	if (total - PQ_HEADER_LEN < sizeof(tag))
+		read_body(view, fwd, total - PQ_HEADER_LEN, tag, sizeof(tag));
+	if (strcmp(tag, "DISCARD ALL") == 0 ||
+	    strcmp(tag, "DEALLOCATE ALL") == 0)
+		prepared_on_reset(server, forward ? client : NULL);
+	if (forward && (strcmp(tag, "RESET") == 0 ||
+	    strcmp(tag, "DISCARD ALL") == 0))
+		client->reset_seen = true;
+	return true;
+}
+
+/*
+ * Any server message but ReadyForQuery: what it answers in the queue,
+ * then forwarded to the client or dropped.
+ */
+static enum step
+on_message(struct server *server, struct pq_view *view, size_t *fwd,
+    const struct pq_header *hdr, size_t avail)
+{
+	size_t total = 1 + (size_t)hdr->len;
+	bool forward = server->link != NULL &&
+	    rq_head(&server->rq) != RQ_INTERNAL;
+
+	switch (hdr->type) {
+	case PQMSG_PARAMETER_STATUS:
+	case PQMSG_ERROR_RESPONSE:
+		if (!on_status_message(server, view, *fwd, hdr, avail,
+		    &forward))
+			return STEP_WAIT;
+		break;
+	case PQMSG_PARSE_COMPLETE:
+		if (!hidden_head(server, RQ_HIDDEN_PARSE, &forward))
+			relay_complete(server, PQMSG_PARSE);
+		break;
+	case PQMSG_BIND_COMPLETE:
+		if (!hidden_head(server, RQ_HIDDEN_BIND, &forward))
+			relay_complete(server, PQMSG_BIND);
+		break;
+	case PQMSG_CLOSE_COMPLETE:
+		if (!hidden_head(server, RQ_HIDDEN_CLOSE, &forward))
+			relay_complete(server, PQMSG_CLOSE);
+		break;
+	case PQMSG_ROW_DESCRIPTION:
+	case PQMSG_NO_DATA:
+		relay_complete(server, PQMSG_DESCRIBE);
+		break;
+	case PQMSG_COMMAND_COMPLETE:
+		if (!on_command_complete(server, view, *fwd, hdr, avail,
+		    forward))
+			return STEP_WAIT;
+		relay_complete(server, PQMSG_EXECUTE);
+		break;
+	case PQMSG_EMPTY_QUERY_RESPONSE:
+	case PQMSG_PORTAL_SUSPENDED:
+		relay_complete(server, PQMSG_EXECUTE);
+		break;
+	case PQMSG_COPY_IN_RESPONSE:
+		rq_on_copy_in(&server->rq);
+		break;
+	case PQMSG_COPY_BOTH_RESPONSE:
+		server->copy_both = true;
+		break;
+	case PQMSG_DATA_ROW:
+	case PQMSG_COPY_DATA:
+	case PQMSG_COPY_DONE:
+	case PQMSG_COPY_OUT_RESPONSE:
+	case PQMSG_PARAMETER_DESCRIPTION:
+	case PQMSG_NOTICE_RESPONSE:
+	case PQMSG_NOTIFICATION_RESPONSE:
+	case PQMSG_FUNCTION_CALL_RESPONSE:
+	case PQMSG_BACKEND_KEY_DATA:
+	case PQMSG_NEGOTIATE_PROTOCOL_VERSION:
+		break;
+	default:
+		flush_forward(server, server->link, fwd);
+		server_close(server, "unexpected message type from server");
+		return STEP_STOP;
+	}
+	server_pass_message(server, fwd, avail, total, forward);
+	return STEP_NEXT;
+}
+
 /*
  * Forward what the server sent to its client, or swallow it when it
  * answers a query of ours or no client is linked.  May release or close
@@ -788,245 +1027,38 @@ relay_server(struct server *server)
 {
 	struct evbuffer *in = server->io.in;
 	size_t fwd = 0;
-	char small[512];
 	struct pq_view view;
 
 	pq_view_init(&view, in);
 	while (server->state != SV_CLOSED) {
-		struct client *client = server->link;
-		size_t avail = evbuffer_get_length(in) - fwd, total;
+		size_t avail = evbuffer_get_length(in) - fwd;
 		struct pq_header hdr;
-		bool forward;
-		char *body = NULL;
+		enum step step;
 		int rc;
 
 		if (avail == 0)
 			break;
 		if (server->pkt_remain > 0) {
-			size_t take = avail < server->pkt_remain ? avail :
-			    server->pkt_remain;
-			if (server->pkt_forward && client != NULL) {
-				fwd += take;
-			} else {
-				flush_forward(server, client, &fwd);
-				evbuffer_drain(in, take);
-			}
-			server->pkt_remain -= (uint32_t)take;
-			if (server->pkt_remain == 0 &&
-			    (rq_head(&server->rq) == RQ_FAKE_PARSE ||
-			    rq_head(&server->rq) == RQ_FAKE_CLOSE)) {
-				/* held back while the message was split */
-				flush_forward(server, client, &fwd);
-				prepared_emit_fakes(server);
-			}
+			server_continue_split(server, &fwd, avail);
 			continue;
 		}
 		rc = pq_view_header(&view, fwd, &hdr);
 		if (rc == 0)
 			break;
 		if (rc < 0) {
-			flush_forward(server, client, &fwd);
+			flush_forward(server, server->link, &fwd);
 			server_close(server, "invalid message from server");
 			return;
 		}
-		total = 1 + (size_t)hdr.len;
-		forward = client != NULL &&
-		    rq_head(&server->rq) != RQ_INTERNAL;
-
-		switch (hdr.type) {
-		case PQMSG_READY_FOR_QUERY: {
-			char status;
-			if (avail < total)
-				goto wait;
-			if (hdr.len != 5) {
-				server_close(server, "invalid ReadyForQuery");
-				return;
-			}
-			read_body(&view, fwd, 1, &status, 1);
-			relay_on_ReadyForQuery(server, status);
-			if (!forward)
-				server->restoring = false;
-			else if (client->reset_seen && status != 'E' &&
-			    relay_restore_startup(server, client) < 0)
-				return;
-			if (forward && pool_mode_of(server->pool) ==
-			    POOL_STATEMENT && status != 'I' &&
-			    rq_empty(&server->rq) && client->pkt_remain == 0) {
-				/* refuse the transaction block, end it */
-				flush_forward(server, client, &fwd);
-				evbuffer_drain(in, total);
-				client_send_error(client,
-				    SQLSTATE_FEATURE_NOT_SUPPORTED,
-				    "transaction blocks are not allowed in "
-				    "statement pooling mode");
-				proto_build_ready_for_query(client->io.out,
-				    'I');
-				pool_release(server);
-				client_flush(client);
-				continue;
-			}
-			if (forward)
-				fwd += total;
-			else {
-				flush_forward(server, client, &fwd);
-				evbuffer_drain(in, total);
-			}
-			flush_forward(server, client, &fwd);
-			if (rq_head(&server->rq) == RQ_FAKE_PARSE ||
-			    rq_head(&server->rq) == RQ_FAKE_CLOSE)
-				/* ours, queued behind this Sync: they go now */
-				prepared_emit_fakes(server);
-			if (client != NULL && forward) {
-				relay_answer_done(client, status);
-				if (server->close_needed) {
-					/* its answer first, then the close */
-					flush_forward(server, client, &fwd);
-					if (server_fast_close(server))
-						return;
-				}
-				if (relay_maybe_release(server) &&
-				    client_flush(client) == 0)
-					client_maybe_release(client);
-			} else if (client == NULL) {
-				server_settle(server);
-			} else if (server->internal_failed) {
-				/* the parameter sync failed: fatal for both */
-				client_close_error(client,
-				    SQLSTATE_CONNECTION_FAILURE,
-				    "could not apply the session's parameters "
-				    "on the server connection");
-				server_close(server, "parameter sync failed");
-				return;
-			} else if (relay_maybe_release(server) &&
-			    client_flush(client) == 0) {
-				/* a query of ours after the client's last */
-				client_maybe_release(client);
-			}
-			continue;
-		}
-		case PQMSG_PARAMETER_STATUS:
-		case PQMSG_ERROR_RESPONSE:
-			if (total - PQ_HEADER_LEN <= SMALL_MSG_MAX) {
-				if (avail < total)
-					goto wait;
-				body = read_body(&view, fwd, total - PQ_HEADER_LEN,
-				    small, sizeof(small));
-			}
-			if (hdr.type == PQMSG_PARAMETER_STATUS) {
-				/* what restores the client's values, it sees */
-				if (server->restoring && client != NULL)
-					forward = true;
-				if (body)
-					relay_on_ParameterStatus(server, body,
-					    total - PQ_HEADER_LEN);
-			} else {
-				relay_on_ErrorResponse(server, body,
-				    body ? total - PQ_HEADER_LEN : 0);
-			}
-			if (body != small)
-				free(body);
-			break;
-		case PQMSG_PARSE_COMPLETE:
-			if (hidden_head(server, RQ_HIDDEN_PARSE, &forward))
-				break;
-			rq_complete(server, PQMSG_PARSE);
-			break;
-		case PQMSG_BIND_COMPLETE:
-			if (hidden_head(server, RQ_HIDDEN_BIND, &forward))
-				break;
-			rq_complete(server, PQMSG_BIND);
-			break;
-		case PQMSG_CLOSE_COMPLETE:
-			if (hidden_head(server, RQ_HIDDEN_CLOSE, &forward))
-				break;
-			rq_complete(server, PQMSG_CLOSE);
-			break;
-		case PQMSG_ROW_DESCRIPTION:
-		case PQMSG_NO_DATA:
-			rq_complete(server, PQMSG_DESCRIBE);
-			break;
-		case PQMSG_COMMAND_COMPLETE:
-			if (is_reset_tag_len(hdr.len) && (server->ps != NULL ||
-			    (forward &&
-			    client->reset_vars != server->reset_vars))) {
-				/*
-				 * DISCARD ALL, DEALLOCATE ALL: no statement
-				 * stays; RESET, DISCARD ALL: parameters went
-				 * back to the server's login values, not
-				 * the client's (only read when they differ)
-				 */
-				char tag[32] = "";
-				if (avail < total)
-					goto wait;
-				if (total - PQ_HEADER_LEN < sizeof(tag))
-					read_body(&view, fwd, total -
-					    PQ_HEADER_LEN, tag, sizeof(tag));
-				if (strcmp(tag, "DISCARD ALL") == 0 ||
-				    strcmp(tag, "DEALLOCATE ALL") == 0)
-					prepared_on_reset(server, forward ?
-					    client : NULL);
-				if (forward && (strcmp(tag, "RESET") == 0 ||
-				    strcmp(tag, "DISCARD ALL") == 0))
-					client->reset_seen = true;
-			}
-			rq_complete(server, PQMSG_EXECUTE);
-			break;
-		case PQMSG_EMPTY_QUERY_RESPONSE:
-		case PQMSG_PORTAL_SUSPENDED:
-			rq_complete(server, PQMSG_EXECUTE);
-			break;
-		case PQMSG_COPY_IN_RESPONSE:
-			rq_on_copy_in(server);
-			break;
-		case PQMSG_COPY_BOTH_RESPONSE:
-			server->copy_both = true;
-			break;
-		case PQMSG_DATA_ROW:
-		case PQMSG_COPY_DATA:
-		case PQMSG_COPY_DONE:
-		case PQMSG_COPY_OUT_RESPONSE:
-		case PQMSG_PARAMETER_DESCRIPTION:
-		case PQMSG_NOTICE_RESPONSE:
-		case PQMSG_NOTIFICATION_RESPONSE:
-		case PQMSG_FUNCTION_CALL_RESPONSE:
-		case PQMSG_BACKEND_KEY_DATA:
-		case PQMSG_NEGOTIATE_PROTOCOL_VERSION:
-			break;
-		default:
-			flush_forward(server, client, &fwd);
-			server_close(server, "unexpected message type from "
-			    "server");
+		if (hdr.type == PQMSG_READY_FOR_QUERY)
+			step = on_ready_for_query(server, &view, &fwd, &hdr,
+			    avail);
+		else
+			step = on_message(server, &view, &fwd, &hdr, avail);
+		if (step == STEP_STOP)
 			return;
-		}
-
-		if (forward) {
-			if (avail >= total) {
-				fwd += total;
-			} else {
-				fwd += avail;
-				server->pkt_remain = (uint32_t)(total - avail);
-				server->pkt_forward = true;
-			}
-		} else {
-			flush_forward(server, client, &fwd);
-			if (avail >= total) {
-				evbuffer_drain(in, total);
-			} else {
-				evbuffer_drain(in, avail);
-				server->pkt_remain = (uint32_t)(total - avail);
-				server->pkt_forward = false;
-			}
-		}
-		if (rq_head(&server->rq) == RQ_FAKE_PARSE ||
-		    rq_head(&server->rq) == RQ_FAKE_CLOSE) {
-			/* answers pgweir gives come after what came before */
-			flush_forward(server, client, &fwd);
-			prepared_emit_fakes(server);
-		}
-		continue;
-wait:
-		/* a small message we must read whole is still arriving */
-		break;
+		if (step == STEP_WAIT)
+			break;
 	}
 	if (server->state == SV_CLOSED)
 		return;

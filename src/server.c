@@ -1392,26 +1392,26 @@ server_settle(struct server *server)
 	 * A cancel still on its way would hit the next client's query: wait
 	 * for it to land (cancel.c calls us again).
 	 */
-	busy = !rq_empty(&server->rq) || server->unsynced ||
-	    server->copy_in || !TAILQ_EMPTY(&server->cancels);
+	busy = !rq_empty(&server->rq) || server->rq.unsynced ||
+	    server->rq.copy_in || !TAILQ_EMPTY(&server->cancels);
 	if (busy) {
 		if (server->state != SV_TESTED) {
 			server_set_state(server, SV_TESTED);
 			server_arm_timer(server, pw->cfg->cancel_wait_timeout > 0 ?
 			    pw->cfg->cancel_wait_timeout : 10 * 1000000);
 		}
-		if (server->copy_in) {
+		if (server->rq.copy_in) {
 			static const char reason[] = "client disconnected";
 			proto_build_message(server->io.out, PQMSG_COPY_FAIL,
 			    reason, sizeof(reason));
-			server->copy_in = false;
+			server->rq.copy_in = false;
 		}
-		if (server->unsynced) {
+		if (server->rq.unsynced) {
 			/* a Sync makes the server finish and report */
 			proto_build_simple(server->io.out, PQMSG_SYNC);
 			rq_push(&server->rq, PQMSG_SYNC);
-			server->unsynced = false;
-			server->discard_until_sync = false;
+			server->rq.unsynced = false;
+			server->rq.discard_until_sync = false;
 		}
 		if (!server->cancel_sent && !rq_empty(&server->rq)) {
 			server->cancel_sent = true;
@@ -1486,7 +1486,7 @@ server_fast_close(struct server *server)
 	    !server->pw->cfg->server_fast_close ||
 	    pool_mode_of(server->pool) != POOL_SESSION ||
 	    server->tx_status != 'I' || !rq_empty(&server->rq) ||
-	    server->copy_in || server->copy_both || server->unsynced ||
+	    server->rq.copy_in || server->copy_both || server->rq.unsynced ||
 	    client->pkt_remain > 0)
 		return false;
 	pool_unlink(client, server);

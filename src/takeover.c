@@ -376,8 +376,8 @@ can_hand_over_pair(const struct client *c)
 	    io_out_pending(&c->io) == 0 && io_in_pending(&s->io) == 0 &&
 	    io_out_pending(&s->io) == 0 && c->pkt_remain == 0 &&
 	    c->pkt_discard == 0 && s->pkt_remain == 0 &&
-	    !c->discard_until_sync && !s->discard_until_sync &&
-	    !s->copy_in && !s->copy_both && !s->unsynced &&
+	    !c->discard_until_sync && !s->rq.discard_until_sync &&
+	    !s->rq.copy_in && !s->copy_both && !s->rq.unsynced &&
 	    !c->read_paused && !s->read_paused && !s->close_needed &&
 	    !s->reset_pending && !s->restoring && !s->in_connect_query &&
 	    !s->internal_failed && TAILQ_EMPTY(&s->cancels);

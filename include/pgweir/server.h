@@ -11,6 +11,7 @@
 #include "pgweir/client.h"
 #include "pgweir/io.h"
 #include "pgweir/pgweir.h"
+#include "pgweir/rqueue.h"
 
 struct evdns_getaddrinfo_request;
 struct welcome_param;
@@ -24,31 +25,6 @@ enum server_state {
 	SV_ACTIVE,	/* linked to a client */
 	SV_TESTED,	/* no client; cleanup or reset query running */
 	SV_CLOSED,	/* closed; the reaper frees it */
-};
-
-/* Requests the server still owes an answer to, oldest first. */
-#define RQ_CAP 256
-
-/*
- * Entries of the request queue: client message types, plus our own.
- * Entries of prepared.c carry data (undo information for when an error
- * makes the server skip them).
- */
-enum {
-	RQ_INTERNAL = 'i',	/* a query pgweir sent; answers swallowed */
-	RQ_COPY_END = 'c',	/* CopyDone/CopyFail, until matched */
-	RQ_HIDDEN_PARSE = 'p',	/* a Parse pgweir injected; answer hidden */
-	RQ_HIDDEN_BIND = 'b',	/* a Bind pgweir injected; answer hidden */
-	RQ_HIDDEN_CLOSE = 'x',	/* an eviction Close; answer hidden */
-	RQ_FAKE_PARSE = 'q',	/* answered by pgweir: ParseComplete */
-	RQ_FAKE_CLOSE = 'y',	/* answered by pgweir: CloseComplete */
-};
-
-struct request_queue {
-	uint8_t type[RQ_CAP];	/* message type per outstanding request */
-	void *data[RQ_CAP];	/* prepared.c's data per entry, or NULL */
-	uint16_t head;
-	uint16_t count;
 };
 
 struct server {
@@ -78,10 +54,7 @@ struct server {
 	bool pkt_forward;		/* ...and whether they go to the client */
 	char tx_status;			/* from the last ReadyForQuery */
 	bool logged_in;			/* login finished */
-	bool copy_in;			/* in COPY FROM STDIN, per our view */
 	bool copy_both;			/* in COPY BOTH (replication) */
-	bool unsynced;			/* extended messages since last Sync */
-	bool discard_until_sync;	/* error in extended mode: skipping */
 	bool internal_failed;		/* a query of ours failed */
 	bool reset_pending;		/* run server_reset_query when settled */
 	bool role_changed;		/* SET ROLE or SESSION AUTH. ran */
@@ -134,53 +107,5 @@ bool server_idle_usable(struct server *server);
 const char *server_state_name(enum server_state state);
 bool server_transition_allowed(enum server_state from,
     enum server_state to);
-
-/* The request queue. */
-static inline bool
-rq_empty(const struct request_queue *rq)
-{
-	return rq->count == 0;
-}
-
-static inline bool
-rq_full(const struct request_queue *rq)
-{
-	return rq->count >= RQ_CAP - 4; /* room for our own Sync/queries */
-}
-
-static inline uint8_t
-rq_head(const struct request_queue *rq)
-{
-	return rq->count ? rq->type[rq->head] : 0;
-}
-
-static inline void
-rq_push_data(struct request_queue *rq, uint8_t type, void *data)
-{
-	rq->type[(rq->head + rq->count) % RQ_CAP] = type;
-	rq->data[(rq->head + rq->count) % RQ_CAP] = data;
-	rq->count++;
-}
-
-static inline void
-rq_push(struct request_queue *rq, uint8_t type)
-{
-	rq_push_data(rq, type, NULL);
-}
-
-static inline void *
-rq_head_data(const struct request_queue *rq)
-{
-	return rq->count ? rq->data[rq->head] : NULL;
-}
-
-static inline void
-rq_pop(struct request_queue *rq)
-{
-	if (rq->count) {
-		rq->head = (uint16_t)((rq->head + 1) % RQ_CAP);
-		rq->count--;
-	}
-}
 
 #endif
