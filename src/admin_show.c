@@ -1085,7 +1085,7 @@ show_users(struct pgweir *pw, struct admin_out *o)
 			user_row(pw, o, pw->cfg->users[i]->name,
 			    pw->cfg->users[i], NULL);
 	TAILQ_FOREACH(u, &pw->users, entry)
-		user_row(pw, o, u->name, config_find_user(pw->cfg, u->name),
+		user_row(pw, o, u->name, u->conf,
 		    u);
 }
 

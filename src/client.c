@@ -704,7 +704,7 @@ static const char *
 client_limit_reached(const struct pool *pool, const struct user *login)
 {
 	const struct config *cfg = pool->pw->cfg;
-	const struct user_conf *uc = config_find_user(cfg, login->name);
+	const struct user_conf *uc = login->conf;
 	int db_max = pool->db->conf->max_db_client_connections != CONF_UNSET ?
 	    pool->db->conf->max_db_client_connections :
 	    cfg->max_db_client_connections;

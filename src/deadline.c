@@ -50,8 +50,7 @@ user_timeout(const struct client *client, size_t user_off, int64_t global)
 {
 	/* the [users] entry of the name it logged in as, as in PgBouncer */
 	const struct user_conf *uc = client && client->login_user ?
-	    config_find_user(client->pw->cfg, client->login_user->name) :
-	    NULL;
+	    client->login_user->conf : NULL;
 
 	if (uc != NULL) {
 		int64_t v = *(const int64_t *)((const char *)uc + user_off);
@@ -68,8 +67,7 @@ user_timeout(const struct client *client, size_t user_off, int64_t global)
 static int64_t
 query_wait_timeout(const struct client *client)
 {
-	const struct user_conf *uc = config_find_user(client->pw->cfg,
-	    client->login_user->name);
+	const struct user_conf *uc = client->login_user->conf;
 
 	if (uc && uc->query_wait_timeout != CONF_UNSET)
 		return uc->query_wait_timeout;

@@ -170,6 +170,7 @@ pool_find_user(struct pgweir *pw, const char *name, bool create)
 		free(user);
 		return NULL;
 	}
+	user->conf = config_find_user(pw->cfg, name);
 	TAILQ_INSERT_TAIL(&pw->users, user, entry);
 	return user;
 }
@@ -215,6 +216,7 @@ pool_find(struct pgweir *pw, struct database *db, struct user *user,
 	pool->pw = pw;
 	pool->db = db;
 	pool->user = user;
+	pool_resolve_settings(pool, pw->cfg);
 	db->n_pools++;
 	user->n_pools++;
 	TAILQ_INIT(&pool->welcome_clients);
@@ -253,37 +255,71 @@ pool_free(struct pool *pool)
 const struct user_conf *
 pool_user_conf(const struct pool *pool)
 {
-	return config_find_user(pool->pw->cfg, pool->user->name);
+	return pool->user->conf;
+}
+
+/* An int override: the user's, else the database's, else the global. */
+static int
+cascade(const struct user_conf *uc, size_t user_off, const struct db_conf *dc,
+    size_t db_off, int global)
+{
+	if (uc != NULL && user_off != SIZE_MAX &&
+	    *(const int *)((const char *)uc + user_off) != CONF_UNSET)
+		return *(const int *)((const char *)uc + user_off);
+	if (db_off != SIZE_MAX &&
+	    *(const int *)((const char *)dc + db_off) != CONF_UNSET)
+		return *(const int *)((const char *)dc + db_off);
+	return global;
+}
+
+#define NO_KEY SIZE_MAX
+#define USER_KEY(k) offsetof(struct user_conf, k)
+#define DB_KEY(k) offsetof(struct db_conf, k)
+
+/*
+ * Resolve the pool's settings from cfg (its database's entry is already
+ * the one of cfg).  PgBouncer's precedence: the user's value, else the
+ * database's, else the global one; with a forced user, the database's
+ * pool_size wins over the user's.
+ */
+void
+pool_resolve_settings(struct pool *pool, const struct config *cfg)
+{
+	const struct user_conf *uc = pool->user->conf;
+	const struct db_conf *dc = pool->db->conf;
+	struct pool_settings *set = &pool->set;
+
+	set->mode = cascade(uc, USER_KEY(pool_mode), dc, DB_KEY(pool_mode),
+	    cfg->pool_mode);
+	if (dc->user != NULL && dc->pool_size != CONF_UNSET)
+		set->size = dc->pool_size;
+	else
+		set->size = cascade(uc, USER_KEY(pool_size), dc,
+		    DB_KEY(pool_size), cfg->default_pool_size);
+	set->reserve = cascade(uc, USER_KEY(reserve_pool_size), dc,
+	    DB_KEY(reserve_pool_size), cfg->reserve_pool_size);
+	set->min_size = cascade(uc, NO_KEY, dc, DB_KEY(min_pool_size),
+	    cfg->min_pool_size);
+	set->db_limit = cascade(uc, NO_KEY, dc, DB_KEY(max_db_connections),
+	    cfg->max_db_connections);
+	set->user_limit = cascade(uc, USER_KEY(max_user_connections), dc,
+	    NO_KEY, cfg->max_user_connections);
+	set->server_lifetime = dc->server_lifetime != CONF_UNSET ?
+	    dc->server_lifetime : cfg->server_lifetime;
 }
 
 /* The pool mode in force: user's, else database's, else global. */
 int
 pool_mode_of(const struct pool *pool)
 {
-	const struct user_conf *uc = pool_user_conf(pool);
-
-	if (uc && uc->pool_mode != CONF_UNSET)
-		return uc->pool_mode;
-	if (pool->db->conf->pool_mode != CONF_UNSET)
-		return pool->db->conf->pool_mode;
-	return pool->pw->cfg->pool_mode;
+	return pool->set.mode;
 }
 
 /* Most server connections of this pool (0: no limit). */
 int
 pool_size_of(const struct pool *pool)
 {
-	const struct user_conf *uc = pool_user_conf(pool);
-
-	/* with a forced user the database's size wins, as in PgBouncer */
-	if (pool->db->conf->user != NULL &&
-	    pool->db->conf->pool_size != CONF_UNSET)
-		return pool->db->conf->pool_size;
-	if (uc && uc->pool_size != CONF_UNSET)
-		return uc->pool_size;
-	if (pool->db->conf->pool_size != CONF_UNSET)
-		return pool->db->conf->pool_size;
-	return pool->pw->cfg->default_pool_size;
+	return pool->set.size;
 }
 
 /* All server connections of the pool, in any state. */
@@ -305,26 +341,6 @@ pool_in_backoff(const struct pool *pool)
 	if (retry < LAUNCH_BACKOFF_MIN)
 		retry = LAUNCH_BACKOFF_MIN;
 	return pgweir_mono_usec() - pool->last_error_time < retry;
-}
-
-/* The server-connection cap of the pool's database (0: none). */
-static int
-db_server_limit(const struct pool *pool)
-{
-	int v = pool->db->conf->max_db_connections;
-
-	return v != CONF_UNSET ? v : pool->pw->cfg->max_db_connections;
-}
-
-/* The server-connection cap of the pool's user (0: none). */
-static int
-user_server_limit(const struct pool *pool)
-{
-	const struct user_conf *uc = pool_user_conf(pool);
-
-	if (uc && uc->max_user_connections != CONF_UNSET)
-		return uc->max_user_connections;
-	return pool->pw->cfg->max_user_connections;
 }
 
 /*
@@ -361,20 +377,14 @@ pool_evict_idle(struct pool *pool, bool same_db)
 static int
 pool_size_now(const struct pool *pool)
 {
-	const struct config *cfg = pool->pw->cfg;
-	const struct user_conf *uc = pool_user_conf(pool);
 	const struct client *oldest = TAILQ_FIRST(&pool->waiting_clients);
-	int size = pool_size_of(pool), reserve;
+	int size = pool->set.size, reserve = pool->set.reserve;
 
 	if (size == 0)
 		return 0;
-	reserve = uc && uc->reserve_pool_size != CONF_UNSET ?
-	    uc->reserve_pool_size : pool->db->conf->reserve_pool_size !=
-	    CONF_UNSET ? pool->db->conf->reserve_pool_size :
-	    cfg->reserve_pool_size;
 	if (reserve > 0 && oldest != NULL &&
 	    pgweir_mono_usec() - oldest->wait_start >=
-	    cfg->reserve_pool_timeout)
+	    pool->pw->cfg->reserve_pool_timeout)
 		size += reserve;
 	return size;
 }
@@ -391,11 +401,11 @@ pool_has_room(struct pool *pool, bool may_evict)
 
 	if (size > 0 && pool_total_servers(pool) >= size)
 		return false;
-	limit = db_server_limit(pool);
+	limit = pool->set.db_limit;
 	if (limit > 0 && pool->db->n_servers >= limit && (!may_evict ||
 	    !pool_evict_idle(pool, true) || pool->db->n_servers >= limit))
 		return false;
-	limit = user_server_limit(pool);
+	limit = pool->set.user_limit;
 	if (limit > 0 && pool->user->n_servers >= limit && (!may_evict ||
 	    !pool_evict_idle(pool, false) || pool->user->n_servers >= limit))
 		return false;
@@ -805,8 +815,8 @@ pool_kick_related(struct pool *pool)
 	struct pgweir *pw = pool->pw;
 	struct pool *other;
 
-	if (pw->kicking || (db_server_limit(pool) == 0 &&
-	    user_server_limit(pool) == 0))
+	if (pw->kicking || (pool->set.db_limit == 0 &&
+	    pool->set.user_limit == 0))
 		return;
 	pw->kicking = true;
 	TAILQ_FOREACH(other, &pw->pools, entry) {
@@ -962,6 +972,8 @@ void
 pool_reload(struct pgweir *pw, struct config *newcfg)
 {
 	struct database *db;
+	struct user *user;
+	struct pool *pool;
 
 	pw->forced_pools_made = false;	/* the new config may add some */
 	TAILQ_FOREACH(db, &pw->databases, entry) {
@@ -1004,24 +1016,24 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 		config_unref(db->cfg);
 		db->cfg = config_ref(newcfg);
 	}
+	TAILQ_FOREACH(user, &pw->users, entry)
+		user->conf = config_find_user(newcfg, user->name);
+	TAILQ_FOREACH(pool, &pw->pools, entry)
+		pool_resolve_settings(pool, newcfg);
 }
 
 /* The configured lifetime of a pool's servers (usec). */
 int64_t
 pool_server_lifetime(const struct pool *pool)
 {
-	if (pool->db->conf->server_lifetime != CONF_UNSET)
-		return pool->db->conf->server_lifetime;
-	return pool->pw->cfg->server_lifetime;
+	return pool->set.server_lifetime;
 }
 
 /* The pool's min_pool_size: database's, else global. */
 static int
 pool_min_size(const struct pool *pool)
 {
-	if (pool->db->conf->min_pool_size != CONF_UNSET)
-		return pool->db->conf->min_pool_size;
-	return pool->pw->cfg->min_pool_size;
+	return pool->set.min_size;
 }
 
 /* Whether a pool has no client, and no server other than idle ones. */

@@ -52,6 +52,9 @@ struct user {
 	int n_clients;
 	int n_servers;
 	int n_pools;			/* pools of this user */
+	/* its [users] entry in the config in force, or NULL (pool_reload
+	 * points it at a new config's) */
+	const struct user_conf *conf;
 	/* SCRAM pass-through: from the last client proof (auth.c) */
 	bool has_scram_keys;
 	uint8_t scram_client_key[32];
@@ -73,12 +76,28 @@ struct welcome_param {
  * one of the pool's lists, chosen by its state (client_set_state and
  * server_set_state keep that true).
  */
+/*
+ * A pool's settings, each the user's override, else the database's, else
+ * the global value: resolved when the pool is made and when a reload or
+ * SET installs a config, not on every transaction.
+ */
+struct pool_settings {
+	int mode;			/* POOL_* */
+	int size;			/* most servers (0: no limit) */
+	int reserve;			/* reserve_pool_size */
+	int min_size;			/* min_pool_size */
+	int db_limit;			/* max_db_connections (0: none) */
+	int user_limit;			/* max_user_connections (0: none) */
+	int64_t server_lifetime;	/* usec */
+};
+
 struct pool {
 	TAILQ_ENTRY(pool) entry;
 	struct pgweir *pw;
 	struct database *db;
 	struct user *user;		/* login user */
 	char *server_user;		/* user for server logins; owned */
+	struct pool_settings set;	/* resolved from the config in force */
 
 	struct client_list welcome_clients; /* logged in, awaiting params */
 	struct client_list idle_clients;    /* logged in, not linked */
@@ -116,6 +135,7 @@ struct user *pool_find_user(struct pgweir *pw, const char *name,
 struct pool *pool_find(struct pgweir *pw, struct database *db,
     struct user *user, bool create);
 void pool_free(struct pool *pool);
+void pool_resolve_settings(struct pool *pool, const struct config *cfg);
 int pool_mode_of(const struct pool *pool);
 const struct user_conf *pool_user_conf(const struct pool *pool);
 int pool_size_of(const struct pool *pool);

@@ -819,6 +819,26 @@ test_pool_sizes(void **state)
 	/* [users] u1 pool_size=1 beats the database's 2 */
 	assert_int_equal(peak_active_u1("u1", "u1"), 1);
 
+	/*
+	 * A reload re-resolves the settings of pools that already exist
+	 * (an idle client keeps this one): u1's size goes from 1 to 3.
+	 */
+	{
+		PGconn *keep = it_connect(&env, "two", "u1", NULL);
+		char all[1024], alldbs[1024];
+		assert_int_equal(it_query_int(keep, "select 1"), 1);
+		snprintf(all, sizeof(all), "pool_mode = transaction\n"
+		    "default_pool_size = 10\n[users]\nu1 = pool_size=3\n"
+		    "[pgweir]\n");
+		snprintf(alldbs, sizeof(alldbs), "postgres = host=%s "
+		    "port=%d\n%s\n", env.pgdir, env.pg_port, dbs);
+		assert_int_equal(it_write_config(&env, all, alldbs), 0);
+		assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
+		assert_true(it_wait_log(&env, "configuration reloaded", 5000));
+		assert_int_equal(peak_active_u1("u1", "u1"), 3);
+		PQfinish(keep);
+	}
+
 	/* with a forced user, the database's pool_size wins over [users] */
 	snprintf(dbs, sizeof(dbs), "two = host=%s port=%d dbname=postgres "
 	    "user=u1 pool_size=2", env.pgdir, env.pg_port);
