@@ -15,9 +15,9 @@
  * connect_timeout only works for blocking connects); a query that runs out
  * of time closes its connection, because libpq 15 has no non-blocking
  * cancel.  libpq would resolve host names with a blocking getaddrinfo, so
- * when given an evdns base this module resolves them first and hands
- * libpq hostaddr= lists (one entry per address, so its fallback from one
- * address to the next still works).
+ * when given an evdns base this module has hostlist.c resolve them first
+ * and hands libpq hostaddr= lists (one entry per address, so its fallback
+ * from one address to the next still works).
  *
  * A lookup is keyed by (conninfo, query, user).  Requests for a key that is
  * already queued or in flight join that lookup, so a burst of logins of one
@@ -36,8 +36,6 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -55,6 +53,7 @@
 
 #include "pgweir/authquery.h"
 #include "pgweir/clock.h"
+#include "pgweir/hostlist.h"
 #include "pgweir/log.h"
 
 /* glibc's sys/queue.h lacks the _SAFE iterator (BSDs have it). */
@@ -68,7 +67,6 @@
 #define AQ_CACHE_BUCKETS	4096	/* hash chains; a power of two */
 #define AQ_ERRMSG_MAX		512
 #define AQ_APPLICATION_NAME	"pgweir auth_query"
-#define AQ_DNS_MAX_ADDRS	8	/* addresses tried per host name */
 
 /* A connection's life; the event and the timer follow the state. */
 enum aq_conn_state {
@@ -113,20 +111,6 @@ struct aq_lookup {
 };
 TAILQ_HEAD(aq_lookup_list, aq_lookup);
 
-/*
- * One element of a connection string's host list, resolved with evdns
- * before libpq sees it: a host name becomes one hostaddr per address.
- */
-struct aq_host {
-	struct aq_conn *conn;
-	struct evdns_getaddrinfo_request *req;	/* while resolving */
-	const char *name;	/* points into conn->hostbuf */
-	const char *port;	/* element of a port list, or NULL */
-	int err;		/* evdns error when it failed */
-	int naddrs;		/* addresses found (0: none, or failed) */
-	char addrs[AQ_DNS_MAX_ADDRS][INET6_ADDRSTRLEN];
-};
-
 /* One persistent libpq connection and its queue. */
 struct aq_conn {
 	TAILQ_ENTRY(aq_conn) entry;	/* in aq->conns */
@@ -144,13 +128,7 @@ struct aq_conn {
 	struct aq_lookup_list queue;	/* owned; waiting to be sent */
 	struct aq_lookup *sent;	/* owned; in flight while AQC_BUSY */
 	size_t npending;	/* queued + sent */
-	struct aq_host *hosts;	/* owned; while resolving host names */
-	size_t nhosts;
-	size_t hosts_pending;	/* evdns answers still to come */
-	bool hosts_starting;	/* evdns requests are being started */
-	bool multiport;		/* the string has a port list */
-	char *hostbuf;		/* owned; the host list, split at commas */
-	char *portbuf;		/* owned; the port list, split at commas */
+	struct hostlist *resolving;	/* owned; while host names resolve */
 };
 
 /* A cached answer for (conn, query, user). */
@@ -734,254 +712,33 @@ conn_start(struct aq_conn *conn, const char *host, const char *hostaddr,
 		    "cannot watch the socket");
 }
 
-/* Whether a host list element is a name to resolve (not a path or IP). */
-static bool
-host_is_name(const char *h)
-{
-	unsigned char buf[sizeof(struct in6_addr)];
-
-	return h[0] != '\0' && h[0] != '/' && h[0] != '@' &&
-	    inet_pton(AF_INET, h, buf) != 1 && inet_pton(AF_INET6, h, buf) != 1;
-}
-
-/* Cancel outstanding lookups and forget the host list. */
+/* Stop resolving the host list, if it still is. */
 static void
 conn_hosts_free(struct aq_conn *conn)
 {
-	for (size_t i = 0; i < conn->nhosts; i++) {
-		/* its callback comes later with EVUTIL_EAI_CANCEL, and
-		 * then touches nothing */
-		if (conn->hosts[i].req != NULL)
-			evdns_getaddrinfo_cancel(conn->hosts[i].req);
-	}
-	free(conn->hosts);
-	free(conn->hostbuf);
-	free(conn->portbuf);
-	conn->hosts = NULL;
-	conn->hostbuf = NULL;
-	conn->portbuf = NULL;
-	conn->nhosts = 0;
-	conn->hosts_pending = 0;
-	conn->multiport = false;
+	hostlist_cancel(conn->resolving);
+	conn->resolving = NULL;
 }
 
-/* Append s (and a comma before it unless first) to a list being built. */
+/* The host list is resolved (or could not be): libpq starts on it. */
 static void
-list_add(char *buf, size_t *o, const char *s, bool first)
+conn_hosts_done(void *arg, const char *hosts, const char *addrs,
+    const char *ports, const char *errmsg)
 {
-	size_t n = strlen(s);
+	struct aq_conn *conn = arg;
+	struct aq_conn *prev = conn->aq->running;
+	char msg[AQ_ERRMSG_MAX];
 
-	if (!first)
-		buf[(*o)++] = ',';
-	memcpy(buf + *o, s, n);
-	*o += n;
-	buf[*o] = '\0';
-}
-
-/*
- * Every host name is resolved: give libpq one (host, hostaddr, port)
- * entry per address, in order, so that it still tries them one after
- * another; a name that did not resolve is left out, as libpq would skip
- * it.
- */
-static void
-conn_hosts_resolved(struct aq_conn *conn)
-{
-	char *hl = NULL, *al = NULL, *pl = NULL, msg[AQ_ERRMSG_MAX];
-	size_t hlen = 1, alen = 1, plen = 1, ho = 0, ao = 0, po = 0, n = 0;
-	const struct aq_host *failed = NULL;
-
-	for (size_t i = 0; i < conn->nhosts; i++) {
-		const struct aq_host *h = &conn->hosts[i];
-
-		if (h->naddrs == 0 && failed == NULL)
-			failed = h;
-		for (int j = 0; j < h->naddrs; j++) {
-			hlen += strlen(h->name) + 1;
-			alen += strlen(h->addrs[j]) + 1;
-			plen += (h->port ? strlen(h->port) : 0) + 1;
-		}
-		n += (size_t)h->naddrs;
-	}
-	if (n == 0) {
-		snprintf(msg, sizeof(msg), "could not connect to auth_query "
-		    "server: could not translate host name \"%s\" to address: "
-		    "%s", failed ? failed->name : "",
-		    failed ? evutil_gai_strerror(failed->err) : "");
-		conn_fail(conn, msg);
-		return;
-	}
-	hl = malloc(hlen);
-	al = malloc(alen);
-	pl = malloc(plen);
-	if (hl == NULL || al == NULL || pl == NULL) {
-		free(hl);
-		free(al);
-		free(pl);
-		conn_fail(conn, "out of memory");
-		return;
-	}
-	hl[0] = al[0] = pl[0] = '\0';
-	n = 0;
-	for (size_t i = 0; i < conn->nhosts; i++) {
-		const struct aq_host *h = &conn->hosts[i];
-
-		for (int j = 0; j < h->naddrs; j++, n++) {
-			list_add(hl, &ho, h->name, n == 0);
-			list_add(al, &ao, h->addrs[j], n == 0);
-			list_add(pl, &po, h->port ? h->port : "", n == 0);
-		}
-	}
-	{
-		bool multiport = conn->multiport;
-
-		conn_hosts_free(conn);
-		conn_start(conn, hl, al, multiport ? pl : NULL);
-	}
-	free(hl);
-	free(al);
-	free(pl);
-}
-/* evdns answered for one host name (or the lookup was cancelled). */
-static void
-conn_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
-{
-	struct aq_host *h;
-	struct aq_conn *conn;
-	struct aq_conn *prev;
-
-	/* cancelled: arg may be freed already */
-	if (result == EVUTIL_EAI_CANCEL) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		return;
-	}
-	h = arg;
-	conn = h->conn;
-	h->req = NULL;
-	h->err = result;
-	for (const struct evutil_addrinfo *ai = res;
-	    ai != NULL && h->naddrs < AQ_DNS_MAX_ADDRS; ai = ai->ai_next) {
-		const void *a;
-
-		if (ai->ai_family == AF_INET)
-			a = &((const struct sockaddr_in *)
-			    (const void *)ai->ai_addr)->sin_addr;
-		else if (ai->ai_family == AF_INET6)
-			a = &((const struct sockaddr_in6 *)
-			    (const void *)ai->ai_addr)->sin6_addr;
-		else
-			continue;
-		if (inet_ntop(ai->ai_family, a, h->addrs[h->naddrs],
-		    sizeof(h->addrs[0])) != NULL)
-			h->naddrs++;
-	}
-	if (res != NULL)
-		evutil_freeaddrinfo(res);
-	if (h->naddrs == 0)
-		conn_log(conn, LOG_LVL_DEBUG, "could not resolve a host: %s",
-		    result ? evutil_gai_strerror(result) : "no address");
-	if (--conn->hosts_pending > 0 || conn->hosts_starting)
-		return;
-	prev = conn->aq->running;
+	conn->resolving = NULL;
 	conn->aq->running = conn;
-	conn_hosts_resolved(conn);
-	conn->aq->running = prev;
-}
-
-/* The number of elements of a comma-separated list. */
-static size_t
-list_count(const char *s)
-{
-	size_t n = 1;
-
-	while ((s = strchr(s, ',')) != NULL) {
-		n++;
-		s++;
-	}
-	return n;
-}
-
-/* The next element of a list split in place at *sp; NULL at the end. */
-static char *
-list_next(char **sp)
-{
-	char *s = *sp, *comma;
-
-	if (s == NULL)
-		return NULL;
-	if ((comma = strchr(s, ',')) != NULL) {
-		*comma = '\0';
-		*sp = comma + 1;
+	if (errmsg != NULL) {
+		snprintf(msg, sizeof(msg), "could not connect to auth_query "
+		    "server: %s", errmsg);
+		conn_fail(conn, msg);
 	} else {
-		*sp = NULL;
+		conn_start(conn, hosts, addrs, ports);
 	}
-	return s;
-}
-
-/*
- * Resolve the host list's names with evdns; conn_hosts_resolved goes on
- * once the last answer is in (maybe before this returns, when evdns knew
- * them all).  The connect deadline covers the lookups.  List elements
- * with backslash escapes are not supported (host names have no commas).
- */
-static void
-conn_resolve(struct aq_conn *conn, const char *host, const char *port)
-{
-	struct evutil_addrinfo hints;
-	size_t nhosts = list_count(host);
-	size_t nports = port && port[0] ? list_count(port) : 0;
-	char *hp, *pp;
-
-	if (nports > 1 && nports != nhosts) {
-		conn_fail(conn, "invalid auth_query connection string: the "
-		    "port list does not match the host list");
-		return;
-	}
-	conn->multiport = nports > 1;
-	conn->hostbuf = strdup(host);
-	conn->portbuf = conn->multiport ? strdup(port) : NULL;
-	conn->hosts = calloc(nhosts, sizeof(*conn->hosts));
-	if (conn->hostbuf == NULL || conn->hosts == NULL ||
-	    (conn->multiport && conn->portbuf == NULL)) {
-		conn_fail(conn, "out of memory");
-		return;
-	}
-	conn->nhosts = nhosts;
-	hp = conn->hostbuf;
-	pp = conn->portbuf;
-	for (size_t i = 0; i < nhosts; i++) {
-		struct aq_host *h = &conn->hosts[i];
-
-		h->conn = conn;
-		h->name = list_next(&hp);
-		h->port = conn->multiport ? list_next(&pp) : NULL;
-		if (host_is_name(h->name)) {
-			conn->hosts_pending++;
-			continue;
-		}
-		/* a socket path or an address: libpq needs no lookup */
-		snprintf(h->addrs[0], sizeof(h->addrs[0]), "%s",
-		    h->name[0] == '/' || h->name[0] == '@' ? "" : h->name);
-		h->naddrs = 1;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	conn->hosts_starting = true;
-	for (size_t i = 0; i < nhosts; i++) {
-		struct aq_host *h = &conn->hosts[i];
-
-		if (!host_is_name(h->name))
-			continue;
-		/* the callback may run (clearing h->req) before it returns */
-		h->req = evdns_getaddrinfo(conn->aq->dns, h->name, NULL,
-		    &hints, conn_dns_cb, h);
-	}
-	conn->hosts_starting = false;
-	if (conn->hosts_pending == 0)
-		conn_hosts_resolved(conn);
+	conn->aq->running = prev;
 }
 
 /*
@@ -1023,7 +780,8 @@ conn_connect(struct aq_conn *conn)
 	}
 	if (conn->aq->dns != NULL && host != NULL && host[0] != '\0' &&
 	    (hostaddr == NULL || hostaddr[0] == '\0'))
-		conn_resolve(conn, host, port);
+		conn->resolving = hostlist_resolve(conn->aq->dns, host, port,
+		    conn_hosts_done, conn);
 	else
 		conn_start(conn, NULL, NULL, NULL);
 	/* PQconninfoFree does not wipe the password */

@@ -86,41 +86,6 @@ client_state_name(enum client_state state)
 	return state_names[state];
 }
 
-/* Fill a compact address from a socket address. */
-void
-peer_addr_set(struct peer_addr *a, const struct sockaddr *sa)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = sa->sa_family;
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const void *)sa;
-		memcpy(a->ip.v4, &in->sin_addr, 4);
-		a->port = ntohs(in->sin_port);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		memcpy(a->ip.v6, &in6->sin6_addr, 16);
-		a->port = ntohs(in6->sin6_port);
-	}
-}
-
-/* Print an address as "1.2.3.4:5", "[::1]:5" or "unix". */
-int
-peer_addr_format(const struct peer_addr *a, char *buf, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	switch (a->family) {
-	case AF_INET:
-		inet_ntop(AF_INET, a->ip.v4, ip, sizeof(ip));
-		return snprintf(buf, len, "%s:%u", ip, a->port);
-	case AF_INET6:
-		inet_ntop(AF_INET6, a->ip.v6, ip, sizeof(ip));
-		return snprintf(buf, len, "[%s]:%u", ip, a->port);
-	default:
-		return snprintf(buf, len, "unix");
-	}
-}
-
 /*
  * Log a line prefixed with "C-ptr: db/user@addr", the layout of
  * PgBouncer's lines that log tools parse (pgbadger wants the "0x" of a
@@ -215,42 +180,14 @@ client_set_state(struct client *client, enum client_state state)
 		client->pw->on_client_idle(client->pw);
 }
 
-/* Double the slot table (or make its first 1,024 slots), all free. */
-static int
-slot_grow(struct pgweir *pw)
-{
-	uint32_t n = pw->n_slots ? pw->n_slots * 2 : 1024;
-	struct client **s = realloc(pw->slots, n * sizeof(*s));
-	uint32_t *f;
-
-	if (s == NULL)
-		return -1;
-	pw->slots = s;
-	f = realloc(pw->free_slots, n * sizeof(*f));
-	if (f == NULL)
-		return -1;
-	pw->free_slots = f;
-	/* slot 0 is never used: pid 0 would look like "none" */
-	for (uint32_t i = n - 1; i >= pw->n_slots && i > 0; i--)
-		pw->free_slots[pw->n_free_slots++] = i;
-	if (pw->n_slots == 0)
-		s[0] = NULL;
-	for (uint32_t i = pw->n_slots; i < n; i++)
-		s[i] = NULL;
-	pw->n_slots = n;
-	return 0;
-}
-
 /* Give the client a cancel-key slot; pid = slot number. */
 static int
 slot_acquire(struct pgweir *pw, struct client *client)
 {
-	uint32_t slot;
+	uint32_t slot = slots_take(&pw->slots, client);
 
-	if (pw->n_free_slots == 0 && slot_grow(pw) < 0)
+	if (slot == 0)
 		return -1;
-	slot = pw->free_slots[--pw->n_free_slots];
-	pw->slots[slot] = client;
 	client->slot = slot;
 	if (random_take(&pw->random, &client->cancel_key,
 	    sizeof(client->cancel_key)) < 0)
@@ -265,10 +202,7 @@ slot_acquire(struct pgweir *pw, struct client *client)
 static void
 slot_release(struct pgweir *pw, struct client *client)
 {
-	if (client->slot == 0)
-		return;
-	pw->slots[client->slot] = NULL;
-	pw->free_slots[pw->n_free_slots++] = client->slot;
+	slots_put(&pw->slots, client->slot);
 	client->slot = 0;
 }
 
@@ -280,24 +214,7 @@ slot_release(struct pgweir *pw, struct client *client)
 int
 client_reserve_slots(struct pgweir *pw, uint32_t below)
 {
-	uint32_t n = 0;
-
-	while (pw->n_slots < below)
-		if (slot_grow(pw) < 0)
-			return -1;
-	pw->slot_reserved = calloc(below ? below : 1, 1);
-	if (pw->slot_reserved == NULL)
-		return -1;
-	pw->n_slot_reserved = below;
-	for (uint32_t i = 0; i < pw->n_free_slots; i++) {
-		uint32_t slot = pw->free_slots[i];
-		if (slot < below)
-			pw->slot_reserved[slot] = 1;
-		else
-			pw->free_slots[n++] = slot;
-	}
-	pw->n_free_slots = n;
-	return 0;
+	return slots_hold_below(&pw->slots, below);
 }
 
 /* A handed-over client takes back its own slot and key, when reserved. */
@@ -305,15 +222,13 @@ static void
 slot_claim(struct pgweir *pw, struct client *client, uint32_t slot,
     uint32_t key)
 {
-	if (slot == 0 || slot >= pw->n_slot_reserved ||
-	    !pw->slot_reserved[slot]) {
+	if (!slots_is_held(&pw->slots, slot)) {
 		client_log(client, LOG_LVL_WARNING, "its cancel key could not "
 		    "be kept: cancels it sends will not find it");
 		return;
 	}
 	slot_release(pw, client);
-	pw->slot_reserved[slot] = 0;
-	pw->slots[slot] = client;
+	slots_claim(&pw->slots, slot, client);
 	client->slot = slot;
 	client->cancel_key = key;
 }
@@ -322,24 +237,14 @@ slot_claim(struct pgweir *pw, struct client *client, uint32_t slot,
 void
 client_release_reserved_slots(struct pgweir *pw)
 {
-	for (uint32_t i = 0; i < pw->n_slot_reserved; i++)
-		if (pw->slot_reserved[i])
-			pw->free_slots[pw->n_free_slots++] = i;
-	free(pw->slot_reserved);
-	pw->slot_reserved = NULL;
-	pw->n_slot_reserved = 0;
+	slots_end_hold(&pw->slots);
 }
 
 /* The highest cancel-key slot in use, for a takeover to keep. */
 uint32_t
 client_slots_in_use_below(const struct pgweir *pw)
 {
-	uint32_t top = 0;
-
-	for (uint32_t i = 1; i < pw->n_slots; i++)
-		if (pw->slots[i] != NULL)
-			top = i;
-	return top + 1;
+	return slots_in_use_below(&pw->slots);
 }
 
 /*
@@ -352,10 +257,8 @@ client_find_by_key(struct pgweir *pw, uint32_t pid, uint32_t key)
 	struct client *client;
 	uint32_t diff;
 
-	pid = cancel_pid_slot(pw->cfg->peer_id, pid);
-	if (pid == 0 || pid >= pw->n_slots)
-		return NULL;
-	client = pw->slots[pid];
+	client = slots_owner(&pw->slots,
+	    cancel_pid_slot(pw->cfg->peer_id, pid));
 	if (client == NULL)
 		return NULL;
 	diff = client->cancel_key ^ key;

@@ -513,10 +513,7 @@ pgweir_free_runtime(struct pgweir *pw)
 	authquery_free(pw->authquery);
 	pw->authquery = NULL;
 	iobuf_cache_fini(&pw->iobufs);
-	free(pw->slots);
-	free(pw->free_slots);
-	pw->slots = NULL;
-	pw->free_slots = NULL;
+	slots_free(&pw->slots);
 	hba_free(pw->hba);
 	pw->hba = NULL;
 	ident_free(pw->ident);

@@ -491,7 +491,7 @@ start_up(struct pgweir *pw)
 	authquery_set_cache_ttl(pw->authquery, pw->cfg->auth_query_cache_ttl);
 	/* host names through evdns: libpq's own lookup would block */
 	authquery_set_dns(pw->authquery, pw->dns);
-	event_assign(&pw->reap_ev, pw->base, -1, 0, pgweir_reap_cb, pw);
+	pgweir_reaper_init(pw, client_free, server_free);
 	pw->after_reap = pgweir_after_reap;
 	if (pgweir_add_tick(pw, takeover_tick) < 0) {
 		log_fatal("too many tick hooks");

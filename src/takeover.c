@@ -832,8 +832,7 @@ forward_cancel(struct pgweir *pw, uint32_t pid, uint32_t key)
 	struct evbuffer *q;
 	char sql[64];
 
-	if (t == NULL || t->fd < 0 || slot == 0 ||
-	    slot >= pw->n_slot_reserved || !pw->slot_reserved[slot])
+	if (t == NULL || t->fd < 0 || !slots_is_held(&pw->slots, slot))
 		return;
 	snprintf(sql, sizeof(sql), "TAKEOVER CANCEL %" PRIu32 " %" PRIu32,
 	    pid, key);

@@ -7,6 +7,7 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include "pgweir/addr.h"
 #include "pgweir/io.h"
 #include "pgweir/pgweir.h"
 
@@ -49,16 +50,6 @@ enum client_state {
 	CL_WAITING,	/* has a request, waiting for a server (FIFO) */
 	CL_ACTIVE,	/* linked to a server */
 	CL_CLOSED,	/* closed; the reaper frees it */
-};
-
-/* A peer's address in compact form (logs, SHOW CLIENTS). */
-struct peer_addr {
-	sa_family_t family;		/* AF_INET, AF_INET6 or AF_UNIX */
-	uint16_t port;			/* host order */
-	union {
-		uint8_t v4[4];
-		uint8_t v6[16];
-	} ip;
 };
 
 struct client {
@@ -160,7 +151,5 @@ void client_update_deadline(struct client *client);
 void client_deadline_free(struct client *client);
 void deadline_sweep(struct pgweir *pw);
 bool deadline_timeouts_in_use(const struct config *cfg);
-int peer_addr_format(const struct peer_addr *a, char *buf, size_t len);
-void peer_addr_set(struct peer_addr *a, const struct sockaddr *sa);
 
 #endif

@@ -12,6 +12,7 @@
 #include "pgweir/cancel.h"
 #include "pgweir/clock.h"
 #include "pgweir/io.h"
+#include "pgweir/keyslots.h"
 #include "pgweir/random.h"
 #include "pgweir/stats.h"
 #include "pgweir/tls.h"
@@ -115,13 +116,10 @@ struct pgweir {
 	struct event reap_ev;		/* runs the reaper after callbacks */
 	bool reap_scheduled;
 	void (*after_reap)(struct pgweir *pw);	/* lifecycle: shutdown done? */
+	void (*free_client)(struct client *client);	/* the core's */
+	void (*free_server)(struct server *server);
 
-	struct client **slots;		/* cancel key pid -> client */
-	uint32_t n_slots;
-	uint32_t *free_slots;		/* stack of unused slot numbers */
-	uint32_t n_free_slots;
-	uint8_t *slot_reserved;		/* 1: kept for a handed-over client */
-	uint32_t n_slot_reserved;
+	struct slot_table slots;	/* cancel key pid -> client */
 	struct cancel_list cancels;	/* cancel requests in flight */
 
 	struct listener *listeners;	/* owned, a list */
@@ -167,6 +165,8 @@ struct pgweir {
 };
 
 void pgweir_schedule_reap(struct pgweir *pw);
+void pgweir_reaper_init(struct pgweir *pw,
+    void (*free_client)(struct client *), void (*free_server)(struct server *));
 void pgweir_reap_cb(evutil_socket_t fd, short what, void *arg);
 void pgweir_after_reap(struct pgweir *pw);
 void pgweir_close_all(struct pgweir *pw, const char *reason);

@@ -105,6 +105,18 @@ void server_start_check(struct server *server);
 bool server_fast_close(struct server *server);
 bool server_idle_usable(struct server *server);
 const char *server_state_name(enum server_state state);
+void server_arm_timer(struct server *server, int64_t usec);
+void server_unreachable(struct server *server, const char *sqlstate,
+    const char *message);
+
+/* The login (serverlogin.c). */
+void server_send_startup(struct server *server);
+void server_handle_login(struct server *server);
+void server_login_broken(struct server *server, const char *sqlstate,
+    const char *message);
+void server_free_login_params(struct server *server);
+void server_free_scram(struct server *server);
+
 bool server_transition_allowed(enum server_state from,
     enum server_state to);
 

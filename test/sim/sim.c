@@ -1072,7 +1072,7 @@ sim_build(const struct sim_opts *o, char *text)
 	pw->authquery = pw->base ? authquery_new(pw->base) : NULL;
 	if (pw->authquery == NULL)
 		abort();
-	event_assign(&pw->reap_ev, pw->base, -1, 0, pgweir_reap_cb, pw);
+	pgweir_reaper_init(pw, client_free, server_free);
 	auth_register(pw);
 	if (admin_register(pw) < 0)
 		abort();
@@ -1203,9 +1203,7 @@ sim_close(struct sim *e)
 	pgweir_free_pools(pw);
 	if (sim_is_clean(e) && sim_global.n_cache <= SIM_CACHE_MAX) {
 		pw->next_id = 0;
-		pw->n_free_slots = 0;
-		for (uint32_t i = pw->n_slots; i-- > 1;)
-			pw->free_slots[pw->n_free_slots++] = i;
+		slots_reset(&pw->slots);
 		return;
 	}
 	for (pp = &sim_global.cache; *pp != e; pp = &(*pp)->next)
