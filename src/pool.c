@@ -4,17 +4,34 @@
  * by state, its limits and its wait queue.
  *
  * The rules live here: who gets the next free server (the client that has
- * waited longest; a server becoming free goes straight to it), when a new
+ * waited longest; a server becoming free goes to it later in the same loop
+ * turn, from the ready queue), when a new
  * server connection is opened (only for a waiter, within the pool's
  * size), when a server goes back (pool_release, by pool mode), and what
  * clients see when no server comes: while PostgreSQL is unreachable they
  * wait, within their wait timeout, as pgweir retries; a login PostgreSQL
  * refuses fails them at once with its own error.
  * pool_link/pool_unlink are the only writers of the client<->server link.
+ *
+ * The core's call rules (client, server, serverlogin, pool, relay,
+ * prepared, deadline, cancel: the one cycle the layers allow):
+ * - a connection's state changes only through client_set_state() and
+ *   server_set_state(), closing included; its memory is freed only by the
+ *   reaper, after the callbacks that closed it;
+ * - the relay takes a server (pool_acquire) and gives it back
+ *   (pool_release) only at message boundaries;
+ * - a server that comes free or closes puts its pool on the ready queue
+ *   (pool_schedule_dispatch) instead of serving a waiter from inside the
+ *   callback that freed it, so one client's relay pass never runs another
+ *   client's; only the same client, whose next request is already in its
+ *   input, goes on at once when its transaction ends (pool_release);
+ * - calls up out of the core (console, login handler, lifecycle) go
+ *   through the function pointers in struct pgweir.
  */
 #include "config.h"
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +253,8 @@ void
 pool_free(struct pool *pool)
 {
 	TAILQ_REMOVE(&pool->pw->pools, pool, entry);
+	if (pool->on_ready)
+		TAILQ_REMOVE(&pool->pw->ready_pools, pool, ready_entry);
 	pool->db->n_pools--;
 	pool->user->n_pools--;
 	for (int i = 0; i < pool->n_welcome_params; i++) {
@@ -784,6 +803,52 @@ pool_release(struct server *server)
 		relay_client(client);
 }
 
+static void pool_kick_related(struct pool *pool);
+
+/* The pools on the ready queue get their turn: dispatch, then kicks. */
+static void
+pool_ready_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pgweir *pw = arg;
+	struct pool *pool;
+
+	(void)fd;
+	(void)what;
+	while ((pool = TAILQ_FIRST(&pw->ready_pools)) != NULL) {
+		TAILQ_REMOVE(&pw->ready_pools, pool, ready_entry);
+		pool->on_ready = false;
+		pool_dispatch(pool);
+		if (pool->n_idle_servers > 0)
+			pool_kick_related(pool);
+	}
+}
+
+/*
+ * Give the pool's idle servers to its waiters later in this loop turn,
+ * not from inside the callback that freed or closed a server: the relay
+ * of one client then never runs inside the relay of another.  FIFO stays
+ * exact: a server that came free stays idle until then, and a client that
+ * arrives meanwhile queues behind the waiters (pool_acquire takes an idle
+ * server only when nobody waits).
+ */
+static void
+pool_schedule_dispatch(struct pool *pool)
+{
+	struct pgweir *pw = pool->pw;
+
+	if (pool->on_ready)
+		return;
+	if (!pw->ready_ev_set) {
+		TAILQ_INIT(&pw->ready_pools);
+		event_assign(&pw->ready_ev, pw->base, -1, 0, pool_ready_cb,
+		    pw);
+		pw->ready_ev_set = true;
+	}
+	pool->on_ready = true;
+	TAILQ_INSERT_TAIL(&pw->ready_pools, pool, ready_entry);
+	event_active(&pw->ready_ev, EV_TIMEOUT, 0);
+}
+
 /* Give idle servers to waiting clients, oldest waiter first. */
 void
 pool_dispatch(struct pool *pool)
@@ -845,9 +910,12 @@ pool_server_ready(struct server *server)
 	}
 	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
 		client_finish_login(client);
-	pool_dispatch(pool);
-	if (server->state == SV_IDLE)
-		pool_kick_related(pool);
+	/* the common case (nobody waits, no shared cap) costs no event */
+	if (pool->n_waiting > 0 || pool->set.db_limit > 0 ||
+	    pool->set.user_limit > 0)
+		pool_schedule_dispatch(pool);
+	else
+		pool_launch_if_needed(pool);
 }
 
 /*
@@ -928,8 +996,7 @@ pool_server_gone(struct pool *pool)
 {
 	if (pool->n_repl_waiting > 0)
 		pool_replication_resume(pool);
-	pool_dispatch(pool);
-	pool_kick_related(pool);
+	pool_schedule_dispatch(pool);
 }
 
 /*
@@ -1150,6 +1217,8 @@ pool_free_all(struct pgweir *pw)
 
 	while ((pool = TAILQ_FIRST(&pw->pools)) != NULL)
 		pool_free(pool);
+	if (pw->ready_ev_set)
+		event_del(&pw->ready_ev);
 	while ((db = TAILQ_FIRST(&pw->databases)) != NULL)
 		database_free(pw, db);
 	while ((user = TAILQ_FIRST(&pw->users)) != NULL)

@@ -109,6 +109,9 @@ struct pgweir {
 	struct database_list databases;	/* runtime databases */
 	struct user_list users;		/* runtime users (login names) */
 	struct pool_list pools;		/* all pools */
+	struct pool_list ready_pools;	/* dispatch due later this turn */
+	struct event ready_ev;		/* runs it, after the callbacks */
+	bool ready_ev_set;		/* ready_ev assigned (on first use) */
 	struct stats_counters retired;	/* of databases freed while unused */
 	struct client_list login_clients; /* clients logging in (CL_LOGIN) */
 	struct client_list dead_clients;  /* closed, freed by the reaper */

@@ -93,6 +93,8 @@ struct pool_settings {
 
 struct pool {
 	TAILQ_ENTRY(pool) entry;
+	TAILQ_ENTRY(pool) ready_entry;	/* on pw->ready_pools */
+	bool on_ready;
 	struct pgweir *pw;
 	struct database *db;
 	struct user *user;		/* login user */
