@@ -92,6 +92,74 @@ shutdown_close_waiting(struct pgweir *pw)
 			    "server shutting down");
 }
 
+/* What a drained client is told (PostgreSQL's words for 57P01 first). */
+#define DRAIN_MESSAGE "terminating connection due to administrator " \
+	"command: pgweir is shutting down"
+
+/* Close the clients that hold no server: idle, waiting, logging in. */
+static void
+drain_close_unlinked(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct client *c;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		struct client_list *lists[] = { &pool->idle_clients,
+			&pool->waiting_clients, &pool->welcome_clients };
+		if (pool->db->admin)
+			continue;
+		for (int i = 0; i < 3; i++)
+			while ((c = TAILQ_FIRST(lists[i])) != NULL)
+				client_close_error(c, SQLSTATE_ADMIN_SHUTDOWN,
+				    DRAIN_MESSAGE);
+	}
+}
+
+/*
+ * A drain (SIGINT; SIGTERM with drain_on_sigterm): stop accepting, /ready
+ * turns 503, clients that hold no server are closed now with FATAL 57P01,
+ * each other client is closed the same way when its transaction ends
+ * (pool_release), and pgweir exits once every server is released.  A
+ * session-mode client keeps its server, and works, until it leaves or
+ * shutdown_drain_timeout runs out.  A second signal exits at once.
+ */
+void
+pgweir_drain(struct pgweir *pw)
+{
+	int64_t bound = pw->cfg->shutdown_drain_timeout;
+
+	if (pw->shutdown != SHUTDOWN_NONE) {
+		pgweir_shutdown(pw, SHUTDOWN_NOW);
+		return;
+	}
+	pw->draining = true;
+	pw->drain_deadline = bound > 0 ? pgweir_mono_usec() + bound : 0;
+	log_info("draining: clients without a server are closed now, the "
+	    "others when their transaction ends%s", bound > 0 ?
+	    "; the rest when shutdown_drain_timeout runs out" : "");
+	drain_close_unlinked(pw);
+	pgweir_shutdown(pw, SHUTDOWN_WAIT_SERVERS);
+}
+
+/* shutdown_drain_timeout ran out: close everyone left, then exit. */
+static void
+drain_deadline_passed(struct pgweir *pw)
+{
+	struct pool *pool;
+	struct client *c;
+
+	log_info("shutdown_drain_timeout is over: closing the clients left");
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		if (pool->db->admin)
+			continue;
+		while ((c = TAILQ_FIRST(&pool->active_clients)) != NULL)
+			client_close_error(c, SQLSTATE_ADMIN_SHUTDOWN,
+			    DRAIN_MESSAGE);
+	}
+	drain_close_unlinked(pw);
+	pgweir_shutdown(pw, SHUTDOWN_NOW);
+}
+
 /* Periodic upkeep, once a second. */
 void
 pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
@@ -100,6 +168,11 @@ pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (pw->draining && pw->drain_deadline > 0 &&
+	    pgweir_mono_usec() >= pw->drain_deadline) {
+		drain_deadline_passed(pw);
+		return;
+	}
 	if (pw->shutdown == SHUTDOWN_WAIT_SERVERS)
 		shutdown_close_waiting(pw);
 	pool_janitor(pw);

@@ -5,8 +5,10 @@
  * reload and shutdown (lifecycle.c), and the event loop.
  *
  * Signals: SIGHUP reloads; SIGTERM stops accepting and exits when the last
- * client has left; SIGINT stops accepting, pauses and exits when every
- * server is released; a second SIGTERM/SIGINT, or SIGQUIT, exits at once;
+ * client has left (with drain_on_sigterm it drains as SIGINT does); SIGINT
+ * drains (pgweir_drain: stops accepting, closes each client with 57P01
+ * once it holds no server, exits when every server is released, within
+ * shutdown_drain_timeout); a second SIGTERM/SIGINT, or SIGQUIT, exits at once;
  * SIGUSR1 pauses every database and SIGUSR2 resumes them (not while
  * shutting down).
  * systemd hears READY=1, RELOADING=1, STOPPING=1 and STATUS= lines.
@@ -76,10 +78,13 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		pgweir_notify_status(pw);
 		break;
 	case SIGTERM:
-		pgweir_shutdown(pw, SHUTDOWN_WAIT_CLIENTS);
+		if (pw->cfg->drain_on_sigterm)
+			pgweir_drain(pw);
+		else
+			pgweir_shutdown(pw, SHUTDOWN_WAIT_CLIENTS);
 		break;
 	case SIGINT:
-		pgweir_shutdown(pw, SHUTDOWN_WAIT_SERVERS);
+		pgweir_drain(pw);
 		break;
 	case SIGQUIT:
 		pgweir_shutdown(pw, SHUTDOWN_NOW);

@@ -402,6 +402,19 @@ const struct config_option config_options[] = {
 	  "(0: never)." },
 	{ "suspend_timeout", OPT_TIME, OFF(suspend_timeout), "10", 0, TMAX,
 	  NULL, R, "Longest wait for buffers to drain during SUSPEND." },
+	{ "shutdown_drain_timeout", OPT_TIME, OFF(shutdown_drain_timeout),
+	  "0", 0, TMAX, NULL, R | OPT_PGWEIR,
+	  "Longest a drain (SIGINT, or SIGTERM with drain_on_sigterm) waits "
+	  "for clients to finish their transactions; then the rest are "
+	  "closed with FATAL 57P01 and pgweir exits (0: no bound, as "
+	  "PgBouncer). Keep it below the time the orchestrator allows before "
+	  "it kills the process (Kubernetes: terminationGracePeriodSeconds)." },
+	{ "drain_on_sigterm", OPT_BOOL, OFF(drain_on_sigterm), "0", 0, 1,
+	  NULL, R | OPT_PGWEIR,
+	  "Make SIGTERM drain as SIGINT does, instead of PgBouncer's meaning "
+	  "(stop accepting, exit when the last client has left): for "
+	  "orchestrators that stop a process with SIGTERM, as Kubernetes "
+	  "does." },
 
 	/* low-level network */
 	{ "pkt_buf", OPT_INT, OFF(pkt_buf), "4096", 512, 1048576, NULL, R,

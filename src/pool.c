@@ -798,8 +798,13 @@ pool_release(struct server *server)
 	if (mode == POOL_SESSION || server->pw->cfg->server_reset_query_always)
 		server->reset_pending = true;
 	server_settle(server);
-	if (client->state == CL_IDLE && (io_in_pending(&client->io) > 0 ||
-	    client->read_paused))
+	if (client->state == CL_IDLE && client->pw->draining)
+		/* a drain: its transaction is over, and so is it */
+		client_close_error(client, SQLSTATE_ADMIN_SHUTDOWN,
+		    "terminating connection due to administrator command: "
+		    "pgweir is shutting down");
+	else if (client->state == CL_IDLE &&
+	    (io_in_pending(&client->io) > 0 || client->read_paused))
 		relay_client(client);
 }
 

@@ -217,6 +217,8 @@ struct config {
 	int64_t idle_transaction_timeout;
 	int64_t transaction_timeout;
 	int64_t suspend_timeout;
+	int64_t shutdown_drain_timeout;
+	int drain_on_sigterm;
 
 	/* low-level network */
 	int pkt_buf;

@@ -150,6 +150,8 @@ struct pgweir {
 	bool forced_pools_made;	/* forced users' pools made, this config */
 	int64_t dns_zone_checked;	/* last dns_zone_check_period expiry */
 	enum shutdown_mode shutdown;
+	bool draining;			/* a drain: clients close when idle */
+	int64_t drain_deadline;		/* monotonic usec; 0: no bound */
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];
 	int exit_code;
@@ -172,6 +174,7 @@ void pgweir_reaper_init(struct pgweir *pw,
     void (*free_client)(struct client *), void (*free_server)(struct server *));
 void pgweir_reap_cb(evutil_socket_t fd, short what, void *arg);
 void pgweir_after_reap(struct pgweir *pw);
+void pgweir_drain(struct pgweir *pw);
 void pgweir_close_all(struct pgweir *pw, const char *reason);
 void pgweir_free_pools(struct pgweir *pw);
 void pgweir_free_runtime(struct pgweir *pw);

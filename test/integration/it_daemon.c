@@ -238,11 +238,14 @@ test_sigterm_waits_for_clients(void **state)
 	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
 }
 
-/* SIGINT: exit once every server is released (session mode here). */
+/*
+ * SIGINT in session mode: a session keeps its server, and works, until it
+ * leaves (PgBouncer's meaning); new clients are refused; exit after.
+ */
 static void
 test_sigint_waits_for_servers(void **state)
 {
-	PGconn *held;
+	PGconn *held, *late;
 
 	(void)state;
 	assert_int_equal(it_pgweir_start(&env, "pool_mode = session\n", NULL),
@@ -253,7 +256,103 @@ test_sigint_waits_for_servers(void **state)
 	assert_true(it_wait_log(&env, "shutting down", 5000));
 	it_sleep_ms(300);
 	assert_true(it_pgweir_alive(&env));
+	assert_int_equal(it_query_int(held, "select 2"), 2);
+	late = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(PQstatus(late), CONNECTION_BAD);
+	PQfinish(late);
 	PQfinish(held);
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+}
+
+/* Read what pgweir sends a raw client until it closes: the FATAL's text. */
+static void
+expect_drained(int fd, const char *why)
+{
+	char types[16], err[256];
+
+	assert_int_equal(it_raw_until_ready(fd, types, sizeof(types), err,
+	    sizeof(err), NULL, 0), -1);
+	if (strcmp(types, "E") != 0 || strstr(err, why) == NULL)
+		fail_msg("expected one FATAL about \"%s\", got \"%s\": %s",
+		    why, types, err);
+	close(fd);
+}
+
+/*
+ * A drain in transaction mode (SIGINT): /ready turns 503, an idle client
+ * is closed at once with FATAL 57P01, a client inside a transaction
+ * finishes it (its COMMIT answered) and is closed at its end, and pgweir
+ * exits 0.
+ */
+static void
+test_sigint_drains(void **state)
+{
+	static const char begin[] = "begin", ins[] = "select 42",
+			  commit[] = "commit";
+	int port = it_free_port(), idle, intx;
+	char settings[256], out[64], types[16], err[256], val[16];
+
+	(void)state;
+	snprintf(settings, sizeof(settings), "pool_mode = transaction\n"
+	    "metrics_port = %d\nmetrics_listen_addr = 127.0.0.1\n", port);
+	assert_int_equal(it_pgweir_start(&env, settings, NULL), 0);
+	idle = it_raw_login(&env, "postgres", "postgres");
+	intx = it_raw_login(&env, "postgres", "postgres");
+	assert_true(idle >= 0 && intx >= 0);
+	it_raw_send(intx, 'Q', begin, sizeof(begin));
+	assert_int_equal(it_raw_until_ready(intx, types, sizeof(types), err,
+	    sizeof(err), NULL, 0), 0);
+	assert_int_equal(it_pgweir_signal(&env, SIGINT), 0);
+	assert_true(it_wait_log(&env, "draining", 5000));
+	expect_drained(idle, "pgweir is shutting down");
+	assert_int_equal(it_sh(&env, out, sizeof(out), "curl -s -o /dev/null "
+	    "-w '%%{http_code}' http://127.0.0.1:%d/ready", port), 0);
+	assert_string_equal(out, "503");
+	/* the transaction goes on, and its end is answered */
+	it_raw_send(intx, 'Q', ins, sizeof(ins));
+	assert_int_equal(it_raw_until_ready(intx, types, sizeof(types), err,
+	    sizeof(err), val, sizeof(val)), 0);
+	assert_string_equal(val, "42");
+	assert_true(it_pgweir_alive(&env));
+	it_raw_send(intx, 'Q', commit, sizeof(commit));
+	assert_int_equal(it_raw_until_ready(intx, types, sizeof(types), err,
+	    sizeof(err), NULL, 0), 0);
+	assert_string_equal(types, "CZ");
+	/* then it is closed, and nothing holds pgweir any more */
+	expect_drained(intx, "terminating connection due to administrator "
+	    "command");
+	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
+}
+
+/*
+ * shutdown_drain_timeout bounds a drain: a session that does not leave is
+ * closed with 57P01 when it runs out; with drain_on_sigterm, SIGTERM
+ * drains as SIGINT does.
+ */
+static void
+test_drain_timeout_and_sigterm(void **state)
+{
+	static const char one[] = "select 1";
+	char types[16], err[256];
+	int held;
+	long long t0;
+
+	(void)state;
+	assert_int_equal(it_pgweir_start(&env, "pool_mode = session\n"
+	    "shutdown_drain_timeout = 1\ndrain_on_sigterm = 1\n", NULL), 0);
+	held = it_raw_login(&env, "postgres", "postgres");
+	assert_true(held >= 0);
+	/* a query: the session has its server from now on */
+	it_raw_send(held, 'Q', one, sizeof(one));
+	assert_int_equal(it_raw_until_ready(held, types, sizeof(types), err,
+	    sizeof(err), NULL, 0), 0);
+	t0 = it_now_ms();
+	assert_int_equal(it_pgweir_signal(&env, SIGTERM), 0);
+	assert_true(it_wait_log(&env, "draining", 5000));
+	expect_drained(held, "pgweir is shutting down");
+	/* not before the bound (the janitor's tick is 1 s at most late) */
+	assert_true(it_now_ms() - t0 >= 900);
+	assert_true(it_log_contains(&env, "shutdown_drain_timeout is over"));
 	assert_int_equal(it_pgweir_wait(&env, 5000), 0);
 }
 
@@ -418,6 +517,8 @@ main(void)
 		cmocka_unit_test(test_reload_unreadable_files),
 		cmocka_unit_test(test_sigterm_waits_for_clients),
 		cmocka_unit_test(test_sigint_waits_for_servers),
+		cmocka_unit_test(test_sigint_drains),
+		cmocka_unit_test(test_drain_timeout_and_sigterm),
 		cmocka_unit_test(test_notify_socket),
 		cmocka_unit_test(test_daemon_mode),
 		cmocka_unit_test(test_refuses_root),
