@@ -16,7 +16,11 @@ postgresql postgresql-client openssl prometheus procps iproute2"
 # reads pgweir's log in its PgBouncer mode (test/integration/it_logfmt).
 # curl reads /metrics in tests.
 PGWEIR_TEST_PACKAGES="default-jdk-headless libpostgresql-jdbc-java \
-python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils curl"
+python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils curl \
+haproxy yamllint"
+# kubectl for `kubectl kustomize` (Debian's kubernetes-client), unless one
+# is installed already (another package of it would conflict)
+command -v kubectl >/dev/null 2>&1 || PGWEIR_TEST_PACKAGES="$PGWEIR_TEST_PACKAGES kubernetes-client"
 command -v npm >/dev/null 2>&1 || PGWEIR_TEST_PACKAGES="$PGWEIR_TEST_PACKAGES node-pg"
 
 # Install the packages that are missing (as root), or say what to run.
