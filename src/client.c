@@ -1219,8 +1219,6 @@ void
 client_close(struct client *client, const char *reason)
 {
 	struct pgweir *pw = client->pw;
-	struct client_list *list;
-	int *count;
 
 	if (client->state == CL_CLOSED)
 		return;
@@ -1238,10 +1236,7 @@ client_close(struct client *client, const char *reason)
 		struct server *server = client->link;
 		if (server->state != SV_CLOSED) {
 			/* mark closed first so release leaves it alone */
-			list = list_of(client, client->state, &count);
-			TAILQ_REMOVE(list, client, entry);
-			(*count)--;
-			client->state = CL_CLOSED;
+			client_set_state(client, CL_CLOSED);
 			if (client->pkt_remain > 0) {
 				/* it has part of a message: not reusable */
 				pool_unlink(client, server);
@@ -1253,14 +1248,7 @@ client_close(struct client *client, const char *reason)
 		}
 		client->link = NULL;
 	}
-	if (client->state != CL_CLOSED) {
-		list = list_of(client, client->state, &count);
-		if (list) {
-			TAILQ_REMOVE(list, client, entry);
-			(*count)--;
-		}
-		client->state = CL_CLOSED;
-	}
+	client_set_state(client, CL_CLOSED);
 	client_deadline_free(client);
 	if (io_is_open(&client->io)) {
 		io_flush(&client->io);

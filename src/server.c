@@ -957,8 +957,6 @@ server_close(struct server *server, const char *reason)
 	struct pool *pool = server->pool;
 	struct pgweir *pw = server->pw;
 	struct client *client = server->link;
-	struct server_list *list;
-	int *count;
 
 	if (server->state == SV_CLOSED)
 		return;
@@ -993,10 +991,7 @@ server_close(struct server *server, const char *reason)
 		}
 		io_close(&server->io);
 	}
-	list = list_of(pool, server->state, &count);
-	TAILQ_REMOVE(list, server, entry);
-	(*count)--;
-	server->state = SV_CLOSED;
+	server_set_state(server, SV_CLOSED);
 	pw->n_servers--;
 	pool->db->n_servers--;
 	pool->user->n_servers--;
