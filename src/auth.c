@@ -488,6 +488,37 @@ auth_find_authdb(struct client *client, const struct db_conf **confp,
 	return AUTHDB_FOUND;
 }
 
+/*
+ * auth_query's connection goes to PostgreSQL like a server connection, so
+ * the server_tls_* settings apply to it too (CloudNativePG's hba, say,
+ * only lets TLS in).  Without server_tls_cert_file no client certificate
+ * is sent: libpq would otherwise read ~/.postgresql/postgresql.crt of
+ * whatever HOME pgweir inherited, and fail when it may not read it (it
+ * goes on without one when the path does not exist).
+ */
+static size_t
+auth_query_tls(const struct config *cfg, char *out, size_t len, size_t o)
+{
+	static const char no_cert[] = "/dev/null/pgweir-sends-no-certificate";
+	const struct config_option *mode =
+	    config_find_option("server_tls_sslmode");
+
+	o = conninfo_add(out, len, o, "sslmode",
+	    mode->choices[cfg->server_tls_sslmode]);
+	if (cfg->server_tls_ca_file && cfg->server_tls_ca_file[0])
+		o = conninfo_add(out, len, o, "sslrootcert",
+		    cfg->server_tls_ca_file);
+	if (cfg->server_tls_cert_file && cfg->server_tls_cert_file[0]) {
+		o = conninfo_add(out, len, o, "sslcert",
+		    cfg->server_tls_cert_file);
+		o = conninfo_add(out, len, o, "sslkey",
+		    cfg->server_tls_key_file);
+	} else {
+		o = conninfo_add(out, len, o, "sslcert", no_cert);
+	}
+	return o;
+}
+
 /* The libpq connection string auth_query uses for this login. */
 static int
 auth_query_conninfo(struct client *client, const struct db_conf *conf,
@@ -517,6 +548,8 @@ auth_query_conninfo(struct client *client, const struct db_conf *conf,
 	o = conninfo_add(out, len, o, "user", auth_user);
 	o = conninfo_add(out, len, o, "password", password);
 	o = conninfo_add(out, len, o, "application_name", "pgweir auth_query");
+	if (host[0] != '/' && host[0] != '@')
+		o = auth_query_tls(pw->cfg, out, len, o);
 	return o + 2 >= len ? -1 : 0;
 }
 

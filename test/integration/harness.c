@@ -349,7 +349,8 @@ unix_socket_wait(struct it_env *e)
 static pid_t
 spawn_pgweir(struct it_env *e, const char *flag)
 {
-	const char *bin = env_or("PGWEIR_BIN", "./pgweir");
+	const char *bin = e->bin[0] ? e->bin : env_or("PGWEIR_BIN", "./pgweir");
+	const char *user = e->run_as[0] ? e->run_as : "postgres";
 	pid_t pid;
 	int logfd;
 
@@ -380,7 +381,7 @@ spawn_pgweir(struct it_env *e, const char *flag)
 		args[n++] = "-v";
 		if (getuid() == 0) {
 			args[n++] = "-u";
-			args[n++] = "postgres";
+			args[n++] = user;
 		}
 		if (flag != NULL)
 			args[n++] = flag;
@@ -707,6 +708,34 @@ it_make_certs(struct it_env *e)
 	    e->dir) != 0)
 		return -1;
 	return 0;
+}
+
+/* Replace PostgreSQL's pg_hba.conf (read when it starts or reloads). */
+int
+it_write_pg_hba(struct it_env *e, const char *lines)
+{
+	char path[512];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/pg_hba.conf", e->pgdir);
+	fp = fopen(path, "w");
+	if (fp == NULL)
+		return -1;
+	fputs(lines, fp);
+	return fclose(fp) == 0 ? 0 : -1;
+}
+
+/*
+ * PostgreSQL with TLS on (the certificates of it_make_certs) and SCRAM
+ * secrets for new passwords; before it_pg_start.
+ */
+void
+it_pg_use_tls(struct it_env *e)
+{
+	snprintf(e->pg_opts, sizeof(e->pg_opts), "-c ssl=on "
+	    "-c ssl_cert_file=%s/certs/server.crt "
+	    "-c ssl_key_file=%s/certs/server.key "
+	    "-c password_encryption=scram-sha-256", e->dir, e->dir);
 }
 
 /* The name of the account the tests run as. */

@@ -28,6 +28,8 @@ struct it_env {
 	char extra_env[256];	/* "NAME=value" for pgweir's environment */
 	char pg_opts[1024];	/* extra "-c name=value" for PostgreSQL */
 	int nofile;		/* pgweir's open-files limit, or 0 to inherit */
+	char bin[300];		/* the binary to run, if not $PGWEIR_BIN */
+	char run_as[64];	/* the account when root, if not postgres */
 };
 
 int it_env_init(struct it_env *e);
@@ -70,6 +72,8 @@ bool it_wait_log(struct it_env *e, const char *needle, int timeout_ms);
 int it_free_port(void);
 int it_raw_connect(struct it_env *e);
 int it_make_certs(struct it_env *e);
+int it_write_pg_hba(struct it_env *e, const char *lines);
+void it_pg_use_tls(struct it_env *e);
 
 /* A raw protocol client, for exact message sequences. */
 int it_raw_login(struct it_env *e, const char *db, const char *user);

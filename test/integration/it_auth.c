@@ -44,22 +44,15 @@ static char alice_scram[512];	/* alice's secret as PostgreSQL keeps it */
 static int
 setup(void **state)
 {
-	char hba[512], sql[1024];
-	FILE *fp;
+	char sql[1024];
 	PGconn *conn;
 
 	(void)state;
-	if (it_env_init(&env) < 0 || it_make_certs(&env) < 0)
+	if (it_env_init(&env) < 0 || it_make_certs(&env) < 0 ||
+	    it_write_pg_hba(&env, "local all all trust\n"
+	    "host all all 127.0.0.1/32 scram-sha-256\n") < 0)
 		return -1;
-	snprintf(hba, sizeof(hba), "%s/pg_hba.conf", env.pgdir);
-	fp = fopen(hba, "w");
-	fprintf(fp, "local all all trust\n"
-	    "host all all 127.0.0.1/32 scram-sha-256\n");
-	fclose(fp);
-	snprintf(env.pg_opts, sizeof(env.pg_opts), "-c ssl=on "
-	    "-c ssl_cert_file=%s/certs/server.crt "
-	    "-c ssl_key_file=%s/certs/server.key "
-	    "-c password_encryption=scram-sha-256", env.dir, env.dir);
+	it_pg_use_tls(&env);
 	if (it_pg_start(&env) < 0)
 		return -1;
 	snprintf(sql, sizeof(sql),

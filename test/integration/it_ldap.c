@@ -81,22 +81,15 @@ start_slapd(void)
 static int
 setup(void **state)
 {
-	char hba[512];
-	FILE *fp;
-
 	(void)state;
 	if (it_env_init(&env) < 0)
 		return -1;
-	snprintf(hba, sizeof(hba), "%s/pg_hba.conf", env.pgdir);
 	if (it_pg_start(&env) < 0)
 		return -1;
 	/* servers over TCP with SCRAM: pgweir needs the user's password */
-	fp = fopen(hba, "w");
-	if (fp == NULL)
+	if (it_write_pg_hba(&env, "local all all trust\n"
+	    "host all all 127.0.0.1/32 scram-sha-256\n") < 0)
 		return -1;
-	fprintf(fp, "local all all trust\n"
-	    "host all all 127.0.0.1/32 scram-sha-256\n");
-	fclose(fp);
 	if (it_pg_exec(&env, "set password_encryption = 'scram-sha-256'; "
 	    "create role ldapuser1 login password 'secret1'; "
 	    "select pg_reload_conf()") < 0)
