@@ -88,6 +88,13 @@ config_write_docs(FILE *out)
 		if (o->flags & OPT_PGWEIR)
 			fputs("- pgweir only (PgBouncer has no such key)\n",
 			    out);
+		if (o->flags & (OPT_DB | OPT_USER))
+			fprintf(out, "- per %s%s%s: `%s`\n",
+			    (o->flags & OPT_DB) ? "database ([databases])" : "",
+			    (o->flags & OPT_DB) && (o->flags & OPT_USER) ?
+			    " and per " : "",
+			    (o->flags & OPT_USER) ? "user ([users])" : "",
+			    config_entry_key(o));
 		fprintf(out, "\n%s\n\n", o->help);
 	}
 	fputs("## Section [databases]\n\n"

@@ -74,6 +74,25 @@ static const struct entry_key user_keys[] = {
 	{ NULL, KEY_STR, 0 },
 };
 
+/*
+ * The i-th pooler key a [databases] (or [users]) entry takes, or NULL past
+ * the last: test_config checks them against the options table's OPT_DB
+ * and OPT_USER marks, which the docs print, so neither can drift.
+ */
+const char *
+dbconf_db_key(size_t i)
+{
+	return i < sizeof(db_keys) / sizeof(db_keys[0]) ? db_keys[i].name :
+	    NULL;
+}
+
+const char *
+dbconf_user_key(size_t i)
+{
+	return i < sizeof(user_keys) / sizeof(user_keys[0]) ?
+	    user_keys[i].name : NULL;
+}
+
 /* The libpq keys pgweir uses, and where they go. */
 static const struct {
 	const char *name;

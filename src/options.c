@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include <stddef.h>
+#include <string.h>
 
 #include "pgweir/config.h"
 
@@ -120,7 +121,8 @@ const struct config_option config_options[] = {
 
 	/* pool sizing and limits */
 	{ "pool_mode", OPT_ENUM, OFF(pool_mode), "session", 0, 0, pool_modes,
-	  R, "When a server connection goes back to the pool: at client "
+	  R | OPT_DB | OPT_USER,
+	  "When a server connection goes back to the pool: at client "
 	  "disconnect (session), at transaction end (transaction) or after "
 	  "each statement (statement)." },
 	{ "max_client_conn", OPT_INT, OFF(max_client_conn), "100", 1, 1000000,
@@ -137,32 +139,33 @@ const struct config_option config_options[] = {
 	  "unix socket is never refused, so the console stays reachable. "
 	  "Raise it where many clients reconnect at once (0: no bound)." },
 	{ "default_pool_size", OPT_INT, OFF(default_pool_size), "20", 0,
-	  100000, NULL, R,
+	  100000, NULL, R | OPT_DB | OPT_USER,
 	  "Most server connections per (database, user) pool; 0 means no "
 	  "limit." },
 	{ "min_pool_size", OPT_INT, OFF(min_pool_size), "0", 0, 100000, NULL,
-	  R, "Server connections kept open per pool even when unused." },
+	  R | OPT_DB,
+	  "Server connections kept open per pool even when unused." },
 	{ "reserve_pool_size", OPT_INT, OFF(reserve_pool_size), "0", 0, 100000,
-	  NULL, R,
+	  NULL, R | OPT_DB | OPT_USER,
 	  "Extra server connections a pool may open once a client has "
 	  "waited reserve_pool_timeout." },
 	{ "reserve_pool_timeout", OPT_TIME, OFF(reserve_pool_timeout), "5", 0,
 	  TMAX, NULL, R, "Wait before the reserve pool is used." },
 	{ "max_db_connections", OPT_INT, OFF(max_db_connections), "0", 0,
-	  1000000, NULL, R,
+	  1000000, NULL, R | OPT_DB,
 	  "Most server connections per database, all users together (0: no "
 	  "limit)." },
 	{ "max_db_client_connections", OPT_INT,
-	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R,
+	  OFF(max_db_client_connections), "0", 0, 1000000, NULL, R | OPT_DB,
 	  "Most client connections per database (0: no limit). Console "
 	  "logins count against the console database `pgweir`: stats_users "
 	  "are refused past it, admin_users never." },
 	{ "max_user_connections", OPT_INT, OFF(max_user_connections), "0", 0,
-	  1000000, NULL, R,
+	  1000000, NULL, R | OPT_USER,
 	  "Most server connections per user, all databases together (0: no "
 	  "limit)." },
 	{ "max_user_client_connections", OPT_INT,
-	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R,
+	  OFF(max_user_client_connections), "0", 0, 1000000, NULL, R | OPT_USER,
 	  "Most client connections per user (0: no limit). Console logins "
 	  "count for their user: stats_users are refused past it, admin_users "
 	  "never on the console." },
@@ -205,14 +208,15 @@ const struct config_option config_options[] = {
 	  R, "User name maps (PgBouncer's form of pg_ident.conf: \"map "
 	  "system-user user\" lines) for map= options of cert and peer rules "
 	  "in auth_hba_file." },
-	{ "auth_user", OPT_STRING, OFF(auth_user), "", 0, 0, NULL, R,
+	{ "auth_user", OPT_STRING, OFF(auth_user), "", 0, 0, NULL, R | OPT_DB,
 	  "User that runs auth_query for users missing from auth_file." },
 	{ "auth_query", OPT_STRING, OFF(auth_query),
 	  "SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE "
 	  "rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin",
-	  0, 0, NULL, R,
+	  0, 0, NULL, R | OPT_DB,
 	  "Query returning (name, secret) for the user name given as $1." },
-	{ "auth_dbname", OPT_STRING, OFF(auth_dbname), "", 0, 0, NULL, R,
+	{ "auth_dbname", OPT_STRING, OFF(auth_dbname), "", 0, 0, NULL,
+	  R | OPT_DB,
 	  "Database in which auth_query runs (default: the one the client "
 	  "asked for)." },
 	{ "auth_query_cache_ttl", OPT_TIME, OFF(auth_query_cache_ttl), "10", 0,
@@ -278,7 +282,7 @@ const struct config_option config_options[] = {
 	  "transactions, else at the end of the transaction, with their "
 	  "client, instead of when the client leaves." },
 	{ "server_lifetime", OPT_TIME, OFF(server_lifetime), "3600", 0, TMAX,
-	  NULL, R,
+	  NULL, R | OPT_DB,
 	  "Close an unused server connection older than this (0: use each "
 	  "connection once)." },
 	{ "server_idle_timeout", OPT_TIME, OFF(server_idle_timeout), "600", 0,
@@ -375,12 +379,13 @@ const struct config_option config_options[] = {
 
 	/* dangerous timeouts */
 	{ "query_timeout", OPT_TIME, OFF(query_timeout), "0", 0, TMAX, NULL,
-	  R, "A query running longer than this is cancelled, its client "
+	  R | OPT_USER,
+	  "A query running longer than this is cancelled, its client "
 	  "disconnected with \"query timeout\", and the server rolled back "
 	  "and reused (0: off). Also applies while the client waits for a "
 	  "server (the error then says \"query_timeout\")." },
 	{ "query_wait_timeout", OPT_TIME, OFF(query_wait_timeout), "120", 0,
-	  TMAX, NULL, R,
+	  TMAX, NULL, R | OPT_DB | OPT_USER,
 	  "A client waiting longer than this for a server gets an error (0: "
 	  "wait forever)." },
 	{ "cancel_wait_timeout", OPT_TIME, OFF(cancel_wait_timeout), "10", 0,
@@ -390,14 +395,14 @@ const struct config_option config_options[] = {
 	  "left mid-query to come back clean (cancelled, rolled back) "
 	  "before closing it instead." },
 	{ "client_idle_timeout", OPT_TIME, OFF(client_idle_timeout), "0", 0,
-	  TMAX, NULL, R,
+	  TMAX, NULL, R | OPT_USER,
 	  "Close a client idle longer than this (0: never)." },
 	{ "idle_transaction_timeout", OPT_TIME, OFF(idle_transaction_timeout),
-	  "0", 0, TMAX, NULL, R,
+	  "0", 0, TMAX, NULL, R | OPT_USER,
 	  "Close a client idle inside a transaction longer than this (0: "
 	  "never)." },
 	{ "transaction_timeout", OPT_TIME, OFF(transaction_timeout), "0", 0,
-	  TMAX, NULL, R,
+	  TMAX, NULL, R | OPT_USER,
 	  "Close a client whose transaction has been open longer than this "
 	  "(0: never)." },
 	{ "suspend_timeout", OPT_TIME, OFF(suspend_timeout), "10", 0, TMAX,
@@ -460,6 +465,18 @@ config_find_option(const char *name)
 		if (strcasecmp(config_options[i].name, name) == 0)
 			return &config_options[i];
 	return NULL;
+}
+
+/*
+ * An option's key in [databases] and [users] entries (OPT_DB, OPT_USER):
+ * its own name, except default_pool_size, which entries call pool_size
+ * (PgBouncer's names).
+ */
+const char *
+config_entry_key(const struct config_option *opt)
+{
+	return strcmp(opt->name, "default_pool_size") == 0 ? "pool_size" :
+	    opt->name;
 }
 
 /* The name of a pool mode, as in the config file. */

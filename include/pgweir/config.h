@@ -257,6 +257,8 @@ enum opt_type {
 #define OPT_SENSITIVE	0x02	/* never shown or logged */
 #define OPT_LATER	0x04	/* PgBouncer has it; pgweir does not act on it yet */
 #define OPT_PGWEIR	0x08	/* pgweir's own key (PgBouncer lacks it) */
+#define OPT_DB		0x10	/* a [databases] entry may override it */
+#define OPT_USER	0x20	/* a [users] entry may override it */
 
 /* One row of the options table. */
 struct config_option {
@@ -280,6 +282,7 @@ struct config_error {
 };
 
 const struct config_option *config_find_option(const char *name);
+const char *config_entry_key(const struct config_option *opt);
 const char *config_suggest_option(const char *name);
 int config_set_option(struct config *cfg, const struct config_option *opt,
     const char *value, char *err, size_t errlen);
@@ -308,6 +311,8 @@ int dbconf_parse(struct db_conf *db, const char *name, const char *text,
     char *err, size_t errlen);
 void dbconf_free(struct db_conf *db);
 bool dbconf_same_server(const struct db_conf *a, const struct db_conf *b);
+const char *dbconf_db_key(size_t i);
+const char *dbconf_user_key(size_t i);
 int userconf_parse(struct user_conf *u, const char *name, const char *text,
     char *err, size_t errlen);
 void userconf_free(struct user_conf *u);

@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -399,6 +400,39 @@ test_example_loads(void **state)
 	free(patched);
 }
 
+/* Whether a list of entry keys (dbconf's) has name. */
+static bool
+entry_key_in(const char *(*key)(size_t), const char *name)
+{
+	for (size_t i = 0; key(i) != NULL; i++)
+		if (strcmp(key(i), name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The options table marks what [databases] and [users] entries may
+ * override (OPT_DB, OPT_USER: the docs say so from these marks), and
+ * dbconf takes exactly those keys: one cannot change without the other.
+ */
+static void
+test_override_marks_match_entries(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < config_n_options; i++) {
+		const struct config_option *o = &config_options[i];
+		const char *key = config_entry_key(o);
+		bool db = (o->flags & OPT_DB) != 0;
+		bool user = (o->flags & OPT_USER) != 0;
+		if (db != entry_key_in(dbconf_db_key, key))
+			fail_msg("%s: OPT_DB is %d, [databases] key \"%s\" %s",
+			    o->name, db, key, db ? "missing" : "exists");
+		if (user != entry_key_in(dbconf_user_key, key))
+			fail_msg("%s: OPT_USER is %d, [users] key \"%s\" %s",
+			    o->name, user, key, user ? "missing" : "exists");
+	}
+}
+
 int
 main(void)
 {
@@ -412,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_list_contains),
 		cmocka_unit_test(test_docs_and_example_match_table),
 		cmocka_unit_test(test_example_loads),
+		cmocka_unit_test(test_override_marks_match_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
