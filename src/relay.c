@@ -637,9 +637,18 @@ relay_on_ReadyForQuery(struct server *server, char status)
 
 	server->tx_status = status;
 	unanswered = rq_on_ready(&server->rq, entry_popped, server);
-	if (unanswered > 0)
-		server_log(server, LOG_LVL_DEBUG, "ReadyForQuery came before "
-		    "the answers to %d extended requests", unanswered);
+	if (unanswered > 0 && !server->close_needed) {
+		/*
+		 * The server and our view of what it owes disagree: answers
+		 * may still come after the queue says it is done.  It is never
+		 * given to another client (it closes when released), so such
+		 * answers can only reach the client they belong to.
+		 */
+		server_log(server, LOG_LVL_WARNING, "ReadyForQuery came before "
+		    "the answers to %d requests: this connection is out of "
+		    "step and closes when released", unanswered);
+		server->close_needed = true;
+	}
 }
 
 /*

@@ -172,8 +172,9 @@ rq_on_error(struct request_queue *rq, rq_popped_fn popped, void *arg)
 
 /*
  * ReadyForQuery: pop the request it answers, and any before it that the
- * server left unanswered.  Returns how many of those there were (none,
- * from a server that keeps the protocol).
+ * server left unanswered.  Returns how many of those there were, not
+ * counting CopyDone markers (PostgreSQL ignores a CopyDone outside COPY):
+ * none from a server that keeps the protocol as this queue models it.
  */
 int
 rq_on_ready(struct request_queue *rq, rq_popped_fn popped, void *arg)
@@ -187,7 +188,8 @@ rq_on_ready(struct request_queue *rq, rq_popped_fn popped, void *arg)
 		pop_entry(rq, rq_answers_ready(head), popped, arg);
 		if (rq_answers_ready(head))
 			break;
-		unanswered++;
+		if (head != RQ_COPY_END)
+			unanswered++;
 	}
 	rq_drop_markers(rq);
 	return unanswered;

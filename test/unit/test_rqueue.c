@@ -228,6 +228,13 @@ test_unmatched_copy_end(void **state)
 	assert_int_equal(rq_on_ready(&rq, popped, &h), 0);
 	/* the marker reached the head: it is dropped */
 	assert_string_equal(contents(&rq), "Q");
+	assert_int_equal(rq_on_ready(&rq, popped, &h), 0);
+	/* a CopyDone sent first, outside any COPY, is no request owed:
+	 * PostgreSQL ignores it, and so does the count of unanswered ones */
+	take_all(&rq, "cQ");
+	assert_string_equal(contents(&rq), "cQ");
+	assert_int_equal(rq_on_ready(&rq, popped, &h), 0);
+	assert_true(rq_empty(&rq));
 }
 
 /* A ReadyForQuery that comes before answers owed is counted. */
