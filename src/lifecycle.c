@@ -92,10 +92,6 @@ shutdown_close_waiting(struct pgweir *pw)
 			    "server shutting down");
 }
 
-/* What a drained client is told (PostgreSQL's words for 57P01 first). */
-#define DRAIN_MESSAGE "terminating connection due to administrator " \
-	"command: pgweir is shutting down"
-
 /* Close the clients that hold no server: idle, waiting, logging in. */
 static void
 drain_close_unlinked(struct pgweir *pw)

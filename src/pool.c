@@ -801,8 +801,7 @@ pool_release(struct server *server)
 	if (client->state == CL_IDLE && client->pw->draining)
 		/* a drain: its transaction is over, and so is it */
 		client_close_error(client, SQLSTATE_ADMIN_SHUTDOWN,
-		    "terminating connection due to administrator command: "
-		    "pgweir is shutting down");
+		    DRAIN_MESSAGE);
 	else if (client->state == CL_IDLE &&
 	    (io_in_pending(&client->io) > 0 || client->read_paused))
 		relay_client(client);

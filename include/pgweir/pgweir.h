@@ -50,6 +50,10 @@ TAILQ_HEAD(database_list, database);
 TAILQ_HEAD(user_list, user);
 
 /* How the process is shutting down, if it is. */
+/* What a drained client is told (PostgreSQL's words for 57P01 first). */
+#define DRAIN_MESSAGE "terminating connection due to administrator " \
+	"command: pgweir is shutting down"
+
 enum shutdown_mode {
 	SHUTDOWN_NONE,
 	SHUTDOWN_WAIT_CLIENTS,	/* SIGTERM: exit when the last client left */
@@ -150,7 +154,8 @@ struct pgweir {
 	bool forced_pools_made;	/* forced users' pools made, this config */
 	int64_t dns_zone_checked;	/* last dns_zone_check_period expiry */
 	enum shutdown_mode shutdown;
-	bool draining;			/* a drain: clients close when idle */
+	bool draining;			/* a drain: clients close when idle
+					 * with DRAIN_MESSAGE (57P01) */
 	int64_t drain_deadline;		/* monotonic usec; 0: no bound */
 	struct event janitor_ev;	/* periodic upkeep */
 	struct event *signal_evs[8];
