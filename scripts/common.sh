@@ -17,7 +17,13 @@ postgresql postgresql-client openssl prometheus procps iproute2"
 # curl reads /metrics in tests.
 PGWEIR_TEST_PACKAGES="default-jdk-headless libpostgresql-jdbc-java \
 python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils curl \
-haproxy yamllint"
+haproxy yamllint strace systemd man-db groff-base"
+# strace and systemd (systemd-socket-activate, systemd-analyze) for the
+# unit's tests in test/system; man-db and groff-base render the manuals.
+
+# What scripts/check-package needs to build, lint and install the .debs.
+PGWEIR_PACKAGE_PACKAGES="debhelper lintian mmdebstrap dpkg-dev"
+
 # kubectl for `kubectl kustomize` (Debian's kubernetes-client), unless one
 # is installed already (another package of it would conflict)
 command -v kubectl >/dev/null 2>&1 || PGWEIR_TEST_PACKAGES="$PGWEIR_TEST_PACKAGES kubernetes-client"

@@ -125,7 +125,9 @@ usage(FILE *out)
 	    "                      names, print every problem, exit 0 if "
 	    "none, 1 if any\n"
 	    "      --write-config-docs     print docs/config.md and exit\n"
-	    "      --write-example-config  print etc/pgweir.ini and exit\n\n"
+	    "      --write-example-config  print etc/pgweir.ini and exit\n"
+	    "      --write-config-man      print the manual page pgweir.ini(5) "
+	    "and exit\n\n"
 	    "signals: HUP reload, TERM exit after the last client, INT exit "
 	    "after\nevery server is released, QUIT exit now, USR1 pause, "
 	    "USR2 resume\n",
@@ -138,7 +140,7 @@ static struct options cmdline;
 static int
 parse_args(int argc, char **argv, struct options *opt)
 {
-	enum { OPT_DOCS = 256, OPT_EXAMPLE, OPT_CHECK };
+	enum { OPT_DOCS = 256, OPT_EXAMPLE, OPT_MAN, OPT_CHECK };
 	static const struct option long_opts[] = {
 		{ "daemon", no_argument, NULL, 'd' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -149,6 +151,7 @@ parse_args(int argc, char **argv, struct options *opt)
 		{ "help", no_argument, NULL, 'h' },
 		{ "write-config-docs", no_argument, NULL, OPT_DOCS },
 		{ "write-example-config", no_argument, NULL, OPT_EXAMPLE },
+		{ "write-config-man", no_argument, NULL, OPT_MAN },
 		{ "check-config", no_argument, NULL, OPT_CHECK },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -182,6 +185,8 @@ parse_args(int argc, char **argv, struct options *opt)
 			return config_write_docs(stdout) < 0 ? -1 : 1;
 		case OPT_EXAMPLE:
 			return config_write_example(stdout) < 0 ? -1 : 1;
+		case OPT_MAN:
+			return config_write_man(stdout) < 0 ? -1 : 1;
 		case OPT_CHECK:
 			opt->check = true;
 			break;

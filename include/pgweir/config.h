@@ -319,5 +319,6 @@ void userconf_free(struct user_conf *u);
 
 int config_write_docs(FILE *out);
 int config_write_example(FILE *out);
+int config_write_man(FILE *out);
 
 #endif
