@@ -690,6 +690,7 @@ show_help(struct client *client, struct admin_out *o)
 	    "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
 	    "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|LATENCY\n"
 	    "\tSHOW LISTS|MEM|STATE|SOCKETS|ACTIVE_SOCKETS|FDS|DNS_HOSTS\n"
+	    "\tSHOW HOSTS\n"
 	    "\tSET key = arg\n"
 	    "\tRELOAD\n"
 	    "\tPAUSE [<db>]\n"

@@ -29,6 +29,7 @@
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/server.h"
+#include "pgweir/serverhost.h"
 #include "pgweir/stats.h"
 #include "pgweir/tls.h"
 
@@ -174,6 +175,11 @@ static const struct admin_column cols_dns_zones[] = {
 	C("zonename", 's'), C("serial", 'q'), C("count", 'i'),
 };
 
+static const struct admin_column cols_hosts[] = {
+	C("database", 's'), C("host", 's'), C("port", 'i'),
+	C("target_session_attrs", 's'), C("role", 's'), C("servers", 'i'),
+};
+
 static const struct admin_column cols_peers[] = {
 	C("peer_id", 'i'), C("host", 's'), C("port", 'i'), C("pool_size", 'i'),
 };
@@ -215,6 +221,7 @@ static void show_peer_pools(struct pgweir *, struct admin_out *);
 static void show_latency(struct pgweir *, struct admin_out *);
 static void show_fds(struct pgweir *, struct admin_out *);
 static void show_dns_zones(struct pgweir *, struct admin_out *);
+static void show_hosts(struct pgweir *, struct admin_out *);
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -247,6 +254,7 @@ static const struct {
 	{ "fds", cols_fds, N(cols_fds), show_fds },
 	{ "dns_hosts", cols_dns_hosts, N(cols_dns_hosts), show_dns_hosts },
 	{ "dns_zones", cols_dns_zones, N(cols_dns_zones), show_dns_zones },
+	{ "hosts", cols_hosts, N(cols_hosts), show_hosts },
 	{ "peers", cols_peers, N(cols_peers), show_peers },
 	{ "peer_pools", cols_peer_pools, N(cols_peer_pools), show_peer_pools },
 	{ "latency", cols_latency, N(cols_latency), show_latency },
@@ -1259,6 +1267,75 @@ show_fds(struct pgweir *pw, struct admin_out *o)
 				    &sv->link->io : NULL, sv->vars);
 			}
 	}
+}
+
+/*
+ * Server connections of a database on one host of its list, and the role
+ * the newest of them found there (for a list of one host, which keeps no
+ * per-host state).
+ */
+static int
+host_servers(struct pgweir *pw, const struct database *db, int host,
+    enum host_role *role)
+{
+	struct pool *pool;
+	const struct server *s;
+	int n = 0;
+
+	TAILQ_FOREACH(pool, &pw->pools, entry) {
+		const struct server_list *lists[] = {
+			&pool->active_servers, &pool->idle_servers,
+			&pool->tested_servers, &pool->connecting_servers };
+		if (pool->db != db)
+			continue;
+		for (int i = 0; i < 4; i++)
+			TAILQ_FOREACH(s, lists[i], entry) {
+				if (s->host != host)
+					continue;
+				n++;
+				if (s->logged_in && s->role != HOST_UNKNOWN)
+					*role = s->role;
+			}
+	}
+	return n;
+}
+
+/* SHOW HOSTS rows of one database: each host of its list. */
+static void
+hosts_rows(struct pgweir *pw, struct database *db, void *arg)
+{
+	struct admin_out *o = arg;
+	const struct db_conf *c = db->conf;
+	struct row r;
+
+	if (db->admin)
+		return;
+	for (int i = 0; i < (c->n_hosts > 0 ? c->n_hosts : 1); i++) {
+		enum host_role known = serverhost_role(db, i);
+		enum host_role seen = HOST_UNKNOWN;
+		int n = host_servers(pw, db, i, &seen);
+		enum host_role role = known != HOST_UNKNOWN ? known : seen;
+
+		row_start(&r);
+		row_text(&r, db->name);
+		row_text(&r, c->n_hosts > 0 ? c->hosts[i] :
+		    pw->cfg->unix_socket_dir);
+		row_int(&r, c->n_hosts > 0 ? c->ports[i] : c->port);
+		row_text(&r, targetattrs_name(c->target_session_attrs));
+		row_text(&r, targetattrs_role_name(role));
+		row_int(&r, n);
+		row_emit(o, &r);
+	}
+}
+
+/*
+ * Each host of each database's list: what pgweir knows of it (primary,
+ * standby, unreachable) and how many server connections it has there.
+ */
+static void
+show_hosts(struct pgweir *pw, struct admin_out *o)
+{
+	for_each_database(pw, hosts_rows, o);
 }
 
 /* The zone of a cached host name: what follows its first dot, or NULL. */

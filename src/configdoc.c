@@ -73,6 +73,16 @@ static const struct doc_row libpq_keys[] = {
 	{ "application_name", "application_name for server connections" },
 	{ "client_encoding", "client_encoding requested at server "
 	  "connect" },
+	{ "target_session_attrs", "which server of the host list the "
+	  "database's server connections may use, as in libpq: `any` (the "
+	  "default), `read-write`, `read-only`, `primary`, `standby` or "
+	  "`prefer-standby`; decided from what PostgreSQL 14 and later "
+	  "report at login (`in_hot_standby`, "
+	  "`default_transaction_read_only`), so it costs no round trip; "
+	  "a host that does not fit or cannot be reached sends the next "
+	  "connection to the next host at once, and a primary that goes "
+	  "away is followed to the standby promoted in its place (see "
+	  "deployment.md)" },
 	{ NULL, NULL },
 };
 

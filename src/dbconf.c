@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "pgweir/config.h"
+#include "pgweir/targetattrs.h"
 
 enum key_type {
 	KEY_STR,
@@ -306,6 +307,18 @@ take_libpq_options(struct db_conf *db, PQconninfoOption *opts, char *err,
 			}
 			continue;
 		}
+		if (strcmp(o->keyword, "target_session_attrs") == 0) {
+			enum target_attrs ta;
+			if (targetattrs_parse(o->val, &ta) < 0) {
+				snprintf(err, errlen, "target_session_attrs: "
+				    "invalid value \"%s\" (choose one of any, "
+				    "read-write, read-only, primary, standby, "
+				    "prefer-standby)", o->val);
+				return -1;
+			}
+			db->target_session_attrs = (int)ta;
+			continue;
+		}
 		if (strcmp(o->keyword, "hostaddr") == 0) {
 			if (db->host == NULL)
 				db->host = strdup(o->val);
@@ -533,7 +546,8 @@ dbconf_same_server(const struct db_conf *a, const struct db_conf *b)
 	    same_str(a->client_encoding, b->client_encoding) &&
 	    same_str(a->datestyle, b->datestyle) &&
 	    same_str(a->timezone, b->timezone) &&
-	    same_str(a->connect_query, b->connect_query);
+	    same_str(a->connect_query, b->connect_query) &&
+	    a->target_session_attrs == b->target_session_attrs;
 }
 
 /* Parse one [users] entry. */

@@ -46,6 +46,7 @@
 #include "pgweir/log.h"
 #include "pgweir/metrics.h"
 #include "pgweir/pool.h"
+#include "pgweir/serverhost.h"
 #include "pgweir/stats.h"
 
 /* Smallest and largest bucket edge, as powers of two microseconds. */
@@ -114,6 +115,42 @@ sample(struct evbuffer *out, const char *name, const struct pool *pool,
 	}
 	evbuffer_add_printf(out, "\"%s%s} %.17g\n", extra ? "," : "",
 	    extra ? extra : "", value);
+}
+
+/*
+ * The hosts of databases with a host list: one sample per host, labelled
+ * with the role pgweir knows (SHOW HOSTS), and the switches of primary.
+ */
+static void
+render_hosts(struct pgweir *pw, struct evbuffer *out)
+{
+	static const char role[] = "pgweir_database_host_role";
+	static const char moves[] = "pgweir_database_primary_switches_total";
+	struct database *db;
+
+	header(out, role, "gauge", "1 for each host of a database's list, "
+	    "labelled with its role (primary, standby, unreachable, "
+	    "unknown).");
+	TAILQ_FOREACH(db, &pw->databases, entry) {
+		const struct db_conf *c = db->conf;
+		if (db->admin || c->n_hosts <= 1)
+			continue;
+		for (int i = 0; i < c->n_hosts; i++) {
+			evbuffer_add_printf(out, "%s{database=\"", role);
+			add_label(out, db->name);
+			evbuffer_add(out, "\",host=\"", 8);
+			add_label(out, c->hosts[i]);
+			evbuffer_add_printf(out, "\",port=\"%d\",role=\"%s\"} 1\n",
+			    c->ports[i],
+			    targetattrs_role_name(serverhost_role(db, i)));
+		}
+	}
+	header(out, moves, "counter", "Times the primary of a database's "
+	    "host list moved to another host.");
+	TAILQ_FOREACH(db, &pw->databases, entry)
+		if (!db->admin && db->conf->n_hosts > 1)
+			sample(out, moves, NULL, db->name, NULL,
+			    (double)db->primary_switches);
 }
 
 /* Process facts, in the names every Prometheus client library uses. */
@@ -313,6 +350,7 @@ render_databases(struct pgweir *pw, struct evbuffer *out)
 	TAILQ_FOREACH(db, &pw->databases, entry)
 		sample(out, "pgweir_database_disabled", NULL, db->name, NULL,
 		    db->disabled);
+	render_hosts(pw, out);
 	return 0;
 }
 

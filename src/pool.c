@@ -48,6 +48,12 @@
 
 /* Shortest pause between failed server connects, whatever the config. */
 #define LAUNCH_BACKOFF_MIN (200 * 1000)
+/*
+ * After no host of a list fit target_session_attrs: a failover is under
+ * way (the primary gone, a standby not promoted yet), so look again soon,
+ * not after server_login_retry; a look is one login to a standby.
+ */
+#define MISFIT_RETRY (500 * 1000)
 
 /* Make a runtime database for a config entry (conf stays in cfg). */
 static struct database *
@@ -65,6 +71,7 @@ database_new(struct pgweir *pw, const char *name, struct db_conf *conf,
 	}
 	db->conf = conf;
 	db->auto_db = auto_db;
+	db->primary_host = -1;
 	db->cfg = config_ref(pw->cfg);
 	db->last_used = pgweir_mono_usec();
 	TAILQ_INSERT_TAIL(&pw->databases, db, entry);
@@ -357,6 +364,8 @@ pool_in_backoff(const struct pool *pool)
 
 	if (pool->last_error_time == 0)
 		return false;
+	if (pool->last_error_misfit && retry > MISFIT_RETRY)
+		retry = MISFIT_RETRY;
 	if (retry < LAUNCH_BACKOFF_MIN)
 		retry = LAUNCH_BACKOFF_MIN;
 	return pgweir_mono_usec() - pool->last_error_time < retry;
@@ -952,6 +961,7 @@ pool_note_failure(struct pool *pool, const char *sqlstate,
 	pool->last_error_message = strdup(message);
 	pool->last_error_time = pgweir_mono_usec();
 	pool->last_error_refused = refused;
+	pool->last_error_misfit = false;
 }
 
 /*
@@ -966,6 +976,18 @@ pool_server_failed(struct pool *pool, const char *sqlstate,
     const char *message)
 {
 	pool_note_failure(pool, sqlstate, message, false);
+}
+
+/*
+ * No host of the database's list is (now) what its target_session_attrs
+ * asks for: clients keep waiting, within their wait timeout, and the pool
+ * looks again after MISFIT_RETRY.  Called before the server is closed.
+ */
+void
+pool_server_misfit(struct pool *pool, const char *message)
+{
+	pool_note_failure(pool, SQLSTATE_CANNOT_CONNECT, message, false);
+	pool->last_error_misfit = true;
 }
 
 /*
@@ -1146,6 +1168,8 @@ database_free(struct pgweir *pw, struct database *db)
 		free(db->conf);
 	}
 	config_unref(db->cfg);
+	free(db->host_roles);
+	free(db->host_down_until);
 	free(db->name);
 	free(db);
 }

@@ -30,6 +30,7 @@
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
+#include "pgweir/serverhost.h"
 #include "pgweir/stats.h"
 
 /* Largest ParameterStatus or ErrorResponse we read whole. */
@@ -524,6 +525,8 @@ relay_on_ParameterStatus(struct server *server, const char *body,
 		server->role_changed = true;
 		return;
 	}
+	if (strcmp(name, "in_hot_standby") == 0)
+		serverhost_on_hot_standby(server, value);
 	idx = var_register(&pw->vars, name);
 	if (idx < 0)
 		return;

@@ -41,6 +41,7 @@
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
+#include "pgweir/serverhost.h"
 #include "pgweir/sockopt.h"
 #include "pgweir/tls.h"
 
@@ -195,7 +196,7 @@ server_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (server->state == SV_CONNECTING) {
-		server_unreachable(server, SQLSTATE_CANNOT_CONNECT,
+		serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT,
 		    "server connect timeout");
 		server_close(server, "connect timeout");
 	} else if (server->state == SV_TESTED) {
@@ -225,7 +226,7 @@ server_connect_failed(struct server *server, const struct sockaddr *sa,
 	snprintf(msg, sizeof(msg), "could not connect to server at %s: %s",
 	    where, strerror(err));
 	server_log(server, LOG_LVL_WARNING, "%s", msg);
-	server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
+	serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
 	server_close(server, "connect failed");
 }
 
@@ -246,41 +247,6 @@ server_port(const struct server *server)
 	return conf->n_hosts > 0 ? conf->ports[server->host] : conf->port;
 }
 
-/*
- * Which entry of the database's host list a new server uses: the next one
- * each time (round-robin), or the same one until a connect to it fails
- * (disable), as PgBouncer's load_balance_hosts says.
- */
-static int
-server_pick_host(struct database *db)
-{
-	const struct db_conf *conf = db->conf;
-
-	if (conf->n_hosts <= 1)
-		return 0;
-	if (conf->load_balance_hosts == LB_DISABLE)
-		return (int)(db->host_next % (unsigned)conf->n_hosts);
-	return (int)(db->host_next++ % (unsigned)conf->n_hosts);
-}
-
-/*
- * PostgreSQL could not be reached at this server's host: the pool
- * remembers it (pool_server_failed), and under load_balance_hosts =
- * disable the database moves on to the next host of its list.
- */
-void
-server_unreachable(struct server *server, const char *sqlstate,
-    const char *message)
-{
-	struct database *db = server->pool->db;
-	const struct db_conf *conf = db->conf;
-
-	if (conf->n_hosts > 1 && conf->load_balance_hosts == LB_DISABLE &&
-	    db->host_next % (unsigned)conf->n_hosts == (unsigned)server->host)
-		db->host_next++;
-	pool_server_failed(server->pool, sqlstate, message);
-}
-
 /* The host name did not resolve: the server fails as unreachable. */
 static void
 server_dns_failed(struct server *server, int result, bool cached)
@@ -292,7 +258,7 @@ server_dns_failed(struct server *server, int result, bool cached)
 	/* a remembered answer was logged when it came */
 	server_log(server, cached ? LOG_LVL_DEBUG : LOG_LVL_WARNING, "%s%s",
 	    msg, cached ? " (remembered, dns_nxdomain_ttl)" : "");
-	server_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
+	serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
 	/* PgBouncer's words */
 	server_close(server, "server DNS lookup failed");
 }
@@ -368,7 +334,7 @@ server_start_connect(struct server *server)
 		server_connect_to(server, (struct sockaddr *)&addr, len);
 		return;
 	case -1:
-		server_unreachable(server, SQLSTATE_CANNOT_CONNECT,
+		serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT,
 		    "unix socket path too long");
 		server_close(server, "unix socket path too long");
 		return;
@@ -491,7 +457,7 @@ server_launch(struct pool *pool, struct client *for_client)
 	    pool->defaults != NULL && !pool->no_startup_values &&
 	    for_client->reset_vars != pool->defaults)
 		server->startup_vars = varset_ref(for_client->reset_vars);
-	server->host = server_pick_host(pool->db);
+	server->host = serverhost_pick(pool->db);
 	server->connect_time = pgweir_now_usec(pw);
 	server_log(server, LOG_LVL_DEBUG, "new server connection");
 	server_arm_timer(server, pw->cfg->server_connect_timeout);
@@ -718,7 +684,7 @@ server_io_cb(struct io *io, short what, void *arg)
 			    msg);
 		} else if (server->state == SV_CONNECTING) {
 			/* PostgreSQL going down or starting up: retried */
-			server_unreachable(server,
+			serverhost_unreachable(server,
 			    SQLSTATE_CONNECTION_FAILURE,
 			    "server closed the connection during login");
 			server_close(server, "server closed the connection "

@@ -27,6 +27,7 @@
 #include "pgweir/relay.h"
 #include "pgweir/scram.h"
 #include "pgweir/server.h"
+#include "pgweir/serverhost.h"
 #include "pgweir/tls.h"
 
 /* Longest message accepted from a server during login. */
@@ -161,7 +162,7 @@ server_login_broken(struct server *server, const char *sqlstate,
     const char *message)
 {
 	server_log(server, LOG_LVL_WARNING, "%s", message);
-	server_unreachable(server, sqlstate, message);
+	serverhost_unreachable(server, sqlstate, message);
 	server_close(server, message);
 }
 
@@ -483,12 +484,33 @@ login_refused(struct server *server, const char *body, size_t blen)
 		server_close(server, "login failed");
 		return;
 	}
+	if (f.sqlstate && strcmp(f.sqlstate, SQLSTATE_CANNOT_CONNECT_NOW) ==
+	    0) {
+		/*
+		 * Starting up or shutting down: unreachable for a moment,
+		 * so a host list moves on to its next host at once.
+		 */
+		serverhost_unreachable(server, f.sqlstate, f.message);
+		snprintf(reason, sizeof(reason), "%s", f.message);
+		server_close(server, reason);
+		return;
+	}
 	/* the client sees the backend's own error */
 	pool_server_refused(server->pool, f.sqlstate ? f.sqlstate :
 	    SQLSTATE_CONNECTION_FAILURE, f.message);
 	/* PgBouncer's close reason: the error itself */
 	snprintf(reason, sizeof(reason), "%s", f.message);
 	server_close(server, reason);
+}
+
+/* A ParameterStatus value of the login, or NULL if the server sent none. */
+static const char *
+login_param(const struct server *server, const char *name)
+{
+	for (int i = 0; i < server->n_login_params; i++)
+		if (strcmp(server->login_params[i].name, name) == 0)
+			return server->login_params[i].value;
+	return NULL;
 }
 
 /*
@@ -504,6 +526,12 @@ login_ready(struct server *server, char status)
 	struct pool *pool = server->pool;
 
 	server->tx_status = status;
+	/* before connect_query, which may write: is it the right server? */
+	if (!server->in_connect_query && server->repl_client == NULL &&
+	    !serverhost_accept_login(server,
+	    login_param(server, "in_hot_standby"),
+	    login_param(server, "default_transaction_read_only")))
+		return false;
 	if (!server->in_connect_query && connect_query != NULL) {
 		server->in_connect_query = true;
 		if (proto_build_query(server->io.out, connect_query) < 0) {

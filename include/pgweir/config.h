@@ -48,6 +48,7 @@ struct db_conf {
 	int *ports;		/* the port of each host */
 	int n_hosts;		/* 0: host is NULL (unix_socket_dir) */
 	int load_balance_hosts;	/* CONF_UNSET or enum load_balance */
+	int target_session_attrs; /* enum target_attrs (targetattrs.h) */
 	char *dbname;		/* NULL: same as name */
 	char *user;		/* forced server user, or NULL */
 	char *password;		/* password of the forced user, or NULL */

@@ -9,6 +9,7 @@
 
 #include "pgweir/pgweir.h"
 #include "pgweir/stats.h"
+#include "pgweir/targetattrs.h"
 
 struct db_conf;
 struct pool_stats;
@@ -33,6 +34,15 @@ struct database {
 	/* counters of pools freed while idle, so totals never go back */
 	struct stats_counters retired;
 	unsigned host_next;		/* host list: the next entry to use */
+	/* what each host of the list said at its last login (or that it
+	 * could not be reached, until host_down_until), for
+	 * target_session_attrs; n_host_states of them, sized to the list */
+	enum host_role *host_roles;
+	int64_t *host_down_until;	/* monotonic usec */
+	int n_host_states;
+	int walk_failures;		/* hosts in a row that failed or misfit */
+	int primary_host;		/* where the last primary was; -1 */
+	uint64_t primary_switches;	/* times it moved to another host */
 	/* cached DNS answer for the host entry dns_host */
 	int dns_host;
 	struct sockaddr_storage dns_addr;
@@ -123,6 +133,7 @@ struct pool {
 	char *last_error_message;
 	int64_t last_error_time;	/* monotonic usec; 0: none */
 	bool last_error_refused;	/* refused, not unreachable */
+	bool last_error_misfit;		/* no host fit target_session_attrs */
 	int n_repl_waiting;		/* replication clients waiting for room */
 	bool repl_resuming;		/* pool_replication_resume is running */
 	uint64_t last_waiter_seq;
@@ -148,6 +159,7 @@ void pool_link(struct client *client, struct server *server);
 void pool_unlink(struct client *client, struct server *server);
 void pool_release(struct server *server);
 void pool_server_ready(struct server *server);
+void pool_server_misfit(struct pool *pool, const char *message);
 void pool_server_failed(struct pool *pool, const char *sqlstate,
     const char *message);
 void pool_server_refused(struct pool *pool, const char *sqlstate,

@@ -12,6 +12,7 @@
 #include "pgweir/io.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/rqueue.h"
+#include "pgweir/targetattrs.h"
 
 struct evdns_getaddrinfo_request;
 struct welcome_param;
@@ -39,6 +40,8 @@ struct server {
 	uint8_t replication;		/* PQ_REPL_*: opened for replication */
 	TAILQ_ENTRY(server) entry;	/* in the pool list of its state */
 	int host;			/* entry of the database's host list */
+	enum host_role role;		/* what its host said it is */
+	bool login_read_only;		/* default_transaction_read_only at login */
 	struct sockaddr_storage remote;	/* where it connected (for cancels) */
 	socklen_t remote_len;
 	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
@@ -106,8 +109,6 @@ bool server_fast_close(struct server *server);
 bool server_idle_usable(struct server *server);
 const char *server_state_name(enum server_state state);
 void server_arm_timer(struct server *server, int64_t usec);
-void server_unreachable(struct server *server, const char *sqlstate,
-    const char *message);
 
 /* The login (serverlogin.c). */
 void server_send_startup(struct server *server);

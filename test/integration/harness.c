@@ -1047,3 +1047,74 @@ it_raw_until_ready(int fd, char *types, size_t typeslen, char *err,
 		types[nt < typeslen ? nt : typeslen - 1] = '\0';
 	return -1;
 }
+
+/* The writer's loop (in the child); see it_write_load_start. */
+static void
+write_load(struct it_env *e, const char *db, const char *path, int seconds)
+{
+	FILE *fp = fopen(path, "w");
+	PGconn *c = it_connect(e, db, it_pg_user(), NULL);
+	long long end = it_now_ms() + seconds * 1000LL;
+
+	if (fp == NULL || PQstatus(c) != CONNECTION_OK)
+		_exit(1);
+	while (it_now_ms() < end) {
+		PGresult *r = PQexec(c, "insert into t values (1)");
+		const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+		fprintf(fp, "%lld %s\n", it_now_ms(),
+		    PQresultStatus(r) == PGRES_COMMAND_OK ? "ok" :
+		    state ? state : "broken");
+		fflush(fp);
+		PQclear(r);
+		if (PQstatus(c) != CONNECTION_OK) {
+			/* pgweir closed it: a new connection, as apps do */
+			PQfinish(c);
+			c = it_connect(e, db, it_pg_user(), NULL);
+		}
+	}
+	PQfinish(c);
+	fclose(fp);
+	_exit(0);
+}
+
+pid_t
+it_write_load_start(struct it_env *e, const char *db, const char *path,
+    int seconds)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		write_load(e, db, path, seconds);
+	return pid;
+}
+
+int
+it_write_load_end(pid_t writer, const char *path, long long stopped,
+    long long resumed, struct it_writes *w)
+{
+	char line[128], what[32];
+	long long ms;
+	int status;
+	FILE *fp;
+
+	memset(w, 0, sizeof(*w));
+	if (waitpid(writer, &status, 0) != writer || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || (fp = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp)) {
+		if (sscanf(line, "%lld %31s", &ms, what) != 2)
+			continue;
+		if (strcmp(what, "ok") != 0) {
+			w->failed++;
+			w->read_only += strcmp(what, "25006") == 0;
+		} else if (ms < stopped) {
+			w->ok_before++;
+		} else if (ms >= resumed) {
+			w->ok_after++;
+			if (w->first_after == 0)
+				w->first_after = ms;
+		}
+	}
+	fclose(fp);
+	return 0;
+}

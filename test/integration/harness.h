@@ -114,4 +114,22 @@ const char *it_pg_user(void);
  */
 int it_group_result(int failed_tests);
 
+/*
+ * A write load for the failover tests: a child process with one
+ * connection through pgweir to `db`, one insert into table t per
+ * transaction for `seconds`, each attempt a line in `path`; then the
+ * count of what happened before `stopped` and from `resumed` on.
+ */
+struct it_writes {
+	int ok_before;		/* writes that succeeded before `stopped` */
+	int ok_after;		/* ...from `resumed` on */
+	int failed;		/* attempts that failed */
+	int read_only;		/* ...with 25006: reached a read-only server */
+	long long first_after;	/* ms of the first write from `resumed` on */
+};
+pid_t it_write_load_start(struct it_env *e, const char *db, const char *path,
+    int seconds);
+int it_write_load_end(pid_t writer, const char *path, long long stopped,
+    long long resumed, struct it_writes *w);
+
 #endif
