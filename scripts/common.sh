@@ -17,9 +17,11 @@ postgresql postgresql-client openssl prometheus procps iproute2"
 # curl reads /metrics in tests.
 PGWEIR_TEST_PACKAGES="default-jdk-headless libpostgresql-jdbc-java \
 python3-asyncpg nodejs clang libclang-rt-dev pgbadger slapd ldap-utils curl \
-haproxy yamllint strace systemd man-db groff-base"
+haproxy yamllint strace systemd man-db groff-base patroni etcd-server"
 # strace and systemd (systemd-socket-activate, systemd-analyze) for the
 # unit's tests in test/system; man-db and groff-base render the manuals.
+# patroni and etcd-server run a Patroni cluster on loopback
+# ports for test/integration/it_patroni.
 
 # What scripts/check-package needs to build, lint and install the .debs.
 PGWEIR_PACKAGE_PACKAGES="debhelper lintian mmdebstrap dpkg-dev"

@@ -1093,7 +1093,7 @@ it_write_load_end(pid_t writer, const char *path, long long stopped,
     long long resumed, struct it_writes *w)
 {
 	char line[128], what[32];
-	long long ms;
+	long long ms, last_ok = 0;
 	int status;
 	FILE *fp;
 
@@ -1107,7 +1107,12 @@ it_write_load_end(pid_t writer, const char *path, long long stopped,
 		if (strcmp(what, "ok") != 0) {
 			w->failed++;
 			w->read_only += strcmp(what, "25006") == 0;
-		} else if (ms < stopped) {
+			continue;
+		}
+		if (last_ok != 0 && ms - last_ok > w->longest_gap)
+			w->longest_gap = ms - last_ok;
+		last_ok = ms;
+		if (ms < stopped) {
 			w->ok_before++;
 		} else if (ms >= resumed) {
 			w->ok_after++;

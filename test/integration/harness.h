@@ -126,6 +126,7 @@ struct it_writes {
 	int failed;		/* attempts that failed */
 	int read_only;		/* ...with 25006: reached a read-only server */
 	long long first_after;	/* ms of the first write from `resumed` on */
+	long long longest_gap;	/* ms: the longest time without a write */
 };
 pid_t it_write_load_start(struct it_env *e, const char *db, const char *path,
     int seconds);

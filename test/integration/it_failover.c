@@ -237,9 +237,10 @@ test_failover_under_write_load(void **state)
 	    &w), 0);
 	printf("failover: %d writes before, %d after; %d failed; first "
 	    "write %lld ms after the promotion (%lld ms after the primary "
-	    "stopped)\n", w.ok_before, w.ok_after, w.failed,
+	    "stopped); writes paused %lld ms at most\n", w.ok_before,
+	    w.ok_after, w.failed,
 	    w.first_after ? w.first_after - promoted : -1,
-	    w.first_after ? w.first_after - stopped : -1);
+	    w.first_after ? w.first_after - stopped : -1, w.longest_gap);
 	assert_true(w.ok_before > 0);
 	assert_true(w.ok_after > 0);
 	/* no write reached a read-only server */
