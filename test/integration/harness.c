@@ -575,6 +575,21 @@ it_connect_pg(struct it_env *e, const char *dbname)
 	return PQconnectdb(conninfo);
 }
 
+/*
+ * The port of the PostgreSQL server a query through pgweir to `db` ran on
+ * (which host of a list served it), as postgres; LLONG_MIN on error.
+ */
+long long
+it_server_port(struct it_env *e, const char *db)
+{
+	PGconn *c = it_connect(e, db, it_pg_user(), NULL);
+	long long port = it_query_int(c,
+	    "select current_setting('port')::int");
+
+	PQfinish(c);
+	return port;
+}
+
 /* Run a query returning one integer; LLONG_MIN on any error. */
 long long
 it_query_int(PGconn *conn, const char *sql)

@@ -60,6 +60,7 @@ PGconn *it_connect_unix(struct it_env *e, const char *dbname,
     const char *user, const char *extra);
 PGconn *it_connect_pg(struct it_env *e, const char *dbname);
 long long it_query_int(PGconn *conn, const char *sql);
+long long it_server_port(struct it_env *e, const char *db);
 char *it_query_text(PGconn *conn, const char *sql);
 bool it_exec_ok(PGconn *conn, const char *sql);
 int it_pg_exec(struct it_env *e, const char *sql);

@@ -117,18 +117,6 @@ teardown(void **state)
 	return it_env_fini(&env);
 }
 
-/* The port of the server a query through this database ran on. */
-static long long
-server_port(const char *db)
-{
-	PGconn *c = it_connect(&env, db, "postgres", NULL);
-	long long port = it_query_int(c,
-	    "select current_setting('port')::int");
-
-	PQfinish(c);
-	return port;
-}
-
 /* SHOW HOSTS: the role column of a database's host, or "" if no row. */
 static void
 host_role(const char *db, int port, char *role, size_t len)
@@ -155,9 +143,9 @@ test_routes_by_role(void **state)
 	(void)state;
 	/* several times: transaction pooling may hand out other servers */
 	for (int i = 0; i < 5; i++) {
-		assert_int_equal(server_port("rw"), env.pg_port);
-		assert_int_equal(server_port("ro"), standby_port);
-		assert_int_equal(server_port("pref"), standby_port);
+		assert_int_equal(it_server_port(&env, "rw"), env.pg_port);
+		assert_int_equal(it_server_port(&env, "ro"), standby_port);
+		assert_int_equal(it_server_port(&env, "pref"), standby_port);
 	}
 	c = it_connect(&env, "rw", "postgres", NULL);
 	for (int i = 0; i < 20; i++) {
@@ -253,7 +241,7 @@ test_failover_under_write_load(void **state)
 	assert_true(it_log_contains(&env, "primary of database rw moved "
 	    "from "));
 	/* the new primary serves rw, and SHOW HOSTS says what happened */
-	assert_int_equal(server_port("rw"), standby_port);
+	assert_int_equal(it_server_port(&env, "rw"), standby_port);
 	{
 		char role[64];
 		host_role("rw", standby_port, role, sizeof(role));
@@ -277,10 +265,10 @@ test_failover_under_write_load(void **state)
 	 * query (in_hot_standby turns off) and is retired at its release;
 	 * with no standby left, the new primary serves as the last resort.
 	 */
-	assert_int_equal(server_port("pref"), standby_port);
+	assert_int_equal(it_server_port(&env, "pref"), standby_port);
 	assert_true(it_wait_log(&env, "server is now primary "
 	    "(in_hot_standby=off)", 5000));
-	assert_int_equal(server_port("pref"), standby_port);
+	assert_int_equal(it_server_port(&env, "pref"), standby_port);
 }
 
 int

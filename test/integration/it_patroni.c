@@ -206,18 +206,6 @@ teardown(void **state)
 	return it_env_fini(&env);
 }
 
-/* The port of the server a query through this database ran on. */
-static long long
-server_port(const char *db)
-{
-	PGconn *c = it_connect(&env, db, "postgres", NULL);
-	long long port = it_query_int(c,
-	    "select current_setting('port')::int");
-
-	PQfinish(c);
-	return port;
-}
-
 /*
  * patronictl switchover under a write load: the leader moves to the
  * other node and the writes follow it through the same pgweir.
@@ -235,8 +223,8 @@ test_switchover_under_write_load(void **state)
 		fprintf(stderr, "patroni or etcd is not installed: skipped\n");
 		skip();
 	}
-	assert_int_equal(server_port("rw"), pg_port[0]);
-	assert_int_equal(server_port("ro"), pg_port[1]);
+	assert_int_equal(it_server_port(&env, "rw"), pg_port[0]);
+	assert_int_equal(it_server_port(&env, "ro"), pg_port[1]);
 	snprintf(path, sizeof(path), "%s/writes", env.dir);
 	writer = it_write_load_start(&env, "rw", path, 14);
 	assert_true(writer > 0);
@@ -261,12 +249,12 @@ test_switchover_under_write_load(void **state)
 	assert_true(w.failed <= 2);
 	assert_true(it_log_contains(&env, "primary of database rw moved "
 	    "from "));
-	assert_int_equal(server_port("rw"), pg_port[1]);
+	assert_int_equal(it_server_port(&env, "rw"), pg_port[1]);
 	/* the old leader comes back as a replica: standby reads go there */
 	assert_true(wait_node(0, "replica", 30000));
-	for (int i = 0; i < 60 && server_port("ro") != pg_port[0]; i++)
+	for (int i = 0; i < 60 && it_server_port(&env, "ro") != pg_port[0]; i++)
 		it_sleep_ms(500);
-	assert_int_equal(server_port("ro"), pg_port[0]);
+	assert_int_equal(it_server_port(&env, "ro"), pg_port[0]);
 }
 
 int
