@@ -448,6 +448,117 @@ server_connect_query_answer(struct server *server, uint8_t type,
 	return true;
 }
 
+/* A ParameterStatus value of the login, or NULL if the server sent none. */
+static const char *
+login_param(const struct server *server, const char *name)
+{
+	for (int i = 0; i < server->n_login_params; i++)
+		if (strcmp(server->login_params[i].name, name) == 0)
+			return server->login_params[i].value;
+	return NULL;
+}
+
+/*
+ * For a server that does not report in_hot_standby (PostgreSQL 13 and
+ * older) when the database has target_session_attrs: one query that says
+ * both what libpq would ask (pg_is_in_recovery() for primary/standby,
+ * transaction_read_only for read-write/read-only).
+ */
+#define ROLE_PROBE "SELECT pg_catalog.pg_is_in_recovery(), " \
+	"pg_catalog.current_setting('transaction_read_only')"
+
+/* The role probe's DataRow: two text columns, "t"/"f" and "on"/"off". */
+static void
+role_probe_row(struct server *server, const char *body, size_t len)
+{
+	const char *col[2] = { NULL, NULL };
+	size_t off = 2, clen[2] = { 0, 0 };
+
+	if (len < 2 || (((uint8_t)body[0] << 8) | (uint8_t)body[1]) != 2)
+		return;
+	for (int i = 0; i < 2; i++) {
+		uint32_t n;
+		if (off + 4 > len)
+			return;
+		n = proto_get_u32(body + off);
+		off += 4;
+		if (n == UINT32_MAX || n > len - off)
+			return;
+		col[i] = body + off;
+		clen[i] = n;
+		off += n;
+	}
+	server->probed_hot_standby = clen[0] == 1 && col[0][0] == 't' ?
+	    "on" : "off";
+	server->probed_read_only = clen[1] == 2 && memcmp(col[1], "on", 2) ==
+	    0 ? "on" : "off";
+}
+
+/*
+ * An answer to the role probe.  An error leaves the role unknown (the
+ * server then serves only target_session_attrs = any and, as a last
+ * resort, prefer-standby).  True if consumed.
+ */
+static bool
+role_probe_answer(struct server *server, uint8_t type, const char *body,
+    size_t len)
+{
+	struct pq_error_fields f;
+
+	switch (type) {
+	case PQMSG_PARAMETER_STATUS:
+	case PQMSG_READY_FOR_QUERY:
+		return false;
+	case PQMSG_DATA_ROW:
+		role_probe_row(server, body, len);
+		return true;
+	case PQMSG_ERROR_RESPONSE:
+		server_log(server, LOG_LVL_WARNING, "could not tell whether "
+		    "the server is a standby: %.255s", proto_parse_error(body,
+		    len, &f) == 0 && f.message ? f.message : "?");
+		return true;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Whether the server may serve its database's target_session_attrs:
+ * decided from the login's in_hot_standby (PostgreSQL 14 and later), or,
+ * for an older server, from the role probe run first.  1: go on with the
+ * login; 0: the probe went out (its ReadyForQuery comes back here); -1:
+ * the server was closed.
+ */
+static int
+login_check_role(struct server *server)
+{
+	const char *hot_standby, *read_only;
+
+	if (server->repl_client != NULL)
+		return 1;
+	if (server->in_role_probe) {
+		server->in_role_probe = false;
+		hot_standby = server->probed_hot_standby;
+		read_only = server->probed_read_only;
+	} else {
+		hot_standby = login_param(server, "in_hot_standby");
+		read_only = login_param(server,
+		    "default_transaction_read_only");
+		if (hot_standby == NULL &&
+		    server->pool->db->conf->target_session_attrs != TA_ANY) {
+			if (proto_build_query(server->io.out, ROLE_PROBE) < 0) {
+				server_close(server, "out of memory");
+				return -1;
+			}
+			server->in_role_probe = true;
+			server_flush(server);
+			return 0;
+		}
+	}
+	return serverhost_accept_login(server, hot_standby, read_only) ? 1 :
+	    -1;
+}
+
 /*
  * The server refused the login (ErrorResponse).  Who sees the error, and
  * whether the pool counts it as its failure, depends on why.
@@ -503,16 +614,6 @@ login_refused(struct server *server, const char *body, size_t blen)
 	server_close(server, reason);
 }
 
-/* A ParameterStatus value of the login, or NULL if the server sent none. */
-static const char *
-login_param(const struct server *server, const char *name)
-{
-	for (int i = 0; i < server->n_login_params; i++)
-		if (strcmp(server->login_params[i].name, name) == 0)
-			return server->login_params[i].value;
-	return NULL;
-}
-
 /*
  * The login's ReadyForQuery: the database's connect_query runs first if
  * it has one; then the server is logged in and goes to its pool (or to
@@ -527,11 +628,11 @@ login_ready(struct server *server, char status)
 
 	server->tx_status = status;
 	/* before connect_query, which may write: is it the right server? */
-	if (!server->in_connect_query && server->repl_client == NULL &&
-	    !serverhost_accept_login(server,
-	    login_param(server, "in_hot_standby"),
-	    login_param(server, "default_transaction_read_only")))
-		return false;
+	if (!server->in_connect_query) {
+		int rc = login_check_role(server);
+		if (rc <= 0)
+			return rc == 0;
+	}
 	if (!server->in_connect_query && connect_query != NULL) {
 		server->in_connect_query = true;
 		if (proto_build_query(server->io.out, connect_query) < 0) {
@@ -584,6 +685,9 @@ login_message(struct server *server, uint8_t type, const char *body,
 
 	if (server->in_connect_query &&
 	    server_connect_query_answer(server, type, body, blen))
+		return true;
+	if (server->in_role_probe &&
+	    role_probe_answer(server, type, body, blen))
 		return true;
 	switch (type) {
 	case PQMSG_AUTHENTICATION:

@@ -69,6 +69,9 @@ struct server {
 	bool auth_sent;			/* a password went out */
 	bool just_checked;		/* passed server_check_query just now */
 	bool in_connect_query;		/* connect_query answers due */
+	bool in_role_probe;		/* the role probe's answers due */
+	const char *probed_hot_standby;	/* its answer: "on", "off" or NULL */
+	const char *probed_read_only;
 	bool tls_requested;		/* SSLRequest sent, answer pending */
 	bool startup_sent;		/* StartupMessage went out */
 	struct scram_client *scram;	/* during a SCRAM login; owned */

@@ -971,6 +971,9 @@ sim_config_text(const struct sim_opts *o)
 	    "dbf = host=%s dbname=db user=fz\n"
 	    "dbp = host=%s dbname=db user=fz "
 	    "password=md5ecf6b0ce462868565e78a0695028beb9\n"
+	    "dbrw = host=%s dbname=db target_session_attrs=read-write\n"
+	    "dbsb = host=%s dbname=db target_session_attrs=standby\n"
+	    "dbpref = host=%s dbname=db target_session_attrs=prefer-standby\n"
 	    "* = host=%s\n"
 	    "[users]\n"
 	    "alice = pool_mode=session\n"
@@ -992,6 +995,7 @@ sim_config_text(const struct sim_opts *o)
 	    "ignore_startup_parameters = extra_float_digits\n"
 	    "unix_socket_dir = %s\n",
 	    sim_global.dir, sim_global.dir, sim_global.dir, sim_global.dir,
+	    sim_global.dir, sim_global.dir, sim_global.dir,
 	    modes[o->pool_mode % 3], o->pool_size, o->max_prepared,
 	    o->hba ? "hba" : config_auth_type_name(o->auth_type),
 	    sim_global.dir, sim_global.dir);

@@ -28,6 +28,8 @@ struct sim_opts {
 	bool pg_silent;		/* the fake PostgreSQL answers logins only */
 	bool pg_mute;		/* ...and not even logins */
 	bool echo;		/* ...echoes each statement (notice, row) */
+	bool pg_standby;	/* the fake PostgreSQL is a standby (as a
+				 * server before 14 says: only when asked) */
 	bool slow_clients;	/* client peers read at most 4 kB per turn */
 	bool reload_file;	/* write the config where RELOAD finds it */
 	bool check_frames;	/* abort if pgweir sends a malformed frame */

@@ -275,6 +275,27 @@ pg_run_statement(struct sim *e, struct sim_pgconn *c, const char *q,
 		sim_add_msg(c->out, PQMSG_COPY_DATA, "2\ty\n", 4);
 		sim_add_msg(c->out, PQMSG_COPY_DONE, NULL, 0);
 		pg_add_strings(c->out, PQMSG_COMMAND_COMPLETE, "COPY 2", NULL);
+	} else if (strstr(q, "pg_is_in_recovery()") != NULL) {
+		/* what a server says of itself when asked (a standby's
+		 * transactions are read-only) */
+		const char *v = e->opts.pg_standby ? "t" : "f";
+		const char *ro = e->opts.pg_standby ? "on" : "off";
+		uint8_t row[64];
+		size_t n = 0;
+		row[n++] = 0;
+		row[n++] = 2;
+		proto_put_u32(row + n, 1);
+		n += 4;
+		row[n++] = (uint8_t)v[0];
+		proto_put_u32(row + n, (uint32_t)strlen(ro));
+		n += 4;
+		memcpy(row + n, ro, strlen(ro));
+		n += strlen(ro);
+		if (simple)
+			pg_add_rowdesc(c->out);
+		sim_add_msg(c->out, PQMSG_DATA_ROW, row, n);
+		pg_add_strings(c->out, PQMSG_COMMAND_COMPLETE, "SELECT 1",
+		    NULL);
 	} else if (pg_is(q, "set") || pg_is(q, "reset")) {
 		pg_add_strings(c->out, PQMSG_COMMAND_COMPLETE, "SET", NULL);
 	} else if (*q == '\0') {
