@@ -44,6 +44,7 @@
 #include "pgweir/relay.h"
 #include "pgweir/scram.h"
 #include "pgweir/server.h"
+#include "pgweir/serverhost.h"
 #include "pgweir/stats.h"
 
 /* Shortest pause between failed server connects, whatever the config. */
@@ -1097,9 +1098,11 @@ pool_reload(struct pgweir *pw, struct config *newcfg)
 			continue;
 		}
 		db->removed = false;
-		if (!dbconf_same_server(db->conf, conf))
+		if (!dbconf_same_server(db->conf, conf)) {
 			pool_retire_servers(pw, db,
 			    "database configuration changed");
+			serverhost_forget(db);
+		}
 		if (db->auto_db) {
 			dbconf_free(db->conf);
 			free(db->conf);

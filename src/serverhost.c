@@ -28,7 +28,7 @@
 #include "pgweir/server.h"
 #include "pgweir/serverhost.h"
 
-/* The per-host states, sized to the list (a reload may change it). */
+/* The per-host states, sized to the list (serverhost_forget empties them). */
 static bool
 host_states(struct database *db)
 {
@@ -77,6 +77,21 @@ serverhost_pick(struct database *db)
 	return targetattrs_pick_host(conf->target_session_attrs,
 	    db->host_roles, db->n_host_states, &db->host_next,
 	    conf->load_balance_hosts != LB_DISABLE);
+}
+
+/*
+ * The database's entry changed at a reload (other hosts, ports or
+ * target_session_attrs): what was known of its hosts no longer holds.
+ */
+void
+serverhost_forget(struct database *db)
+{
+	free(db->host_roles);
+	free(db->host_down_until);
+	db->host_roles = NULL;
+	db->host_down_until = NULL;
+	db->n_host_states = 0;
+	db->primary_host = -1;
 }
 
 enum host_role

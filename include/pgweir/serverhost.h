@@ -20,6 +20,7 @@ void serverhost_unreachable(struct server *server, const char *sqlstate,
 bool serverhost_accept_login(struct server *server, const char *in_hot_standby,
     const char *default_transaction_read_only);
 void serverhost_on_hot_standby(struct server *server, const char *value);
+void serverhost_forget(struct database *db);
 enum host_role serverhost_role(const struct database *db, int host);
 
 #endif
