@@ -470,6 +470,9 @@ start_up(struct pgweir *pw)
 	}
 	if (!taken_over && listener_open_all(pw) < 0)
 		return -1;
+	/* the metrics port too: a low one needs root, a busy one is said */
+	if (metrics_listen_early(pw) < 0)
+		return -1;
 	if (geteuid() == 0 && drop_privileges(user) < 0)
 		return -1;
 	if (cmdline.daemon && (daemonize() < 0 || event_reinit(pw->base) < 0)) {

@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stddef.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -37,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -697,6 +699,54 @@ metrics_start(struct pgweir *pw)
 	ms->listener = evhttp_bound_socket_get_listener(bound);
 	log_info("serving Prometheus metrics on http://%s:%d/metrics",
 	    cfg->metrics_listen_addr, cfg->metrics_port);
+	return 0;
+}
+
+/*
+ * Open the endpoint's listening socket now, before pgweir drops root and
+ * goes to the background: a port below 1024 can be bound, and a port in
+ * use fails the start where the shell sees it.  metrics_start takes the
+ * socket as it takes one an online restart handed over.
+ */
+int
+metrics_listen_early(struct pgweir *pw)
+{
+	const struct config *cfg = pw->cfg;
+	struct evutil_addrinfo hints, *ai = NULL;
+	char port[16];
+	int fd = -1, one = 1;
+
+	if (cfg->metrics_port == 0 || pw->metrics_fd_inherited)
+		return 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+	snprintf(port, sizeof(port), "%d", cfg->metrics_port);
+	if (evutil_getaddrinfo(cfg->metrics_listen_addr, port, &hints,
+	    &ai) != 0 || ai == NULL) {
+		log_fatal("could not listen for metrics on %s:%d: the address "
+		    "does not resolve", cfg->metrics_listen_addr,
+		    cfg->metrics_port);
+		return -1;
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) < 0 ||
+	    listen(fd, 128) < 0 || evutil_make_socket_nonblocking(fd) < 0 ||
+	    evutil_make_socket_closeonexec(fd) < 0) {
+		log_fatal("could not listen for metrics on %s:%d: %s",
+		    cfg->metrics_listen_addr, cfg->metrics_port,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		evutil_freeaddrinfo(ai);
+		return -1;
+	}
+	evutil_freeaddrinfo(ai);
+	pw->inherited_metrics_fd = fd;
+	pw->metrics_fd_inherited = true;
 	return 0;
 }
 

@@ -5,6 +5,7 @@
 struct pgweir;
 struct evbuffer;
 
+int metrics_listen_early(struct pgweir *pw);
 int metrics_start(struct pgweir *pw);
 void metrics_stop(struct pgweir *pw);
 int metrics_listen_fd(const struct pgweir *pw);

@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -417,12 +419,30 @@ test_notify_socket(void **state)
 	close(fd);
 }
 
+/* The pid a pidfile holds, once it is written (2 s at most); 0 if not. */
+static long
+wait_pidfile(const char *path)
+{
+	long pid = 0;
+
+	for (int i = 0; i < 100 && pid == 0; i++) {
+		FILE *fp;
+		it_sleep_ms(20);
+		fp = fopen(path, "r");
+		if (fp) {
+			if (fscanf(fp, "%ld", &pid) != 1)
+				pid = 0;
+			fclose(fp);
+		}
+	}
+	return pid;
+}
+
 /* -d: detaches, writes the pidfile, logs to the file, serves. */
 static void
 test_daemon_mode(void **state)
 {
 	char settings[1024], out[1024], pidpath[300], logpath[300];
-	FILE *fp;
 	long pid = 0;
 	PGconn *conn;
 
@@ -435,15 +455,7 @@ test_daemon_mode(void **state)
 	assert_int_equal(it_sh(&env, out, sizeof(out), "%s -d %s %s",
 	    getenv("PGWEIR_BIN"), getuid() == 0 ? "-u postgres" : "",
 	    env.ini), 0);
-	for (int i = 0; i < 100 && pid == 0; i++) {
-		it_sleep_ms(20);
-		fp = fopen(pidpath, "r");
-		if (fp) {
-			if (fscanf(fp, "%ld", &pid) != 1)
-				pid = 0;
-			fclose(fp);
-		}
-	}
+	pid = wait_pidfile(pidpath);
 	assert_true(pid > 0);
 	for (int i = 0; i < 100; i++) {
 		conn = it_connect(&env, "postgres", "postgres", NULL);
@@ -463,6 +475,87 @@ test_daemon_mode(void **state)
 	assert_int_equal(it_sh(&env, out, sizeof(out), "grep -c 'login "
 	    "attempt' %s", logpath), 0);
 	assert_int_equal(access(pidpath, F_OK), -1);	/* removed at exit */
+}
+
+/* A free TCP port below 1024 on 127.0.0.1, or 0. */
+static int
+free_low_port(void)
+{
+	for (int port = 1023; port >= 900; port--) {
+		struct sockaddr_in sin;
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)port);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+		close(fd);
+		if (ok)
+			return port;
+	}
+	return 0;
+}
+
+/*
+ * The metrics port is opened with the listeners, before pgweir drops
+ * root and goes to the background: started as root with -u, it can be
+ * below 1024; and a port already in use fails the start, with exit 1
+ * where the shell sees it, not only in the log.
+ */
+static void
+test_metrics_port_opened_early(void **state)
+{
+	char settings[512], out[2048], pidpath[300], logpath[300];
+	int busy, low;
+	long pid = 0;
+
+	(void)state;
+	snprintf(pidpath, sizeof(pidpath), "%s/pgweir.pid", env.dir);
+	snprintf(logpath, sizeof(logpath), "%s/daemon.log", env.dir);
+	/* a port someone else holds */
+	busy = it_free_port();
+	{
+		struct sockaddr_in sin;
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		memset(&sin, 0, sizeof(sin));
+		sin.sin_family = AF_INET;
+		sin.sin_port = htons((uint16_t)busy);
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		assert_int_equal(listen(fd, 1), 0);
+		snprintf(settings, sizeof(settings), "pidfile = %s\n"
+		    "logfile = %s\nmetrics_port = %d\n", pidpath, logpath,
+		    busy);
+		assert_int_equal(it_write_config(&env, settings, NULL), 0);
+		assert_int_equal(it_sh(&env, out, sizeof(out), "%s -d %s %s",
+		    getenv("PGWEIR_BIN"), getuid() == 0 ? "-u postgres" : "",
+		    env.ini), 1);
+		assert_non_null(strstr(out, "could not listen for metrics"));
+		close(fd);
+	}
+	if (getuid() != 0)
+		return;		/* a low port needs root */
+	low = free_low_port();
+	assert_true(low > 0);
+	snprintf(settings, sizeof(settings), "pidfile = %s\nlogfile = %s\n"
+	    "metrics_port = %d\n", pidpath, logpath, low);
+	assert_int_equal(it_write_config(&env, settings, NULL), 0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "%s -d -u postgres %s",
+	    getenv("PGWEIR_BIN"), env.ini), 0);
+	pid = wait_pidfile(pidpath);
+	assert_true(pid > 0);
+	assert_int_equal(it_sh(&env, out, sizeof(out), "for i in $(seq 50); "
+	    "do curl -sf http://127.0.0.1:%d/healthz && exit 0; sleep 0.1; "
+	    "done; exit 1", low), 0);
+	/* and it runs as postgres, not root */
+	assert_int_equal(it_sh(&env, out, sizeof(out), "ps -o user= -p %ld",
+	    pid), 0);
+	assert_non_null(strstr(out, "postgres"));
+	assert_int_equal(kill((pid_t)pid, SIGQUIT), 0);
+	for (int i = 0; i < 250 && kill((pid_t)pid, 0) == 0; i++)
+		it_sleep_ms(20);
+	assert_int_not_equal(kill((pid_t)pid, 0), 0);
 }
 
 /* Run as root without -u: refused (only checkable when we are root). */
@@ -522,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_notify_socket),
 		cmocka_unit_test(test_daemon_mode),
 		cmocka_unit_test(test_refuses_root),
+		cmocka_unit_test(test_metrics_port_opened_early),
 		cmocka_unit_test(test_trust_with_auth_file),
 	};
 
