@@ -384,6 +384,19 @@ const struct config_option config_options[] = {
 	  "disconnected with \"query timeout\", and the server rolled back "
 	  "and reused (0: off). Also applies while the client waits for a "
 	  "server (the error then says \"query_timeout\")." },
+	{ "max_wait_clients", OPT_INT, OFF(max_wait_clients), "0", 0,
+	  1000000, NULL, R | OPT_PGWEIR,
+	  "Most clients waiting for a server in one pool; past it a new "
+	  "request fails at once with `FATAL: too many clients waiting for "
+	  "a server` (SQLSTATE 53300) instead of queueing into "
+	  "query_wait_timeout (0: no bound)." },
+	{ "max_expected_wait", OPT_TIME, OFF(max_expected_wait), "0", 0,
+	  TMAX, NULL, R | OPT_PGWEIR,
+	  "A new request that would wait longer than this for a server fails "
+	  "at once with SQLSTATE 53300. The wait is estimated from the "
+	  "clients ahead of it, the pool's size and its average transaction "
+	  "time (of the last stats_period, or since start before the first "
+	  "one ends) (0: no bound)." },
 	{ "query_wait_timeout", OPT_TIME, OFF(query_wait_timeout), "120", 0,
 	  TMAX, NULL, R | OPT_DB | OPT_USER,
 	  "A client waiting longer than this for a server gets an error (0: "

@@ -669,6 +669,40 @@ pool_client_login(struct pool *pool, struct client *client)
 }
 
 /*
+ * max_wait_clients and max_expected_wait: a request that would join too
+ * long a queue fails at once (53300), rather than waiting into
+ * query_wait_timeout while it holds a connection and a place.  The
+ * expected wait counts the servers the pool may have (its size), or
+ * those it has when it has no size.
+ */
+static bool
+pool_refuses_waiter(struct pool *pool, struct client *client)
+{
+	const struct config *cfg = pool->pw->cfg;
+	char msg[256];
+
+	if (cfg->max_wait_clients > 0 &&
+	    pool->n_waiting >= cfg->max_wait_clients) {
+		snprintf(msg, sizeof(msg), "too many clients waiting for a "
+		    "server (max_wait_clients = %d)", cfg->max_wait_clients);
+	} else if (cfg->max_expected_wait > 0) {
+		int size = pool_size_of(pool);
+		uint64_t wait = stats_expected_wait(pool->stats,
+		    pool->n_waiting, size > 0 ? size :
+		    pool_total_servers(pool));
+		if (wait <= (uint64_t)cfg->max_expected_wait)
+			return false;
+		snprintf(msg, sizeof(msg), "the wait for a server would be "
+		    "about %.1f s (max_expected_wait = %.1f s)",
+		    (double)wait / 1e6, (double)cfg->max_expected_wait / 1e6);
+	} else {
+		return false;
+	}
+	client_close_error(client, SQLSTATE_TOO_MANY_CONNECTIONS, msg);
+	return true;
+}
+
+/*
  * The client has a request: link it to a free server now (true), or put
  * it at the end of the wait queue (false).  Strictly first come, first
  * served: a free server is never taken past a waiting client.
@@ -699,6 +733,8 @@ pool_acquire(struct pool *pool, struct client *client)
 		    "server shutting down");
 		return false;
 	}
+	if (pool_refuses_waiter(pool, client))
+		return false;
 	client->wait_start = pgweir_mono_usec();
 	client->wait_notified = false;
 	client_set_state(client, CL_WAITING);

@@ -156,3 +156,22 @@ stats_period_end(struct pool_stats *s)
 		hist_reset(&s->now[k]);
 	}
 }
+
+/*
+ * How long a new request would wait for a server, in microseconds: the
+ * `ahead` requests before it and itself, served by `servers` connections
+ * that each take the pool's average transaction time (of the last whole
+ * period, or since start before the first one ends).  0 when nothing is
+ * known yet.
+ */
+uint64_t
+stats_expected_wait(const struct pool_stats *s, int ahead, int servers)
+{
+	const struct stats_counters *c = s->last.xact_count > 0 ? &s->last :
+	    &s->total;
+
+	if (c->xact_count == 0 || servers <= 0 || ahead < 0)
+		return 0;
+	return c->xact_time / c->xact_count * (uint64_t)(ahead + 1) /
+	    (uint64_t)servers;
+}

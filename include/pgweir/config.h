@@ -132,6 +132,8 @@ struct config {
 	int pool_mode;
 	int max_client_conn;
 	int max_login_clients;
+	int max_wait_clients;		/* per pool; 0: no bound */
+	int64_t max_expected_wait;	/* usec; 0: no bound */
 	int default_pool_size;
 	int min_pool_size;
 	int reserve_pool_size;

@@ -69,6 +69,8 @@ uint64_t hist_count_below(const struct histogram *h, uint64_t usec);
 void stats_record(struct pool_stats *s, enum stats_latency kind,
     uint64_t usec);
 void stats_period_end(struct pool_stats *s);
+uint64_t stats_expected_wait(const struct pool_stats *s, int ahead,
+    int servers);
 void stats_add(struct stats_counters *dst, const struct stats_counters *src);
 
 #endif

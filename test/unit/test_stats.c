@@ -113,6 +113,33 @@ test_period_end(void **state)
 	free(s);
 }
 
+/*
+ * The expected wait of a new request: the requests ahead and itself, over
+ * the servers, at the average transaction time of the last period (or
+ * since start before one ends).
+ */
+static void
+test_expected_wait(void **state)
+{
+	struct pool_stats s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	/* nothing known yet: no estimate, nothing refused */
+	assert_int_equal(stats_expected_wait(&s, 10, 1), 0);
+	s.total.xact_count = 10;
+	s.total.xact_time = 10 * 400000;	/* 0.4 s each */
+	assert_int_equal(stats_expected_wait(&s, 0, 1), 400000);
+	assert_int_equal(stats_expected_wait(&s, 2, 1), 1200000);
+	assert_int_equal(stats_expected_wait(&s, 3, 2), 800000);
+	/* the last period, once there is one, says more than the total */
+	s.last.xact_count = 4;
+	s.last.xact_time = 4 * 100000;
+	assert_int_equal(stats_expected_wait(&s, 1, 1), 200000);
+	/* no server to wait for: no estimate */
+	assert_int_equal(stats_expected_wait(&s, 1, 0), 0);
+}
+
 int
 main(void)
 {
@@ -120,6 +147,7 @@ main(void)
 		cmocka_unit_test(test_bucket_edges),
 		cmocka_unit_test(test_quantile_error_bound),
 		cmocka_unit_test(test_period_end),
+		cmocka_unit_test(test_expected_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
