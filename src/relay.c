@@ -25,6 +25,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/log.h"
+#include "pgweir/losttx.h"
 #include "pgweir/pool.h"
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
@@ -250,6 +251,18 @@ client_discard_to_sync(struct client *client, const struct pq_header *hdr,
 	return STEP_NEXT;
 }
 
+/* A client whose transaction was lost with its server (losttx.c). */
+static enum step
+lost_transaction(struct client *client, struct pq_view *view,
+    const struct pq_header *hdr, size_t avail)
+{
+	enum losttx_step r = losttx_on_message(client, hdr, avail);
+
+	pq_view_init(view, client->io.in);
+	return r == LOSTTX_CLOSED ? STEP_STOP : r == LOSTTX_WAIT ?
+	    STEP_WAIT : STEP_NEXT;
+}
+
 /* prepared.c's verdict on a message, as a step (its input may move). */
 static enum step
 prepared_step(struct client *client, struct pq_view *view,
@@ -434,6 +447,8 @@ relay_client_pass(struct client *client)
 		}
 		if (client->discard_until_sync)
 			step = client_discard_to_sync(client, &hdr, avail);
+		else if (server == NULL && client->tx_lost)
+			step = lost_transaction(client, &view, &hdr, avail);
 		else if (server == NULL && prepared_is_on(client))
 			step = unlinked_prepared(client, &view, &hdr);
 		if (step == STEP_ON && server == NULL &&
@@ -604,6 +619,10 @@ relay_on_ErrorResponse(struct server *server, const char *body, size_t len)
 	uint8_t head = rq_head(rq);
 
 	rq->copy_in = false;
+	if (rq_empty(rq))
+		/* unasked: PostgreSQL ends the session (a linked client
+		 * hears it, and so closes with it: losttx_keep_client) */
+		server->ended_unasked = true;
 	if (rq_empty(rq) && server->link == NULL) {
 		/*
 		 * Unasked, on an idle server: PostgreSQL is ending the

@@ -36,6 +36,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/log.h"
+#include "pgweir/losttx.h"
 #include "pgweir/pool.h"
 #include "pgweir/prepared.h"
 #include "pgweir/proto.h"
@@ -938,9 +939,13 @@ server_close(struct server *server, const char *reason)
 		    reason);
 	}
 	if (client != NULL) {
+		bool keep = losttx_keep_client(client, server);
 		pool_unlink(client, server);
-		client_close_error(client, SQLSTATE_CONNECTION_FAILURE,
-		    "server connection closed unexpectedly");
+		if (keep)
+			losttx_begin(client);
+		else
+			client_close_error(client, SQLSTATE_CONNECTION_FAILURE,
+			    "server connection closed unexpectedly");
 	}
 	if (server->dns_req) {
 		evdns_getaddrinfo_cancel(server->dns_req);

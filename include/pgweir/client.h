@@ -88,6 +88,12 @@ struct client {
 	bool close_loud;		/* a refused login: log its close */
 	bool read_paused;		/* backpressure from the server side */
 	bool discard_until_sync;	/* a cancelled extended batch: drop it */
+	/* its transaction was lost with its server (losttx.c) */
+	bool tx_lost;			/* answered here until it ends it */
+	bool tx_lost_told;		/* it was told why (08006) */
+	bool lost_parsed_end;		/* this batch parsed ROLLBACK/COMMIT */
+	bool lost_rolled_back;		/* ...and executed it */
+	bool lost_batch_failed;		/* an error: drop up to Sync */
 	bool direct_tls;		/* began with a TLS ClientHello */
 	bool first_byte_seen;		/* the direct-TLS check was done */
 	bool ps_on;			/* its mode rewrites statements */

@@ -65,6 +65,7 @@ struct server {
 	bool cancel_sent;		/* a cancel went out during cleanup */
 	struct cancel_list cancels;	/* cancels in flight to it (cancel.c) */
 	bool close_needed;		/* close instead of reuse (reload) */
+	bool ended_unasked;		/* sent an error nobody asked for */
 	bool read_paused;		/* backpressure from the client side */
 	bool auth_sent;			/* a password went out */
 	bool just_checked;		/* passed server_check_query just now */

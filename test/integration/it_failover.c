@@ -204,11 +204,25 @@ static void
 test_failover_under_write_load(void **state)
 {
 	char path[400], out[1024];
+	const char *seven[1] = { "7" };
 	long long promoted, stopped;
 	struct it_writes w;
+	PGconn *simple, *ext;
+	PGresult *r;
 	pid_t writer;
 
 	(void)state;
+	/* two clients inside a transaction when the primary goes */
+	simple = it_connect(&env, "rw", "postgres", NULL);
+	assert_true(it_exec_ok(simple, "begin"));
+	assert_true(it_exec_ok(simple, "insert into t values (5)"));
+	ext = it_connect(&env, "rw", "postgres", NULL);
+	r = PQexecParams(ext, "begin", 0, NULL, NULL, NULL, NULL, 0);
+	PQclear(r);
+	r = PQexecParams(ext, "insert into t values ($1)", 1, NULL, seven,
+	    NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
 	snprintf(path, sizeof(path), "%s/writes", env.dir);
 	writer = it_write_load_start(&env, "rw", path, 12);
 	assert_true(writer > 0);
@@ -237,6 +251,47 @@ test_failover_under_write_load(void **state)
 	assert_true(w.failed <= 1);
 	/* found by the misfit retry, not after server_login_retry */
 	assert_true(w.first_after - promoted < 15000);
+	/*
+	 * The clients that were inside a transaction keep their connection:
+	 * the next request hears that the transaction is gone (08006), the
+	 * one after is refused as in an aborted transaction (25P02), COMMIT
+	 * answers ROLLBACK, and then they go on, on the new primary.  Nothing
+	 * of the lost transaction was written.
+	 */
+	r = PQexec(simple, "insert into t values (6)");
+	assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+	assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "08006");
+	PQclear(r);
+	assert_int_equal(PQtransactionStatus(simple), PQTRANS_INERROR);
+	r = PQexec(simple, "select 1");
+	assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "25P02");
+	PQclear(r);
+	r = PQexec(simple, "commit");
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	assert_string_equal(PQcmdStatus(r), "ROLLBACK");
+	PQclear(r);
+	assert_int_equal(PQtransactionStatus(simple), PQTRANS_IDLE);
+	assert_true(it_exec_ok(simple, "insert into t values (8)"));
+	assert_int_equal(it_query_int(simple, "select count(*) from t where "
+	    "id in (5, 6, 7)"), 0);
+	assert_int_equal(it_query_int(simple, "select count(*) from t where "
+	    "id = 8"), 1);
+	PQfinish(simple);
+	/* the same through the extended protocol, ROLLBACK included */
+	r = PQexecParams(ext, "insert into t values ($1)", 1, NULL, seven,
+	    NULL, NULL, 0);
+	assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "08006");
+	PQclear(r);
+	r = PQexecParams(ext, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	assert_int_equal(PQtransactionStatus(ext), PQTRANS_IDLE);
+	r = PQexecParams(ext, "select count(*) from t where id = $1", 1, NULL,
+	    seven, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	assert_string_equal(PQgetvalue(r, 0, 0), "0");
+	PQclear(r);
+	PQfinish(ext);
 	/* a line for the switch of primary */
 	assert_true(it_log_contains(&env, "primary of database rw moved "
 	    "from "));

@@ -687,7 +687,12 @@ test_postgres_killed(void **state)
 	assert_gone(tx_pid);
 	assert_gone(copy_pid);
 
-	/* the client in a transaction: an error, not a hang */
+	/*
+	 * The client idle in a transaction: an error, not a hang.  Its
+	 * backend said FATAL (unexpected postmaster exit) before going, and
+	 * pgweir passed it on, so the client closes with it (a server lost
+	 * without a word keeps its client: it_failover).
+	 */
 	if (PQsendQuery(tx, "select 1") == 1) {
 		res = result_within(tx, 5000);
 		assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
