@@ -102,6 +102,9 @@ check_answer(struct evbuffer *all)
 	body = memmem(s, len, "\r\n\r\n", 4);
 	if (body == NULL)
 		return;		/* cut short by a pipelined request */
+	/* /healthz and /ready answer plain text, not Prometheus text */
+	if (memmem(s, (size_t)(body - s), "version=0.0.4", 13) == NULL)
+		return;
 	end = s + len;
 	for (const char *p = body + 4; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
