@@ -1207,8 +1207,7 @@ database_free(struct pgweir *pw, struct database *db)
 		free(db->conf);
 	}
 	config_unref(db->cfg);
-	free(db->host_roles);
-	free(db->host_down_until);
+	serverhost_forget(db);
 	free(db->name);
 	free(db);
 }

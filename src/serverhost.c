@@ -38,12 +38,10 @@ host_states(struct database *db)
 		return false;
 	if (db->n_host_states == n)
 		return true;
-	free(db->host_roles);
-	free(db->host_down_until);
+	serverhost_forget(db);
 	db->host_roles = calloc((size_t)n, sizeof(*db->host_roles));
 	db->host_down_until = calloc((size_t)n, sizeof(*db->host_down_until));
 	db->n_host_states = db->host_roles && db->host_down_until ? n : 0;
-	db->primary_host = -1;
 	return db->n_host_states == n;
 }
 
@@ -80,8 +78,9 @@ serverhost_pick(struct database *db)
 }
 
 /*
- * The database's entry changed at a reload (other hosts, ports or
- * target_session_attrs): what was known of its hosts no longer holds.
+ * Empty the per-host states: the database's entry changed at a reload
+ * (other hosts, ports or target_session_attrs), so what was known of its
+ * hosts no longer holds; or the database is freed.
  */
 void
 serverhost_forget(struct database *db)
