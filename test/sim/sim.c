@@ -27,6 +27,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -180,6 +181,24 @@ sim_log_settings(void)
 }
 
 /*
+ * Where the private directory goes: $TMPDIR if set, else /dev/shm when
+ * it is a directory we may write (fuzz_files rewrites a file for every
+ * input, and on a disk's filesystem truncating and writing it back cost
+ * more than half of each input's time), else /tmp.
+ */
+static const char *
+sim_tmp_base(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	if (tmp != NULL && tmp[0] != '\0' && strlen(tmp) < 60)
+		return tmp;
+	if (access("/dev/shm", W_OK | X_OK) == 0)
+		return "/dev/shm";
+	return "/tmp";
+}
+
+/*
  * Once per process: a private directory with the certificate, the
  * auth_file, the hba file, and the fake PostgreSQL's socket; SIGPIPE
  * ignored as pgweir's main() does; log lines formatted but not written.
@@ -188,15 +207,13 @@ static void
 sim_global_init(void)
 {
 	struct sockaddr_un sun;
-	const char *tmp = getenv("TMPDIR");
 
 	if (sim_global.ready)
 		return;
 	sim_global.trace = getenv("PGWEIR_FUZZ_TRACE") != NULL;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(sim_global.dir, sizeof(sim_global.dir),
-	    "%s/pgweir-fuzz.XXXXXX",
-	    tmp && tmp[0] && strlen(tmp) < 60 ? tmp : "/tmp");
+	    "%s/pgweir-fuzz.XXXXXX", sim_tmp_base());
 	if (mkdtemp(sim_global.dir) == NULL) {
 		perror("mkdtemp");
 		abort();
@@ -226,11 +243,20 @@ sim_global_init(void)
 bool
 sim_contains_ci(const uint8_t *data, size_t len, const char *word)
 {
-	size_t n = strlen(word);
+	size_t n = strlen(word), j;
 
-	for (size_t i = 0; n <= len && i <= len - n; i++)
-		if (strncasecmp((const char *)data + i, word, n) == 0)
+	/*
+	 * By hand, not with strncasecmp(): libFuzzer hooks that call to
+	 * learn the compared strings, which at every byte of every input
+	 * cost fuzz_files a tenth of its time.
+	 */
+	for (size_t i = 0; n <= len && i <= len - n; i++) {
+		for (j = 0; j < n && tolower(data[i + j]) ==
+		    tolower((unsigned char)word[j]); j++)
+			;
+		if (j == n)
 			return true;
+	}
 	return false;
 }
 
