@@ -65,7 +65,7 @@ struct admin_session {
 	struct database *target;	/* PAUSE/WAIT_CLOSE db, NULL: all */
 	bool pending_simple;		/* the answer ends with ReadyForQuery */
 	bool discard_until_sync;	/* extended protocol after an error */
-	bool in_extended;		/* an extended batch is being answered */
+	bool in_extended;	/* an extended batch is being answered */
 	int64_t deadline;		/* SUSPEND gives up after this */
 	struct admin_stmt stmts[STMTS_MAX];
 	char *portal;			/* the bound portal's query; owned */

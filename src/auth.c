@@ -63,7 +63,7 @@ struct auth_state {
 	enum hba_method method;
 	enum auth_step step;
 	char *secret;			/* the user's secret; wiped, owned */
-	bool mock;			/* unknown user: must fail like a bad one */
+	bool mock;	/* unknown user: must fail like a bad one */
 	uint8_t md5_salt[4];
 	struct authquery_req *aq;	/* lookup in flight, or NULL */
 	struct authwork_req *check;	/* PAM or LDAP check in flight */
@@ -271,14 +271,14 @@ auth_start_scram(struct client *client)
 		if (scram_parse_secret(a->secret, &secret) < 0)
 			a->mock = true;
 	} else if (!a->mock && !is_md5_secret(a->secret)) {
-		/* a plaintext password: the same secret PostgreSQL would keep */
+		/* a plaintext password: the secret PostgreSQL would keep */
 		if (scram_build_secret_cached(client, &secret) < 0)
 			a->mock = true;
 	} else {
 		/* SCRAM cannot check an MD5 secret; fail like a bad password */
 		if (!a->mock)
-			client_log(client, LOG_LVL_LOG, "user has an MD5 secret; "
-			    "SCRAM needs a plaintext or SCRAM secret");
+			client_log(client, LOG_LVL_LOG, "user has an MD5 "
+			    "secret; SCRAM needs a plaintext or SCRAM secret");
 		a->mock = true;
 	}
 	if (a->mock)

@@ -664,7 +664,8 @@ client_login_free(struct client *client)
 	free(l->database);
 	config_unref(l->cfg);
 	if (l->checked_password != NULL) {
-		OPENSSL_cleanse(l->checked_password, strlen(l->checked_password));
+		OPENSSL_cleanse(l->checked_password,
+		    strlen(l->checked_password));
 		free(l->checked_password);
 	}
 	if (l->derived != NULL) {
@@ -1178,7 +1179,8 @@ client_io_cb(struct io *io, short what, void *arg)
 		client->first_byte_seen = true;
 		/* the peek costs a system call: only where TLS could follow */
 		if (client->pw->tls.client_side != NULL &&
-		    client->addr.family != AF_UNIX && io_peek_byte(io) == 0x16 &&
+		    client->addr.family != AF_UNIX &&
+		    io_peek_byte(io) == 0x16 &&
 		    client_start_direct_tls(client) < 0)
 			return;
 	}

@@ -57,7 +57,7 @@ struct parse_state {
 	struct config *cfg;
 	struct source stack[INCLUDE_DEPTH_MAX];
 	int depth;		/* number of open sources */
-	char *raw;		/* the full current line, indentation stripped */
+	char *raw;	/* the full current line, indentation stripped */
 	size_t rawcap;
 	enum section section;
 	bool failed;

@@ -3,7 +3,8 @@
  * Logging: one line per event, to stderr, a log file and/or syslog.
  *
  * Every line carries a timestamp, the process id and a level; connection
- * modules add their own "C-0x55d0c1a2b3c0: db/user@addr:port" prefix through log_vmsg().
+ * modules add their own "C-0x55d0c1a2b3c0: db/user@addr:port" prefix
+ * through log_vmsg().
  * The log file stays open and is reopened on reload so that logrotate can
  * move it away.  Nothing here allocates: lines are formatted on the stack.
  *
@@ -37,7 +38,7 @@ static struct {
 	int fd;			/* log file, or -1 */
 	char *path;		/* log file path, owned */
 	bool use_syslog;
-	char *ident;		/* syslog ident, owned (openlog keeps the pointer) */
+	char *ident;	/* syslog ident, owned (openlog keeps the pointer) */
 } logstate = { .fd = -1 };
 
 static const char *const level_names[] = {

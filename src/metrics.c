@@ -142,8 +142,8 @@ render_hosts(struct pgweir *pw, struct evbuffer *out)
 			add_label(out, db->name);
 			evbuffer_add(out, "\",host=\"", 8);
 			add_label(out, c->hosts[i]);
-			evbuffer_add_printf(out, "\",port=\"%d\",role=\"%s\"} 1\n",
-			    c->ports[i],
+			evbuffer_add_printf(out,
+			    "\",port=\"%d\",role=\"%s\"} 1\n", c->ports[i],
 			    targetattrs_role_name(serverhost_role(db, i)));
 		}
 	}

@@ -1188,7 +1188,8 @@ user_free(struct pgweir *pw, struct user *user)
 		OPENSSL_cleanse(user->derived, sizeof(*user->derived));
 	free(user->derived);
 	if (user->checked_password != NULL) {
-		OPENSSL_cleanse(user->checked_password, strlen(user->checked_password));
+		OPENSSL_cleanse(user->checked_password,
+		    strlen(user->checked_password));
 		free(user->checked_password);
 	}
 	free(user->name);

@@ -778,7 +778,8 @@ server_settle(struct server *server)
 	if (busy) {
 		if (server->state != SV_TESTED) {
 			server_set_state(server, SV_TESTED);
-			server_arm_timer(server, pw->cfg->cancel_wait_timeout > 0 ?
+			server_arm_timer(server,
+			    pw->cfg->cancel_wait_timeout > 0 ?
 			    pw->cfg->cancel_wait_timeout : 10 * 1000000);
 		}
 		if (server->rq.copy_in) {

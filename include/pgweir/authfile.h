@@ -7,7 +7,7 @@
 /* One "user" "secret" line. */
 struct authfile_entry {
 	char *name;		/* owned */
-	char *secret;		/* plaintext, md5..., or SCRAM-SHA-256$...; owned */
+	char *secret;	/* plaintext, md5..., or SCRAM-SHA-256$...; owned */
 	size_t order;		/* position in the file: the last line wins */
 };
 

@@ -68,13 +68,13 @@ struct client {
 	struct varset *reset_vars;	/* login values: what RESET gives */
 	uint32_t slot;			/* cancel key pid; slot in pw->slots */
 	uint32_t cancel_key;		/* random cancel key secret */
-	uint32_t pkt_remain;		/* bytes of a message still to forward */
-	uint32_t pkt_discard;		/* bytes of a cancelled request to drop */
+	uint32_t pkt_remain;	/* bytes of a message still to forward */
+	uint32_t pkt_discard;	/* bytes of a cancelled request to drop */
 	int64_t connect_time;		/* wall clock usec */
 	/* monotonic usec; written by relay.c and pool.c, read by deadline.c */
 	int64_t login_start;		/* accepted */
 	int64_t request_time;		/* the current request began */
-	int64_t tx_start;		/* the current transaction began, or 0 */
+	int64_t tx_start;	/* the current transaction began, or 0 */
 	int64_t idle_since;		/* last answer completed */
 	int64_t wait_start;		/* began waiting for a server */
 	int64_t deadline;		/* when the timer fires, or 0 */
@@ -87,7 +87,7 @@ struct client {
 	bool logged_in;			/* counted in db/user client counts */
 	bool close_loud;		/* a refused login: log its close */
 	bool read_paused;		/* backpressure from the server side */
-	bool discard_until_sync;	/* a cancelled extended batch: drop it */
+	bool discard_until_sync; /* a cancelled extended batch: drop it */
 	/* its transaction was lost with its server (losttx.c) */
 	bool tx_lost;			/* answered here until it ends it */
 	bool tx_lost_told;		/* it was told why (08006) */

@@ -1,4 +1,4 @@
-/* pgweir: configuration (the options table, ini files, [databases], [users]). */
+/* pgweir: configuration (options table, ini files, [databases], [users]). */
 #ifndef PGWEIR_CONFIG_H
 #define PGWEIR_CONFIG_H
 
@@ -258,7 +258,7 @@ enum opt_type {
 /* Option flags. */
 #define OPT_RELOAD	0x01	/* a reload or SET applies it at runtime */
 #define OPT_SENSITIVE	0x02	/* never shown or logged */
-#define OPT_LATER	0x04	/* PgBouncer has it; pgweir does not act on it yet */
+#define OPT_LATER	0x04	/* PgBouncer has it; pgweir does not act yet */
 #define OPT_PGWEIR	0x08	/* pgweir's own key (PgBouncer lacks it) */
 #define OPT_DB		0x10	/* a [databases] entry may override it */
 #define OPT_USER	0x20	/* a [users] entry may override it */
@@ -272,7 +272,7 @@ struct config_option {
 	long long min, max;	/* limits for OPT_INT / OPT_TIME (seconds) */
 	const char *const *choices; /* for OPT_ENUM, NULL-terminated */
 	unsigned flags;
-	const char *help;	/* one or two sentences for docs and SHOW CONFIG */
+	const char *help; /* one or two sentences for docs and SHOW CONFIG */
 };
 
 /* The options table, in the order SHOW CONFIG and the docs list them. */
@@ -289,8 +289,8 @@ const char *config_entry_key(const struct config_option *opt);
 const char *config_suggest_option(const char *name);
 int config_set_option(struct config *cfg, const struct config_option *opt,
     const char *value, char *err, size_t errlen);
-int config_format_option(const struct config *cfg, const struct config_option *opt,
-    char *buf, size_t buflen);
+int config_format_option(const struct config *cfg,
+    const struct config_option *opt, char *buf, size_t buflen);
 
 struct config *config_new_defaults(void);
 struct config *config_load(const char *path, struct config_error *err);

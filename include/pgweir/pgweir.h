@@ -104,7 +104,7 @@ struct pgweir {
 					 * when first needed */
 	struct authquery *authquery;	/* auth_query connections and cache */
 	struct tls_contexts tls;	/* TLS towards clients and servers */
-	uint8_t auth_mock_key[32];	/* random; mock SCRAM for unknown users */
+	uint8_t auth_mock_key[32]; /* random; mock SCRAM for unknown users */
 	struct var_registry vars;	/* tracked parameter names and sets */
 	struct iobuf_cache iobufs;	/* spare buffers for connections */
 	struct random_pool random;	/* cancel keys, MD5 salts */

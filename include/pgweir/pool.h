@@ -23,11 +23,11 @@ struct database {
 	char *name;			/* owned */
 	struct db_conf *conf;		/* into cfg, or owned if auto */
 	struct config *cfg;		/* reference held while conf is used */
-	bool auto_db;			/* made from the "*" entry; conf owned */
+	bool auto_db;	/* made from the "*" entry; conf owned */
 	bool removed;			/* gone from the config at reload */
 	bool paused;			/* PAUSE: no new server work */
 	bool disabled;			/* DISABLE: no new clients */
-	bool admin;			/* the admin console's virtual database */
+	bool admin;	/* the admin console's virtual database */
 	int n_clients;			/* logged-in clients */
 	int n_servers;			/* server connections */
 	int n_pools;			/* pools of this database */
@@ -40,7 +40,7 @@ struct database {
 	enum host_role *host_roles;
 	int64_t *host_down_until;	/* monotonic usec */
 	int n_host_states;
-	int walk_failures;		/* hosts in a row that failed or misfit */
+	int walk_failures;	/* hosts in a row that failed or misfit */
 	int primary_host;		/* where the last primary was; -1 */
 	uint64_t primary_switches;	/* times it moved to another host */
 	/* cached DNS answer for the host entry dns_host */
@@ -134,7 +134,7 @@ struct pool {
 	int64_t last_error_time;	/* monotonic usec; 0: none */
 	bool last_error_refused;	/* refused, not unreachable */
 	bool last_error_misfit;		/* no host fit target_session_attrs */
-	int n_repl_waiting;		/* replication clients waiting for room */
+	int n_repl_waiting;	/* replication clients waiting for room */
 	bool repl_resuming;		/* pool_replication_resume is running */
 	uint64_t last_waiter_seq;
 	int64_t unused_since;		/* monotonic usec it became empty; 0 */

@@ -41,7 +41,7 @@ struct server {
 	TAILQ_ENTRY(server) entry;	/* in the pool list of its state */
 	int host;			/* entry of the database's host list */
 	enum host_role role;		/* what its host said it is */
-	bool login_read_only;		/* default_transaction_read_only at login */
+	bool login_read_only;	/* default_transaction_read_only at login */
 	struct sockaddr_storage remote;	/* where it connected (for cancels) */
 	socklen_t remote_len;
 	struct evdns_getaddrinfo_request *dns_req; /* lookup in flight */
@@ -54,12 +54,12 @@ struct server {
 	uint32_t backend_pid;		/* from BackendKeyData */
 	uint32_t backend_key;
 	uint32_t pkt_remain;		/* bytes of a message still to pass */
-	bool pkt_forward;		/* ...and whether they go to the client */
+	bool pkt_forward;	/* ...and whether they go to the client */
 	char tx_status;			/* from the last ReadyForQuery */
 	bool logged_in;			/* login finished */
 	bool copy_both;			/* in COPY BOTH (replication) */
 	bool internal_failed;		/* a query of ours failed */
-	bool reset_pending;		/* run server_reset_query when settled */
+	bool reset_pending;	/* run server_reset_query when settled */
 	bool role_changed;		/* SET ROLE or SESSION AUTH. ran */
 	bool restoring;			/* restoring startup values */
 	bool cancel_sent;		/* a cancel went out during cleanup */

@@ -23,7 +23,8 @@ enum target_attrs {
 enum host_role {
 	HOST_UNKNOWN,		/* not connected yet, or forgotten */
 	HOST_PRIMARY,		/* in_hot_standby = off, writable */
-	HOST_PRIMARY_READ_ONLY,	/* a primary with default_transaction_read_only */
+	/* a primary with default_transaction_read_only on */
+	HOST_PRIMARY_READ_ONLY,
 	HOST_STANDBY,		/* in_hot_standby = on */
 	HOST_DOWN,		/* the last connect or login to it failed */
 };

@@ -88,7 +88,8 @@ check_answer(struct evbuffer *all)
 	if (len == 0)
 		return;
 	if (getenv("PGWEIR_FUZZ_TRACE") != NULL)
-		fprintf(stderr, "fuzz: /metrics answered:\n%.*s\n", (int)len, s);
+		fprintf(stderr, "fuzz: /metrics answered:\n%.*s\n", (int)len,
+		    s);
 	/*
 	 * evhttp answers in the version the request named, whatever it was
 	 * ("HTTP/-1.5" included): only the status is looked at.

@@ -1035,7 +1035,8 @@ it_raw_until_ready(int fd, char *types, size_t typeslen, char *err,
 		if (hdr[0] == 'E' && err && errlen && err[0] == '\0') {
 			for (size_t i = 0; i < len && body[i]; ) {
 				if (body[i] == 'M') {
-					snprintf(err, errlen, "%s", body + i + 1);
+					snprintf(err, errlen, "%s",
+					    body + i + 1);
 					break;
 				}
 				i += strlen(body + i) + 1;

@@ -240,8 +240,8 @@ test_controller_commands(void **state)
 	if (strstr(out, "app|") == NULL)
 		fail_msg("SHOW STATS: %s", out);
 	/* another account is refused the console by the hba's peer line */
-	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -w -At -h '%s/run' "
-	    "-p %d -U pgbouncer -d pgbouncer -c 'SHOW LISTS' 2>&1",
+	assert_int_equal(it_sh(&env, out, sizeof(out), "psql -X -w -At "
+	    "-h '%s/run' -p %d -U pgbouncer -d pgbouncer -c 'SHOW LISTS' 2>&1",
 	    env.dir, env.port) != 0, 1);
 	PQfinish(c);
 }

@@ -55,7 +55,8 @@ standby_start(void)
 	snprintf(standby_dir, sizeof(standby_dir), "%s/standby", env.dir);
 	standby_port = it_free_port();
 	if (it_sh(&env, out, sizeof(out), "mkdir -m 700 '%s' && %s"
-	    "chown postgres: '%s'; %senv PATH=\"$(%s/pgcluster.sh bindir):$PATH\" "
+	    "chown postgres: '%s'; "
+	    "%senv PATH=\"$(%s/pgcluster.sh bindir):$PATH\" "
 	    "pg_basebackup -h '%s' -p %d -U postgres -D '%s' -R -X stream "
 	    "-c fast",
 	    standby_dir, getuid() == 0 ? "" : ": ", standby_dir, as_owner(),

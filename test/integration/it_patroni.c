@@ -166,8 +166,8 @@ setup(void **state)
 		    base, n + 1, n + 1) != 0)
 			return -1;
 		if (!wait_node(n, n == 0 ? "primary" : "replica", 60000)) {
-			it_sh(&env, out, sizeof(out), "tail -20 '%s/patroni%d.log'",
-			    base, n + 1);
+			it_sh(&env, out, sizeof(out),
+			    "tail -20 '%s/patroni%d.log'", base, n + 1);
 			fprintf(stderr, "patroni node%d did not start:\n%s\n",
 			    n + 1, out);
 			return -1;

@@ -461,8 +461,8 @@ test_batch_split_everywhere(void **state)
 		assert_int_equal(it_raw_until_ready(fd, types, sizeof(types),
 		    err, sizeof(err), val, sizeof(val)), 0);
 		if (strcmp(types, want) != 0 || strcmp(val, "42") != 0)
-			fail_msg("split at %zu: %s (want %s) %s", k, types, want,
-			    err);
+			fail_msg("split at %zu: %s (want %s) %s", k, types,
+			    want, err);
 		close(fd);
 	}
 }

@@ -359,7 +359,8 @@ stream_bogus_users(int from, int count)
 	for (int i = from; i < from + count; i++) {
 		int fd = raw_unix();
 		snprintf(user, sizeof(user), "nobody_%08d", i);
-		assert_int_equal(it_send_startup(fd, i % 2 ? "postgres" : "autodb_nope", user), 0);
+		assert_int_equal(it_send_startup(fd,
+		    i % 2 ? "postgres" : "autodb_nope", user), 0);
 		assert_int_equal(read_msg(fd, &type, body, sizeof(body),
 		    &len), 0);
 		assert_int_equal(type, 'R');
@@ -488,7 +489,8 @@ test_empty_secret_never_logs_in(void **state)
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		snprintf(settings, sizeof(settings), "auth_type = %s\n"
 		    "auth_file = %s\n", methods[i],
-		    it_write_userlist(&env, "\"eve\" \"\"\n\"alice\" \"alice-pw\"\n"));
+		    it_write_userlist(&env,
+		    "\"eve\" \"\"\n\"alice\" \"alice-pw\"\n"));
 		restart(settings);
 		print_message("auth_type = %s\n", methods[i]);
 		assert_false(raw_password_login("postgres", "eve", ""));

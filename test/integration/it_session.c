@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: ISC */
 /*
  * Session pooling through a real pgweir to a real PostgreSQL: psql over TCP
- * (IPv4 and IPv6) and the unix socket, a million-row result, COPY both ways, and the reset
- * between two sessions that share one server connection.
+ * (IPv4 and IPv6) and the unix socket, a million-row result, COPY both
+ * ways, and the reset between two sessions that share one server
+ * connection.
  */
 #include "config.h"
 

@@ -464,7 +464,7 @@ pg_on_message(struct sim *e, struct sim_pgconn *c, uint8_t type,
 		return;
 	switch (type) {
 	case PQMSG_QUERY:
-		/* a simple query runs in the unnamed portal: the old one goes */
+		/* a simple query runs in the unnamed portal: the old goes */
 		free(c->portal);
 		c->portal = NULL;
 		body[len ? len - 1 : 0] = '\0';

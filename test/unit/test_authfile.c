@@ -21,7 +21,8 @@ test_parse(void **state)
 	    ";; users\n"
 	    "# and comments\n"
 	    "\"alice\" \"secret\"\n"
-	    "  \"bob\"   \"md5aaaabbbbccccddddeeeeffff00001111\" trailing junk\n"
+	    "  \"bob\"   \"md5aaaabbbbccccddddeeeeffff00001111\" "
+	    "trailing junk\n"
 	    "\n"
 	    "\"q\"\"uote\" \"pa\"\"ss\"\n"
 	    "\"alice\" \"later wins\"\n";

@@ -362,14 +362,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_statement_follows_client, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_registry_shares_statements, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_name_reuse_and_close, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_discard_all_forgets_names, setup,
-		    teardown),
+		cmocka_unit_test_setup_teardown(test_statement_follows_client,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_registry_shares_statements,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_name_reuse_and_close,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_discard_all_forgets_names,
+		    setup, teardown),
 		cmocka_unit_test(test_lru_eviction),
 		cmocka_unit_test(test_batch_split_everywhere),
 	};

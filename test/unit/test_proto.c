@@ -235,7 +235,8 @@ test_startup_errors(void **state)
 		  "no PostgreSQL user name specified" },
 		{ PQ_PROTOCOL_3_0, "user\0a", 6, "expected terminator" },
 		{ PQ_PROTOCOL_3_0, "user\0", 6, "missing value" },
-		{ 2u << 16, "user\0a\0", 8, "unsupported frontend protocol 2.0" },
+		{ 2u << 16, "user\0a\0", 8,
+		    "unsupported frontend protocol 2.0" },
 		{ PQ_PROTOCOL_3_0, "user\0a\0options\0-x\0", 19,
 		  "unsupported options startup parameter: only '-c "
 		  "config=val' and '--config=val' are allowed" },
