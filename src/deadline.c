@@ -1,18 +1,10 @@
 /* SPDX-License-Identifier: ISC */
 /*
- * A client's deadlines: which timeout applies in which state, and what
- * happens when it passes.
- *
- *   login/welcome  client_login_timeout, from accept; before its
- *                  StartupMessage also client_startup_timeout, from accept
- *   idle           client_idle_timeout, from the last answer
- *   waiting        query_wait_timeout from the start of the wait, and
- *                  query_timeout from the start of the request (and,
- *                  not a deadline, query_wait_notify's NOTICE)
- *   active         query_timeout while a request is outstanding;
- *                  idle_transaction_timeout when idle inside a transaction;
- *                  client_idle_timeout when idle outside one (session mode);
- *                  transaction_timeout from the start of the transaction
+ * A client's deadlines: the timeouts in force for it (per-user and
+ * per-database values over the global ones) handed to timeouts.c, which
+ * says which applies in the client's state and when; and what happens
+ * when one passes.  (query_wait_notify's NOTICE to waiting clients is
+ * here too, though not a deadline.)
  *
  * The lists of login, welcome, waiting and idle clients are in the order
  * their deadlines come (clients join at the tail when they enter a state),
@@ -43,6 +35,7 @@
 #include "pgweir/pool.h"
 #include "pgweir/proto.h"
 #include "pgweir/server.h"
+#include "pgweir/timeouts.h"
 
 /* A per-user override if set, else the global value. */
 static int64_t
@@ -110,51 +103,60 @@ deadline_timeouts_in_use(const struct config *cfg)
 	return false;
 }
 
-/* The deadline that applies to a client now (monotonic usec), or 0. */
-static int64_t
-client_deadline(const struct client *client)
+/* A client's state as timeouts.c knows it. */
+static enum timeouts_phase
+phase_of(const struct client *client)
 {
-	const struct server *server = client->link;
-
 	switch (client->state) {
-	case CL_WELCOME:
-		/* waiting for the pool's first server: as a waiting request */
-		return earlier(earlier(due(client->login_start,
-		    client->pw->cfg->client_login_timeout),
-		    due(client->login_start, query_wait_timeout(client))),
-		    due(client->login_start, UTIMEOUT(client, query_timeout)));
 	case CL_LOGIN:
-		return earlier(due(client->login_start,
-		    client->pw->cfg->client_login_timeout), client->in_startup ?
-		    due(client->login_start,
-		    client->pw->cfg->client_startup_timeout) : 0);
+		return TP_LOGIN;
+	case CL_WELCOME:
+		return TP_WELCOME;
 	case CL_IDLE:
-		return due(client->idle_since,
-		    UTIMEOUT(client, client_idle_timeout));
+		return TP_IDLE;
 	case CL_WAITING:
-		return earlier(due(client->wait_start,
-		    query_wait_timeout(client)), due(client->request_time,
-		    UTIMEOUT(client, query_timeout)));
-	case CL_ACTIVE: {
-		int64_t d;
-		if (client->replication)
-			return 0;	/* a stream: no query or idle bound */
-		if (!rq_empty(&server->rq))
-			d = due(client->request_time,
-			    UTIMEOUT(client, query_timeout));
-		else if (server->tx_status != 'I')
-			d = due(client->idle_since,
-			    UTIMEOUT(client, idle_transaction_timeout));
-		else
-			d = due(client->idle_since,
-			    UTIMEOUT(client, client_idle_timeout));
-		return earlier(d, due(client->tx_start,
-		    UTIMEOUT(client, transaction_timeout)));
-	}
+		return TP_WAITING;
+	case CL_ACTIVE:
 	case CL_CLOSED:
 		break;
 	}
-	return 0;
+	return TP_ACTIVE;
+}
+
+/*
+ * The deadline that applies to a client now (monotonic usec), or 0:
+ * timeouts.c's rule over its times and the timeouts in force for it.
+ */
+static int64_t
+client_deadline(const struct client *client)
+{
+	const struct config *cfg = client->pw->cfg;
+	const struct server *server = client->link;
+	struct timeouts_in in;
+
+	if (client->state == CL_CLOSED)
+		return 0;
+	in.phase = phase_of(client);
+	in.in_startup = client->in_startup;
+	in.replication = client->replication;
+	in.request_pending = server != NULL && !rq_empty(&server->rq);
+	in.in_transaction = server != NULL && server->tx_status != 'I';
+	in.login_start = client->login_start;
+	in.idle_since = client->idle_since;
+	in.wait_start = client->wait_start;
+	in.request_time = client->request_time;
+	in.tx_start = client->tx_start;
+	in.login_timeout = cfg->client_login_timeout;
+	in.startup_timeout = cfg->client_startup_timeout;
+	/* a client still logging in has no pool or user to ask yet */
+	in.query_wait_timeout = client->pool != NULL &&
+	    client->login_user != NULL ? query_wait_timeout(client) : 0;
+	in.query_timeout = UTIMEOUT(client, query_timeout);
+	in.client_idle_timeout = UTIMEOUT(client, client_idle_timeout);
+	in.idle_transaction_timeout = UTIMEOUT(client,
+	    idle_transaction_timeout);
+	in.transaction_timeout = UTIMEOUT(client, transaction_timeout);
+	return timeouts_next(&in).at;
 }
 
 /*

@@ -40,6 +40,7 @@
 #include "pgweir/config.h"
 #include "pgweir/log.h"
 #include "pgweir/pool.h"
+#include "pgweir/poolrules.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/scram.h"
@@ -402,43 +403,59 @@ pool_evict_idle(struct pool *pool, bool same_db)
 	return false;
 }
 
-/* The pool's size, plus the reserve once a client has waited long enough. */
-static int
-pool_size_now(const struct pool *pool)
+/* The counts poolrules.c decides on, as they are now. */
+static void
+pool_load_of(const struct pool *pool, struct pool_load *l)
 {
 	const struct client *oldest = TAILQ_FIRST(&pool->waiting_clients);
-	int size = pool->set.size, reserve = pool->set.reserve;
 
-	if (size == 0)
-		return 0;
-	if (reserve > 0 && oldest != NULL &&
-	    pgweir_mono_usec() - oldest->wait_start >=
-	    pool->pw->cfg->reserve_pool_timeout)
-		size += reserve;
-	return size;
+	l->size = pool->set.size;
+	l->reserve = pool->set.reserve;
+	/* the clock only when the answer depends on it */
+	l->oldest_wait = oldest != NULL && l->reserve > 0 ?
+	    pgweir_mono_usec() - oldest->wait_start : -1;
+	l->reserve_timeout = pool->pw->cfg->reserve_pool_timeout;
+	l->servers = pool_total_servers(pool);
+	l->db_servers = pool->db->n_servers;
+	l->db_limit = pool->set.db_limit;
+	l->user_servers = pool->user->n_servers;
+	l->user_limit = pool->set.user_limit;
 }
 
 /*
  * Whether the pool may open one more server connection now.  For clients
  * that wait (may_evict), an idle server of another pool is closed to make
- * room under a database or user cap; never to keep min_pool_size.
+ * room under a database or user cap, at most one per cap and call (a cap
+ * lowered by a reload below the servers open is met as they are released,
+ * not by emptying other pools at once); never to keep min_pool_size.
  */
 static bool
 pool_has_room(struct pool *pool, bool may_evict)
 {
-	int size = pool_size_now(pool), limit;
+	bool evicted_db = false, evicted_user = false;
+	struct pool_load l;
 
-	if (size > 0 && pool_total_servers(pool) >= size)
-		return false;
-	limit = pool->set.db_limit;
-	if (limit > 0 && pool->db->n_servers >= limit && (!may_evict ||
-	    !pool_evict_idle(pool, true) || pool->db->n_servers >= limit))
-		return false;
-	limit = pool->set.user_limit;
-	if (limit > 0 && pool->user->n_servers >= limit && (!may_evict ||
-	    !pool_evict_idle(pool, false) || pool->user->n_servers >= limit))
-		return false;
-	return true;
+	for (;;) {
+		pool_load_of(pool, &l);
+		switch (poolrules_room(&l)) {
+		case ROOM_FREE:
+			return true;
+		case ROOM_POOL_FULL:
+			return false;
+		case ROOM_DB_FULL:
+			if (!may_evict || evicted_db ||
+			    !pool_evict_idle(pool, true))
+				return false;
+			evicted_db = true;
+			break;
+		case ROOM_USER_FULL:
+			if (!may_evict || evicted_user ||
+			    !pool_evict_idle(pool, false))
+				return false;
+			evicted_user = true;
+			break;
+		}
+	}
 }
 
 /* The waiting client at this place in the queue (0: the oldest), or NULL. */
@@ -494,10 +511,11 @@ pool_launch_if_needed(struct pool *pool)
 	coming = pool->n_connecting + pool_checking_servers(pool);
 	while (pool->n_waiting > coming && pool_has_room(pool, true)) {
 		struct client *waiter = pool_waiter_at(pool, coming);
-		int size = pool_size_of(pool);
+		struct pool_load l;
 
 		/* PgBouncer's words, once per server of the reserve */
-		if (size > 0 && pool_total_servers(pool) >= size)
+		pool_load_of(pool, &l);
+		if (poolrules_from_reserve(&l))
 			client_log(TAILQ_FIRST(&pool->waiting_clients),
 			    LOG_LVL_WARNING, "taking connection from "
 			    "reserve_pool");
