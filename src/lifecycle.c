@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/client.h"
@@ -29,6 +30,7 @@
 #include "pgweir/server.h"
 #include "pgweir/stats.h"
 #include "pgweir/tls.h"
+#include "pgweir/varcache.h"
 
 /* Whether a shutdown in progress has nothing left to wait for. */
 static bool
@@ -565,6 +567,62 @@ pgweir_free_pools(struct pgweir *pw)
 {
 	cancel_free_all(pw);
 	pool_free_all(pw);
+}
+
+/*
+ * An empty runtime: no config yet, every list empty, no descriptor.
+ * main() and the simulator of test/sim/ start from it.
+ */
+void
+pgweir_runtime_clear(struct pgweir *pw)
+{
+	memset(pw, 0, sizeof(*pw));
+	TAILQ_INIT(&pw->databases);
+	TAILQ_INIT(&pw->users);
+	TAILQ_INIT(&pw->pools);
+	TAILQ_INIT(&pw->login_clients);
+	TAILQ_INIT(&pw->dead_clients);
+	TAILQ_INIT(&pw->dead_servers);
+	TAILQ_INIT(&pw->cancels);
+	pw->spare_fd = -1;
+	pw->inherited_metrics_fd = -1;
+}
+
+/*
+ * What every runtime needs once pw->cfg is set, built the same way for
+ * main() and the simulator: the statement registry, the tracked
+ * parameters, the event loop, auth_query's state, the reaper (given the
+ * core's free functions) and the login handler.  Listening, signals, the
+ * console and /metrics are each caller's.  0, or -1 with the reason in
+ * err; pgweir_free_runtime() frees what was built.
+ */
+int
+pgweir_runtime_init(struct pgweir *pw, char *err, size_t errlen)
+{
+	const char *why = "out of memory";
+
+	pw->timeouts_active = deadline_timeouts_in_use(pw->cfg);
+	if (prepared_init(pw) < 0)
+		goto fail;
+	if (varcache_init(&pw->vars, pw->cfg->track_extra_parameters) < 0) {
+		why = "track_extra_parameters: too many parameters";
+		goto fail;
+	}
+	pw->base = event_base_new();
+	if (pw->base == NULL) {
+		why = "could not create the event loop";
+		goto fail;
+	}
+	pw->authquery = authquery_new(pw->base);
+	if (pw->authquery == NULL)
+		goto fail;
+	authquery_set_cache_ttl(pw->authquery, pw->cfg->auth_query_cache_ttl);
+	pgweir_reaper_init(pw, client_free, server_free);
+	auth_register(pw);
+	return 0;
+fail:
+	snprintf(err, errlen, "%s", why);
+	return -1;
 }
 
 /*

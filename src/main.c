@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include "pgweir/admin.h"
-#include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
 #include "pgweir/hba.h"
@@ -46,7 +45,6 @@
 #include "pgweir/metrics.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
-#include "pgweir/prepared.h"
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
 #include "pgweir/takeover.h"
@@ -408,7 +406,6 @@ start_up(struct pgweir *pw)
 	pw->config_path = strdup(cmdline.config);
 	pw->cmd_verbose = cmdline.verbose;
 	pw->cmd_quiet = cmdline.quiet || cmdline.daemon;
-	pw->timeouts_active = deadline_timeouts_in_use(pw->cfg);
 	if (pgweir_apply_log_settings(pw, pw->cfg) < 0)
 		return -1;
 	user = cmdline.user ? cmdline.user :
@@ -437,21 +434,11 @@ start_up(struct pgweir *pw)
 		log_fatal("no random numbers from OpenSSL");
 		return -1;
 	}
-	if (prepared_init(pw) < 0) {
-		log_fatal("out of memory");
+	if (pgweir_runtime_init(pw, aerr, sizeof(aerr)) < 0) {
+		log_fatal("%s", aerr);
 		return -1;
 	}
-	if (varcache_init(&pw->vars, pw->cfg->track_extra_parameters) < 0) {
-		log_fatal("track_extra_parameters: too many parameters");
-		return -1;
-	}
-	pw->base = event_base_new();
-	if (pw->base == NULL) {
-		log_fatal("could not create the event loop");
-		return -1;
-	}
-	/* who answers logins and the console */
-	auth_register(pw);
+	/* who answers the console (the runtime answers logins) */
 	if (admin_register(pw) < 0) {
 		log_fatal("could not set up the console");
 		return -1;
@@ -496,15 +483,8 @@ start_up(struct pgweir *pw)
 	    "/etc/resolv.conf") != 0)
 		log_warning("could not read the resolver configuration; host "
 		    "names in [databases] may not resolve");
-	pw->authquery = authquery_new(pw->base);
-	if (pw->authquery == NULL) {
-		log_fatal("out of memory");
-		return -1;
-	}
-	authquery_set_cache_ttl(pw->authquery, pw->cfg->auth_query_cache_ttl);
 	/* host names through evdns: libpq's own lookup would block */
 	authquery_set_dns(pw->authquery, pw->dns);
-	pgweir_reaper_init(pw, client_free, server_free);
 	pw->after_reap = pgweir_after_reap;
 	if (pgweir_add_tick(pw, takeover_tick) < 0) {
 		log_fatal("too many tick hooks");
@@ -527,15 +507,7 @@ main(int argc, char **argv)
 	struct pgweir pw;
 	int rc;
 
-	memset(&pw, 0, sizeof(pw));
-	TAILQ_INIT(&pw.databases);
-	TAILQ_INIT(&pw.users);
-	TAILQ_INIT(&pw.pools);
-	TAILQ_INIT(&pw.login_clients);
-	TAILQ_INIT(&pw.dead_clients);
-	TAILQ_INIT(&pw.dead_servers);
-	TAILQ_INIT(&pw.cancels);
-	pw.inherited_metrics_fd = -1;
+	pgweir_runtime_clear(&pw);
 
 	rc = parse_args(argc, argv, &cmdline);
 	if (rc != 0)

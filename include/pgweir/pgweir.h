@@ -182,6 +182,8 @@ void pgweir_after_reap(struct pgweir *pw);
 void pgweir_drain(struct pgweir *pw);
 void pgweir_close_all(struct pgweir *pw, const char *reason);
 void pgweir_free_pools(struct pgweir *pw);
+void pgweir_runtime_clear(struct pgweir *pw);
+int pgweir_runtime_init(struct pgweir *pw, char *err, size_t errlen);
 void pgweir_free_runtime(struct pgweir *pw);
 void pgweir_janitor_cb(evutil_socket_t fd, short what, void *arg);
 int pgweir_add_tick(struct pgweir *pw, void (*fn)(struct pgweir *pw));

@@ -46,19 +46,16 @@
 #include "pgweir/admin.h"
 #include "pgweir/auth.h"
 #include "pgweir/authfile.h"
-#include "pgweir/authquery.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/hba.h"
 #include "pgweir/log.h"
 #include "pgweir/pgweir.h"
 #include "pgweir/pool.h"
-#include "pgweir/prepared.h"
 #include "pgweir/proto.h"
 #include "pgweir/relay.h"
 #include "pgweir/server.h"
 #include "pgweir/tls.h"
-#include "pgweir/varcache.h"
 
 #include "pgweir/metrics.h"
 
@@ -1065,13 +1062,7 @@ sim_build(const struct sim_opts *o, char *text)
 	for (int i = 0; i < SIM_PG_CONNS_MAX; i++)
 		e->pg[i].fd = -1;
 	pw = &e->pw;
-	TAILQ_INIT(&pw->databases);
-	TAILQ_INIT(&pw->users);
-	TAILQ_INIT(&pw->pools);
-	TAILQ_INIT(&pw->login_clients);
-	TAILQ_INIT(&pw->dead_clients);
-	TAILQ_INIT(&pw->dead_servers);
-	TAILQ_INIT(&pw->cancels);
+	pgweir_runtime_clear(pw);
 	sim_log_settings();
 	pw->cfg = config_load_string(text, "sim.ini", &err);
 	if (pw->cfg == NULL) {
@@ -1083,8 +1074,6 @@ sim_build(const struct sim_opts *o, char *text)
 	pw->config_path = strdup(path);
 	pw->cmd_quiet = getenv("PGWEIR_FUZZ_LOG") == NULL;
 	pw->cmd_verbose = 2;
-	pw->spare_fd = -1;
-	pw->timeouts_active = deadline_timeouts_in_use(pw->cfg);
 	pw->auth = authfile_parse(sim_authfile, "userlist.txt", msg,
 	    sizeof(msg));
 	if (o->hba)
@@ -1092,18 +1081,11 @@ sim_build(const struct sim_opts *o, char *text)
 		    sizeof(msg));
 	if (pw->auth == NULL || (o->hba && pw->hba == NULL) ||
 	    tls_build(pw->cfg, &pw->tls, msg, sizeof(msg)) < 0 ||
-	    prepared_init(pw) < 0 ||
-	    varcache_init(&pw->vars, pw->cfg->track_extra_parameters) < 0) {
+	    pgweir_runtime_init(pw, msg, sizeof(msg)) < 0) {
 		fprintf(stderr, "sim: set-up failed: %s\n", msg);
 		abort();
 	}
 	memset(pw->auth_mock_key, 0x5a, sizeof(pw->auth_mock_key));
-	pw->base = event_base_new();
-	pw->authquery = pw->base ? authquery_new(pw->base) : NULL;
-	if (pw->authquery == NULL)
-		abort();
-	pgweir_reaper_init(pw, client_free, server_free);
-	auth_register(pw);
 	if (admin_register(pw) < 0)
 		abort();
 	event_assign(&pw->stats_ev, pw->base, -1, EV_PERSIST,
