@@ -80,7 +80,7 @@ struct admin_cmd {
 };
 
 /* Whether a database name is the console's. */
-bool
+static bool
 admin_is_console(const struct pgweir *pw, const char *dbname)
 {
 	return strcmp(dbname, "pgweir") == 0 ||
@@ -88,7 +88,7 @@ admin_is_console(const struct pgweir *pw, const char *dbname)
 }
 
 /* The rights of a console client. */
-enum admin_rights
+static enum admin_rights
 admin_rights_of(const struct client *client)
 {
 	return client->admin ? client->admin->rights : ADMIN_NONE;
@@ -115,7 +115,7 @@ admin_peer_is_self(const struct client *client)
  * password alike).  Returns 0, or -1 when the login is refused (the
  * client is closed).
  */
-int
+static int
 admin_authorize(struct client *client, const char *user, bool self)
 {
 	const struct config *cfg = client->pw->cfg;
@@ -159,7 +159,7 @@ admin_count_request(struct client *client, uint8_t type)
 }
 
 /* Free a console client's session (when it closes). */
-void
+static void
 admin_client_closed(struct client *client)
 {
 	struct admin_session *s = client->admin;
@@ -178,7 +178,7 @@ admin_client_closed(struct client *client)
 }
 
 /* The console's login reply: parameters a driver looks at, then ready. */
-void
+static void
 admin_login(struct client *client)
 {
 	static const struct {

@@ -260,19 +260,6 @@ static const struct {
 	{ "latency", cols_latency, N(cols_latency), show_latency },
 };
 
-/* The columns of SHOW what, or NULL when there is no such SHOW. */
-const struct admin_column *
-admin_show_columns(const char *what, int *ncols)
-{
-	for (size_t i = 0; i < sizeof(shows) / sizeof(shows[0]); i++) {
-		if (strcasecmp(shows[i].name, what) == 0) {
-			*ncols = shows[i].ncols;
-			return shows[i].cols;
-		}
-	}
-	return NULL;
-}
-
 /* The PostgreSQL type oid of a column type letter. */
 static uint32_t
 type_oid(char t)

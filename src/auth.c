@@ -73,7 +73,7 @@ struct auth_state {
 };
 
 /* Free a login's state, wiping what was secret. */
-void
+static void
 auth_free(struct client *client)
 {
 	struct auth_state *a = client->auth;
@@ -793,6 +793,9 @@ auth_pick_method(struct client *client, enum hba_method *method,
 	return false;
 }
 
+static void auth_start(struct client *client);
+static void auth_handle_input(struct client *client);
+
 static const struct login_ops login_ops = {
 	.start = auth_start,
 	.input = auth_handle_input,
@@ -811,7 +814,7 @@ auth_register(struct pgweir *pw)
  * Ends in pool_client_login(), or closes the client; may return before
  * that, waiting for the client's answers or for auth_query.
  */
-void
+static void
 auth_start(struct client *client)
 {
 	struct pgweir *pw = client->pw;
@@ -1073,7 +1076,7 @@ auth_on_password(struct client *client, char *body, size_t len)
  * Input from a client in authentication: PasswordMessage-type messages
  * only ('p'); anything else is a protocol violation.
  */
-void
+static void
 auth_handle_input(struct client *client)
 {
 	struct evbuffer *in = client->io.in;

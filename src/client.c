@@ -86,6 +86,8 @@ client_state_name(enum client_state state)
 	return state_names[state];
 }
 
+static const char *client_db_name(const struct client *client);
+
 /*
  * Log a line prefixed with "C-ptr: db/user@addr", the layout of
  * PgBouncer's lines that log tools parse (pgbadger wants the "0x" of a
@@ -251,7 +253,7 @@ client_slots_in_use_below(const struct pgweir *pw)
  * The client that a CancelRequest names, or NULL.  The key is compared in
  * constant time so that timing does not leak how much of a guess matched.
  */
-struct client *
+static struct client *
 client_find_by_key(struct pgweir *pw, uint32_t pid, uint32_t key)
 {
 	struct client *client;
@@ -644,7 +646,7 @@ client_user_name(const struct client *client)
 }
 
 /* The database name a client asked for or logged in to. */
-const char *
+static const char *
 client_db_name(const struct client *client)
 {
 	if (client->login != NULL)
@@ -950,7 +952,7 @@ client_adopt(struct pgweir *pw, int fd, const struct client_handover *h)
  * Sync has not arrived yet is dropped as it comes, then answered with
  * ReadyForQuery, as a server does after an error.
  */
-void
+static void
 client_cancel_wait(struct client *client)
 {
 	struct evbuffer *in = client->io.in;

@@ -142,7 +142,7 @@ edit_distance(const char *a, const char *b)
 }
 
 /* The option name closest to a misspelt one, or NULL if none is close. */
-const char *
+static const char *
 config_suggest_option(const char *name)
 {
 	const char *best = NULL;

@@ -277,6 +277,9 @@ report_reload(void *arg, const char *key, const char *err)
 	    key, err);
 }
 
+static void pgweir_install_config(struct pgweir *pw, struct config *cfg,
+    struct tls_contexts *tls);
+
 /*
  * Reload: parse the file (and auth_file) into new objects, and only if all
  * of it is good, swap them in.  A bad file changes nothing.
@@ -435,7 +438,7 @@ pgweir_stats_arm(struct pgweir *pw)
  * server connection retires: turning TLS on (or stricter) must not leave
  * old plaintext or weaker connections in use.  Used by reload and by SET.
  */
-void
+static void
 pgweir_install_config(struct pgweir *pw, struct config *cfg,
     struct tls_contexts *tls)
 {

@@ -532,13 +532,3 @@ listener_accepting(const struct pgweir *pw)
 	return false;
 }
 
-/* Number of open listeners. */
-int
-listener_count(const struct pgweir *pw)
-{
-	int n = 0;
-
-	for (const struct listener *l = pw->listeners; l; l = l->next)
-		n++;
-	return n;
-}

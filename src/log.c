@@ -81,27 +81,6 @@ log_facility_parse(const char *name)
 	return -1;
 }
 
-/* Open the log file at the stored path, replacing the old descriptor. */
-int
-log_reopen(void)
-{
-	int fd;
-
-	if (logstate.path == NULL)
-		return 0;
-	fd = open(logstate.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-	    0640);
-	if (fd < 0) {
-		log_error("could not open log file \"%s\": %s", logstate.path,
-		    strerror(errno));
-		return -1;
-	}
-	if (logstate.fd >= 0)
-		close(logstate.fd);
-	logstate.fd = fd;
-	return 0;
-}
-
 /*
  * Apply new settings.  A file that cannot be opened is an error and keeps
  * the old file, so that a reload with a bad path loses no log lines.

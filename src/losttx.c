@@ -12,6 +12,11 @@
  * ends it; then the client is an ordinary idle client again.  Nothing it
  * sent after the loss reaches a server, so none of its transaction's
  * later statements can run outside the transaction.
+ *
+ * This module keeps the client's lost-transaction flags and writes the
+ * answers into its output; it never calls into the core: server.c moves
+ * the client to idle (and logs) when the loss begins, relay.c flushes the
+ * answers and logs when the transaction ends.
  */
 #include "config.h"
 
@@ -25,9 +30,7 @@
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/io.h"
-#include "pgweir/log.h"
 #include "pgweir/losttx.h"
-#include "pgweir/pool.h"
 #include "pgweir/proto.h"
 #include "pgweir/server.h"
 
@@ -44,17 +47,18 @@
  * client is closed, as PgBouncer does.
  */
 bool
-losttx_keep_client(const struct client *client, const struct server *server)
+losttx_keep_client(const struct client *client, const struct server *server,
+    enum pool_mode mode)
 {
-	return client->state == CL_ACTIVE &&
-	    pool_mode_of(server->pool) != POOL_SESSION &&
+	return client->state == CL_ACTIVE && mode != POOL_SESSION &&
 	    client->replication == PQ_REPL_NONE && server->logged_in &&
 	    (server->tx_status == 'T' || server->tx_status == 'E') &&
 	    rq_empty(&server->rq) && client->pkt_remain == 0 &&
 	    !client->discard_until_sync && !server->ended_unasked;
 }
 
-/* The client's server went away inside its transaction. */
+/* The client's server went away inside its transaction (the caller
+ * makes it idle). */
 void
 losttx_begin(struct client *client)
 {
@@ -63,10 +67,6 @@ losttx_begin(struct client *client)
 	client->lost_parsed_end = false;
 	client->lost_rolled_back = false;
 	client->lost_batch_failed = false;
-	client_set_state(client, CL_IDLE);
-	client_log(client, LOG_LVL_LOG, "server connection lost inside a "
-	    "transaction; the client keeps its connection and must end the "
-	    "transaction");
 }
 
 /* The next word of sql at *p (letters only), upper-cased into w. */
@@ -136,13 +136,6 @@ lost_error(struct client *client)
 	client->tx_lost_told = true;
 }
 
-/* The transaction is over: the client is an ordinary idle one again. */
-static void
-lost_end(struct client *client)
-{
-	client->tx_lost = false;
-	client_log(client, LOG_LVL_LOG, "the lost transaction was ended");
-}
 
 /*
  * The statement text of a Query or Parse at the head of the input, into
@@ -169,9 +162,10 @@ read_statement(struct client *client, const struct pq_header *hdr,
 }
 
 /*
- * One message of a client in a lost transaction, answered here.  Only
- * whole Query and Parse messages are looked into; anything else is
- * dropped (the rest of a big one as it comes, through pkt_discard).
+ * One message of a client in a lost transaction, answered here (into
+ * its output; the caller flushes).  Only whole Query and Parse messages
+ * are looked into; anything else is dropped (the rest of a big one as it
+ * comes, through pkt_discard).
  */
 enum losttx_step
 losttx_on_message(struct client *client, const struct pq_header *hdr,
@@ -209,7 +203,7 @@ losttx_on_message(struct client *client, const struct pq_header *hdr,
 		if (looked && end) {
 			proto_build_command_complete(out, "ROLLBACK");
 			proto_build_ready_for_query(out, 'I');
-			lost_end(client);
+			client->tx_lost = false;	/* ordinary again */
 		} else {
 			lost_error(client);
 			proto_build_ready_for_query(out, 'E');
@@ -255,7 +249,7 @@ losttx_on_message(struct client *client, const struct pq_header *hdr,
 		proto_build_ready_for_query(out, client->lost_rolled_back ?
 		    'I' : 'E');
 		if (client->lost_rolled_back)
-			lost_end(client);
+			client->tx_lost = false;	/* ordinary again */
 		client->lost_rolled_back = false;
 		break;
 	case PQMSG_FUNCTION_CALL:
@@ -267,5 +261,5 @@ losttx_on_message(struct client *client, const struct pq_header *hdr,
 		client->lost_batch_failed = true;
 		break;
 	}
-	return client_flush(client) < 0 ? LOSTTX_CLOSED : LOSTTX_DONE;
+	return client->tx_lost ? LOSTTX_DONE : LOSTTX_ENDED;
 }

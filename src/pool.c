@@ -125,7 +125,7 @@ admin_db_conf(const char *name)
 }
 
 /* The runtime database of that name if one exists (none is made). */
-struct database *
+static struct database *
 pool_lookup_database(struct pgweir *pw, const char *name)
 {
 	struct database *db;
@@ -258,7 +258,7 @@ pool_find(struct pgweir *pw, struct database *db, struct user *user,
 }
 
 /* Free a pool that has no clients and no servers left. */
-void
+static void
 pool_free(struct pool *pool)
 {
 	TAILQ_REMOVE(&pool->pw->pools, pool, entry);
@@ -277,13 +277,6 @@ pool_free(struct pool *pool)
 	free(pool->last_error_sqlstate);
 	free(pool->last_error_message);
 	free(pool);
-}
-
-/* The [users] entry of the pool's login user, or NULL. */
-const struct user_conf *
-pool_user_conf(const struct pool *pool)
-{
-	return pool->user->conf;
 }
 
 /* An int override: the user's, else the database's, else the global. */
@@ -344,14 +337,14 @@ pool_mode_of(const struct pool *pool)
 }
 
 /* Most server connections of this pool (0: no limit). */
-int
+static int
 pool_size_of(const struct pool *pool)
 {
 	return pool->set.size;
 }
 
 /* All server connections of the pool, in any state. */
-int
+static int
 pool_total_servers(const struct pool *pool)
 {
 	return pool->n_connecting + pool->n_idle_servers +

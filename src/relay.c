@@ -259,8 +259,12 @@ lost_transaction(struct client *client, struct pq_view *view,
 	enum losttx_step r = losttx_on_message(client, hdr, avail);
 
 	pq_view_init(view, client->io.in);
-	return r == LOSTTX_CLOSED ? STEP_STOP : r == LOSTTX_WAIT ?
-	    STEP_WAIT : STEP_NEXT;
+	if (r == LOSTTX_WAIT)
+		return STEP_WAIT;
+	if (r == LOSTTX_ENDED)
+		client_log(client, LOG_LVL_LOG, "the lost transaction was "
+		    "ended");
+	return client_flush(client) < 0 ? STEP_STOP : STEP_NEXT;
 }
 
 /* prepared.c's verdict on a message, as a step (its input may move). */
@@ -541,7 +545,7 @@ relay_on_ParameterStatus(struct server *server, const char *body,
 		return;
 	}
 	if (strcmp(name, "in_hot_standby") == 0)
-		serverhost_on_hot_standby(server, value);
+		server_on_hot_standby(server, value);
 	idx = var_register(&pw->vars, name);
 	if (idx < 0)
 		return;

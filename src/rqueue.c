@@ -28,7 +28,7 @@ pop_entry(struct request_queue *rq, bool answered, rq_popped_fn popped,
 }
 
 /* Whether a queued request is a message of the extended protocol. */
-bool
+static bool
 rq_is_extended(uint8_t type)
 {
 	switch (type) {
@@ -48,7 +48,7 @@ rq_is_extended(uint8_t type)
 }
 
 /* Whether ReadyForQuery is the answer to a queued request of this type. */
-bool
+static bool
 rq_answers_ready(uint8_t type)
 {
 	return type == PQMSG_SYNC || type == PQMSG_QUERY ||
@@ -56,7 +56,7 @@ rq_answers_ready(uint8_t type)
 }
 
 /* Drop RQ_COPY_END markers that reached the head unmatched. */
-void
+static void
 rq_drop_markers(struct request_queue *rq)
 {
 	while (rq_head(rq) == RQ_COPY_END)

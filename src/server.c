@@ -112,6 +112,75 @@ server_log(const struct server *server, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * PostgreSQL could not be reached at this server's host: the host is
+ * marked down (serverhost.c), and when no host of the list is worth a
+ * try the pool backs off, or looks again soon when only roles stand in
+ * the way.  Called before the server is closed.
+ */
+void
+server_host_failed(struct server *server, const char *sqlstate,
+    const char *message)
+{
+	switch (serverhost_unreachable(server)) {
+	case HOST_TRY_NEXT:
+		break;
+	case HOST_NONE_FITS:
+		pool_server_misfit(server->pool, message);
+		break;
+	case HOST_ALL_DOWN:
+		pool_server_failed(server->pool, sqlstate, message);
+		break;
+	}
+}
+
+/* The server's host has this role: remembered, with a line when the
+ * database's primary is found or moves. */
+void
+server_note_role(struct server *server, enum host_role role)
+{
+	const struct database *db = server->pool->db;
+	const struct db_conf *conf = db->conf;
+	int was = -1;
+
+	switch (serverhost_note_role(server, role, &was)) {
+	case PRIMARY_SAME:
+		break;
+	case PRIMARY_FOUND:
+		server_log(server, LOG_LVL_LOG, "primary of database %s is "
+		    "%s:%d", db->name, conf->hosts[server->host],
+		    conf->ports[server->host]);
+		break;
+	case PRIMARY_MOVED:
+		server_log(server, LOG_LVL_LOG, "primary of database %s "
+		    "moved from %s:%d to %s:%d", db->name, conf->hosts[was],
+		    conf->ports[was], conf->hosts[server->host],
+		    conf->ports[server->host]);
+		break;
+	}
+}
+
+/*
+ * ParameterStatus in_hot_standby while the server is open: PostgreSQL
+ * reports the change when a standby is promoted.  A server that no longer
+ * fits is retired when it is released.
+ */
+void
+server_on_hot_standby(struct server *server, const char *value)
+{
+	enum host_role role = targetattrs_role_of(value,
+	    server->login_read_only ? "on" : "off");
+	enum target_attrs ta = server->pool->db->conf->target_session_attrs;
+
+	if (role == server->role || server->repl_client != NULL)
+		return;
+	server_log(server, LOG_LVL_LOG, "server is now %s "
+	    "(in_hot_standby=%s)", targetattrs_role_name(role), value);
+	server_note_role(server, role);
+	if (!targetattrs_accepts(ta, role, false))
+		server->close_needed = true;
+}
+
 /* The pool list and counter that hold servers in a state. */
 static struct server_list *
 list_of(struct pool *pool, enum server_state state, int **count)
@@ -197,7 +266,7 @@ server_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (server->state == SV_CONNECTING) {
-		serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT,
+		server_host_failed(server, SQLSTATE_CANNOT_CONNECT,
 		    "server connect timeout");
 		server_close(server, "connect timeout");
 	} else if (server->state == SV_TESTED) {
@@ -227,7 +296,7 @@ server_connect_failed(struct server *server, const struct sockaddr *sa,
 	snprintf(msg, sizeof(msg), "could not connect to server at %s: %s",
 	    where, strerror(err));
 	server_log(server, LOG_LVL_WARNING, "%s", msg);
-	serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
+	server_host_failed(server, SQLSTATE_CANNOT_CONNECT, msg);
 	server_close(server, "connect failed");
 }
 
@@ -259,7 +328,7 @@ server_dns_failed(struct server *server, int result, bool cached)
 	/* a remembered answer was logged when it came */
 	server_log(server, cached ? LOG_LVL_DEBUG : LOG_LVL_WARNING, "%s%s",
 	    msg, cached ? " (remembered, dns_nxdomain_ttl)" : "");
-	serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT, msg);
+	server_host_failed(server, SQLSTATE_CANNOT_CONNECT, msg);
 	/* PgBouncer's words */
 	server_close(server, "server DNS lookup failed");
 }
@@ -335,7 +404,7 @@ server_start_connect(struct server *server)
 		server_connect_to(server, (struct sockaddr *)&addr, len);
 		return;
 	case -1:
-		serverhost_unreachable(server, SQLSTATE_CANNOT_CONNECT,
+		server_host_failed(server, SQLSTATE_CANNOT_CONNECT,
 		    "unix socket path too long");
 		server_close(server, "unix socket path too long");
 		return;
@@ -685,7 +754,7 @@ server_io_cb(struct io *io, short what, void *arg)
 			    msg);
 		} else if (server->state == SV_CONNECTING) {
 			/* PostgreSQL going down or starting up: retried */
-			serverhost_unreachable(server,
+			server_host_failed(server,
 			    SQLSTATE_CONNECTION_FAILURE,
 			    "server closed the connection during login");
 			server_close(server, "server closed the connection "
@@ -940,11 +1009,16 @@ server_close(struct server *server, const char *reason)
 		    reason);
 	}
 	if (client != NULL) {
-		bool keep = losttx_keep_client(client, server);
+		bool keep = losttx_keep_client(client, server,
+		    pool_mode_of(pool));
 		pool_unlink(client, server);
-		if (keep)
+		if (keep) {
 			losttx_begin(client);
-		else
+			client_set_state(client, CL_IDLE);
+			client_log(client, LOG_LVL_LOG, "server connection "
+			    "lost inside a transaction; the client keeps its "
+			    "connection and must end the transaction");
+		} else
 			client_close_error(client, SQLSTATE_CONNECTION_FAILURE,
 			    "server connection closed unexpectedly");
 	}

@@ -15,6 +15,10 @@
  * standby about to be promoted).  A server whose host changes role while
  * it is open (in_hot_standby turns off on promotion) is retired at its
  * next release if it no longer fits.
+ *
+ * This module keeps the host states and says what they mean; it never
+ * calls into the core: server.c and serverlogin.c act on its answers
+ * (back off the pool, close the server, log the primary's moves).
  */
 #include "config.h"
 
@@ -22,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgweir/clock.h"
 #include "pgweir/config.h"
-#include "pgweir/log.h"
 #include "pgweir/pool.h"
 #include "pgweir/server.h"
 #include "pgweir/serverhost.h"
@@ -102,8 +106,8 @@ serverhost_role(const struct database *db, int host)
 }
 
 /* Whether some host of the list is worth a try now. */
-static bool
-some_host_worth_trying(const struct database *db)
+bool
+serverhost_some_worth_trying(const struct database *db)
 {
 	return db->n_host_states > 1 && targetattrs_any_worth_trying(
 	    db->conf->target_session_attrs, db->host_roles,
@@ -124,12 +128,11 @@ some_host_misfits(const struct database *db)
 /*
  * PostgreSQL could not be reached at this server's host.  With a host
  * list, the host is marked down and the next launch goes to the next
- * host at once; the pool backs off (pool_server_failed) only when no
- * host is worth a try.  Called before the server is closed.
+ * host at once; what the pool should do (server.c does it) is said only
+ * when no host is worth a try.  Called before the server is closed.
  */
-void
-serverhost_unreachable(struct server *server, const char *sqlstate,
-    const char *message)
+enum host_failure
+serverhost_unreachable(struct server *server)
 {
 	struct database *db = server->pool->db;
 
@@ -137,108 +140,38 @@ serverhost_unreachable(struct server *server, const char *sqlstate,
 		db->host_roles[server->host] = HOST_DOWN;
 		db->host_down_until[server->host] = pgweir_mono_usec() +
 		    server->pw->cfg->server_login_retry;
-		if (some_host_worth_trying(db))
-			return;
+		if (serverhost_some_worth_trying(db))
+			return HOST_TRY_NEXT;
 		if (db->conf->target_session_attrs != TA_ANY &&
-		    some_host_misfits(db)) {
-			pool_server_misfit(server->pool, message);
-			return;
-		}
+		    some_host_misfits(db))
+			return HOST_NONE_FITS;
 	}
-	pool_server_failed(server->pool, sqlstate, message);
+	return HOST_ALL_DOWN;
 }
 
-/* Record where the primary is, with a line when it moved. */
-static void
-note_primary(struct server *server)
-{
-	struct database *db = server->pool->db;
-	const struct db_conf *conf = db->conf;
-	int was = db->primary_host;
-
-	if (was == server->host)
-		return;
-	db->primary_host = server->host;
-	if (was < 0 || was >= conf->n_hosts)
-		server_log(server, LOG_LVL_LOG, "primary of database %s is "
-		    "%s:%d", db->name, conf->hosts[server->host],
-		    conf->ports[server->host]);
-	else {
-		db->primary_switches++;
-		server_log(server, LOG_LVL_LOG, "primary of database %s "
-		    "moved from %s:%d to %s:%d", db->name, conf->hosts[was],
-		    conf->ports[was], conf->hosts[server->host],
-		    conf->ports[server->host]);
-	}
-}
-
-/* The role a server's host has now: what the database knows, and where
- * the primary is. */
-static void
-note_role(struct server *server, enum host_role role)
+/*
+ * A server's host has this role (at login, or reported since): the
+ * database remembers it, and where its primary is.  PRIMARY_FOUND or
+ * PRIMARY_MOVED (with the previous primary's host in *was) when that
+ * changed, for the caller's log line.
+ */
+enum primary_news
+serverhost_note_role(struct server *server, enum host_role role, int *was)
 {
 	struct database *db = server->pool->db;
 
 	server->role = role;
 	if (!host_states(db) || server->host >= db->n_host_states)
-		return;
+		return PRIMARY_SAME;
 	db->host_roles[server->host] = role;
-	if (role == HOST_PRIMARY || role == HOST_PRIMARY_READ_ONLY)
-		note_primary(server);
-}
-
-/*
- * A server's login is done: whether it serves its database's
- * target_session_attrs.  If not, it is closed and the next launch goes to
- * the next host worth a try; when none is, the pool looks again soon
- * (pool_server_misfit), and prefer-standby takes what it has.
- */
-bool
-serverhost_accept_login(struct server *server, const char *in_hot_standby,
-    const char *default_transaction_read_only)
-{
-	struct database *db = server->pool->db;
-	enum target_attrs ta = db->conf->target_session_attrs;
-	enum host_role role = targetattrs_role_of(in_hot_standby,
-	    default_transaction_read_only);
-	char msg[256];
-	bool others;
-
-	server->login_read_only = default_transaction_read_only != NULL &&
-	    strcmp(default_transaction_read_only, "on") == 0;
-	note_role(server, role);
-	others = some_host_worth_trying(db);
-	if (targetattrs_accepts(ta, role, !others))
-		return true;
-	snprintf(msg, sizeof(msg), "server is %s%s, not what "
-	    "target_session_attrs=%s asks for", targetattrs_role_name(role),
-	    in_hot_standby ? "" : " (it does not report in_hot_standby: "
-	    "PostgreSQL 13 or older)", targetattrs_name(ta));
-	server_log(server, LOG_LVL_LOG, "%s: %s", msg, others ?
-	    "trying the next host" : "no host fits now, trying again soon");
-	if (!others)
-		pool_server_misfit(server->pool, msg);
-	server_close(server, "server does not fit target_session_attrs");
-	return false;
-}
-
-/*
- * ParameterStatus in_hot_standby while the server is open: PostgreSQL
- * reports the change when a standby is promoted.  A server that no longer
- * fits is retired when it is released.
- */
-void
-serverhost_on_hot_standby(struct server *server, const char *value)
-{
-	enum host_role role = targetattrs_role_of(value,
-	    server->login_read_only ? "on" : "off");
-	enum target_attrs ta = server->pool->db->conf->target_session_attrs;
-
-	if (role == server->role || server->repl_client != NULL)
-		return;
-	server_log(server, LOG_LVL_LOG, "server is now %s "
-	    "(in_hot_standby=%s)", targetattrs_role_name(role), value);
-	note_role(server, role);
-	if (!targetattrs_accepts(ta, role, false))
-		server->close_needed = true;
+	if (role != HOST_PRIMARY && role != HOST_PRIMARY_READ_ONLY)
+		return PRIMARY_SAME;
+	*was = db->primary_host;
+	if (*was == server->host)
+		return PRIMARY_SAME;
+	db->primary_host = server->host;
+	if (*was < 0 || *was >= db->conf->n_hosts)
+		return PRIMARY_FOUND;
+	db->primary_switches++;
+	return PRIMARY_MOVED;
 }

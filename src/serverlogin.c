@@ -162,7 +162,7 @@ server_login_broken(struct server *server, const char *sqlstate,
     const char *message)
 {
 	server_log(server, LOG_LVL_WARNING, "%s", message);
-	serverhost_unreachable(server, sqlstate, message);
+	server_host_failed(server, sqlstate, message);
 	server_close(server, message);
 }
 
@@ -522,6 +522,42 @@ role_probe_answer(struct server *server, uint8_t type, const char *body,
 	}
 }
 
+
+/*
+ * A server's login is done: whether it serves its database's
+ * target_session_attrs.  If not, it is closed and the next launch goes to
+ * the next host worth a try; when none is, the pool looks again soon
+ * (pool_server_misfit), and prefer-standby takes what it has.
+ */
+static bool
+fits_target(struct server *server, const char *in_hot_standby,
+    const char *default_transaction_read_only)
+{
+	struct database *db = server->pool->db;
+	enum target_attrs ta = db->conf->target_session_attrs;
+	enum host_role role = targetattrs_role_of(in_hot_standby,
+	    default_transaction_read_only);
+	char msg[256];
+	bool others;
+
+	server->login_read_only = default_transaction_read_only != NULL &&
+	    strcmp(default_transaction_read_only, "on") == 0;
+	server_note_role(server, role);
+	others = serverhost_some_worth_trying(db);
+	if (targetattrs_accepts(ta, role, !others))
+		return true;
+	snprintf(msg, sizeof(msg), "server is %s%s, not what "
+	    "target_session_attrs=%s asks for", targetattrs_role_name(role),
+	    in_hot_standby ? "" : " (it does not report in_hot_standby: "
+	    "PostgreSQL 13 or older)", targetattrs_name(ta));
+	server_log(server, LOG_LVL_LOG, "%s: %s", msg, others ?
+	    "trying the next host" : "no host fits now, trying again soon");
+	if (!others)
+		pool_server_misfit(server->pool, msg);
+	server_close(server, "server does not fit target_session_attrs");
+	return false;
+}
+
 /*
  * Whether the server may serve its database's target_session_attrs:
  * decided from the login's in_hot_standby (PostgreSQL 14 and later), or,
@@ -555,8 +591,7 @@ login_check_role(struct server *server)
 			return 0;
 		}
 	}
-	return serverhost_accept_login(server, hot_standby, read_only) ? 1 :
-	    -1;
+	return fits_target(server, hot_standby, read_only) ? 1 : -1;
 }
 
 /*
@@ -601,7 +636,7 @@ login_refused(struct server *server, const char *body, size_t blen)
 		 * Starting up or shutting down: unreachable for a moment,
 		 * so a host list moves on to its next host at once.
 		 */
-		serverhost_unreachable(server, f.sqlstate, f.message);
+		server_host_failed(server, f.sqlstate, f.message);
 		snprintf(reason, sizeof(reason), "%s", f.message);
 		server_close(server, reason);
 		return;

@@ -115,7 +115,7 @@ hist_merge(struct histogram *dst, const struct histogram *src)
 }
 
 /* Empty a histogram. */
-void
+static void
 hist_reset(struct histogram *h)
 {
 	memset(h, 0, sizeof(*h));

@@ -598,13 +598,6 @@ takeover_channel_closed(struct pgweir *pw)
 		takeover_fail(t);
 }
 
-/* Whether a takeover has begun in this process (either side). */
-bool
-takeover_running(const struct pgweir *pw)
-{
-	return pw->takeover != NULL && !pw->takeover->failed;
-}
-
 /* Whether this console client is the new process asking (kept to the end). */
 bool
 takeover_is_channel(const struct client *client)

@@ -37,7 +37,7 @@ static const char *const core_names[] = {
 };
 
 /* Whether the server reports this parameter but clients cannot set it. */
-bool
+static bool
 var_is_reported_only(const char *name)
 {
 	for (int i = 0; reported_only[i]; i++)

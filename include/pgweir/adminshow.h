@@ -22,7 +22,6 @@ struct admin_out {
 	bool rows;		/* DataRows and CommandComplete */
 };
 
-const struct admin_column *admin_show_columns(const char *what, int *ncols);
 int admin_show(struct pgweir *pw, const char *what, struct admin_out *o);
 void admin_write_columns(struct evbuffer *out,
     const struct admin_column *cols, int ncols);

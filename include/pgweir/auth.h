@@ -5,9 +5,6 @@
 struct client;
 struct pgweir;
 
-void auth_start(struct client *client);
-void auth_handle_input(struct client *client);
-void auth_free(struct client *client);
 void auth_register(struct pgweir *pw);
 
 #endif

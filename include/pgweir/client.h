@@ -137,20 +137,16 @@ void client_finish_login(struct client *client);
 void client_finish_replication(struct client *client, struct server *server);
 void client_join_pool(struct client *client);
 const char *client_user_name(const struct client *client);
-const char *client_db_name(const struct client *client);
 void client_free(struct client *client);
 void client_log(const struct client *client, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void client_resume_read(struct client *client);
 int client_flush(struct client *client);
 void client_maybe_release(struct client *client);
-struct client *client_find_by_key(struct pgweir *pw, uint32_t pid,
-    uint32_t key);
 bool client_cancel_by_key(struct pgweir *pw, uint32_t pid, uint32_t key);
 const char *client_state_name(enum client_state state);
 bool client_transition_allowed(enum client_state from,
     enum client_state to);
-void client_cancel_wait(struct client *client);
 
 /* deadline.c: the timeouts that apply to a client in its state */
 void client_update_deadline(struct client *client);

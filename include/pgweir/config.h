@@ -286,7 +286,6 @@ struct config_error {
 
 const struct config_option *config_find_option(const char *name);
 const char *config_entry_key(const struct config_option *opt);
-const char *config_suggest_option(const char *name);
 int config_set_option(struct config *cfg, const struct config_option *opt,
     const char *value, char *err, size_t errlen);
 int config_format_option(const struct config *cfg,

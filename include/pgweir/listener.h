@@ -15,7 +15,6 @@ void listener_close_handed_over(struct pgweir *pw);
 void listener_close_tcp(struct pgweir *pw);
 void listener_pause_all(struct pgweir *pw, bool paused);
 void listener_retune(struct pgweir *pw);
-int listener_count(const struct pgweir *pw);
 bool listener_accepting(const struct pgweir *pw);
 
 #endif

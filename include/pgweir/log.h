@@ -27,7 +27,6 @@ struct log_settings {
 };
 
 int log_configure(const struct log_settings *s);
-int log_reopen(void);
 void log_fini(void);
 bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...)

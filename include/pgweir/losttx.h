@@ -10,6 +10,9 @@
 #define PGWEIR_LOSTTX_H
 
 #include <stdbool.h>
+#include <stddef.h>
+
+#include "pgweir/config.h"
 
 struct client;
 struct pq_header;
@@ -18,12 +21,12 @@ struct server;
 /* What losttx_on_message did with the message. */
 enum losttx_step {
 	LOSTTX_DONE,		/* answered (or dropped): go on to the next */
+	LOSTTX_ENDED,		/* ...and that ended the lost transaction */
 	LOSTTX_WAIT,		/* the rest of the message is still coming */
-	LOSTTX_CLOSED,		/* the client is closed */
 };
 
 bool losttx_keep_client(const struct client *client,
-    const struct server *server);
+    const struct server *server, enum pool_mode mode);
 void losttx_begin(struct client *client);
 enum losttx_step losttx_on_message(struct client *client,
     const struct pq_header *hdr, size_t avail);

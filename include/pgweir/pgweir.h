@@ -212,8 +212,6 @@ void pgweir_free_auth_files(struct auth_files *f);
 void pgweir_shutdown(struct pgweir *pw, enum shutdown_mode mode);
 void pgweir_notify_status(struct pgweir *pw);
 void pgweir_stats_arm(struct pgweir *pw);
-void pgweir_install_config(struct pgweir *pw, struct config *cfg,
-    struct tls_contexts *tls);
 int pgweir_set_option(struct pgweir *pw, const char *name, const char *value,
     char *err, size_t errlen, char *notice, size_t noticelen);
 

@@ -140,18 +140,13 @@ struct pool {
 	int64_t unused_since;		/* monotonic usec it became empty; 0 */
 };
 
-struct database *pool_lookup_database(struct pgweir *pw,
-    const char *name);
 struct database *pool_find_database(struct pgweir *pw, const char *name);
 struct user *pool_find_user(struct pgweir *pw, const char *name,
     bool create);
 struct pool *pool_find(struct pgweir *pw, struct database *db,
     struct user *user, bool create);
-void pool_free(struct pool *pool);
 void pool_resolve_settings(struct pool *pool, const struct config *cfg);
 int pool_mode_of(const struct pool *pool);
-const struct user_conf *pool_user_conf(const struct pool *pool);
-int pool_size_of(const struct pool *pool);
 
 void pool_client_login(struct pool *pool, struct client *client);
 bool pool_acquire(struct pool *pool, struct client *client);
@@ -168,7 +163,6 @@ void pool_server_gone(struct pool *pool);
 void pool_replication_ready(struct server *server);
 void pool_replication_forget(struct client *client);
 void pool_dispatch(struct pool *pool);
-int pool_total_servers(const struct pool *pool);
 void pool_user_set_scram_keys(struct user *user, const uint8_t *client_key,
     const uint8_t *server_key);
 void pool_reload(struct pgweir *pw, struct config *newcfg);

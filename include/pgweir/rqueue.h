@@ -57,9 +57,6 @@ void rq_complete(struct request_queue *rq, uint8_t type, rq_popped_fn popped,
 void rq_on_copy_in(struct request_queue *rq);
 bool rq_on_error(struct request_queue *rq, rq_popped_fn popped, void *arg);
 int rq_on_ready(struct request_queue *rq, rq_popped_fn popped, void *arg);
-void rq_drop_markers(struct request_queue *rq);
-bool rq_is_extended(uint8_t type);
-bool rq_answers_ready(uint8_t type);
 
 static inline bool
 rq_empty(const struct request_queue *rq)

@@ -100,6 +100,10 @@ void server_set_state(struct server *server, enum server_state state);
 void server_close(struct server *server, const char *reason);
 void server_close_handed_over(struct server *server);
 void server_free(struct server *server);
+void server_host_failed(struct server *server, const char *sqlstate,
+    const char *message);
+void server_note_role(struct server *server, enum host_role role);
+void server_on_hot_standby(struct server *server, const char *value);
 void server_log(const struct server *server, int level, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 void server_settle(struct server *server);

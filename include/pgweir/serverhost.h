@@ -14,12 +14,25 @@
 struct database;
 struct server;
 
+/* What a host that could not be reached means for its pool. */
+enum host_failure {
+	HOST_TRY_NEXT,		/* another host is worth a try now */
+	HOST_NONE_FITS,		/* some are up, none fits: look again soon */
+	HOST_ALL_DOWN,		/* back off for server_login_retry */
+};
+
+/* What a server's role says of where the primary is. */
+enum primary_news {
+	PRIMARY_SAME,		/* nothing new */
+	PRIMARY_FOUND,		/* the first primary seen */
+	PRIMARY_MOVED,		/* another host than before */
+};
+
 int serverhost_pick(struct database *db);
-void serverhost_unreachable(struct server *server, const char *sqlstate,
-    const char *message);
-bool serverhost_accept_login(struct server *server, const char *in_hot_standby,
-    const char *default_transaction_read_only);
-void serverhost_on_hot_standby(struct server *server, const char *value);
+enum host_failure serverhost_unreachable(struct server *server);
+enum primary_news serverhost_note_role(struct server *server,
+    enum host_role role, int *was);
+bool serverhost_some_worth_trying(const struct database *db);
 void serverhost_forget(struct database *db);
 enum host_role serverhost_role(const struct database *db, int host);
 

@@ -60,7 +60,6 @@ struct pool_stats {
 void hist_add(struct histogram *h, uint64_t usec);
 uint64_t hist_quantile(const struct histogram *h, double q);
 void hist_merge(struct histogram *dst, const struct histogram *src);
-void hist_reset(struct histogram *h);
 int hist_bucket(uint64_t usec);
 uint64_t hist_bucket_low(int bucket);
 uint64_t hist_bucket_high(int bucket);

@@ -14,7 +14,6 @@ int takeover_connect(struct pgweir *pw);
 /* The running process, asked by the new one on its console. */
 int takeover_serve(struct client *console, char *err, size_t errlen);
 void takeover_tick(struct pgweir *pw);
-bool takeover_running(const struct pgweir *pw);
 bool takeover_is_channel(const struct client *client);
 void takeover_channel_closed(struct pgweir *pw);
 void takeover_free(struct pgweir *pw);

@@ -35,7 +35,6 @@ int varcache_init(struct var_registry *reg, const char *track_extra);
 void varcache_fini(struct var_registry *reg);
 int var_find(const struct var_registry *reg, const char *name);
 int var_register(struct var_registry *reg, const char *name);
-bool var_is_reported_only(const char *name);
 
 struct varset *varset_ref(struct varset *vs);
 void varset_release(struct var_registry *reg, struct varset *vs);

@@ -140,6 +140,40 @@ test_expected_wait(void **state)
 	assert_int_equal(stats_expected_wait(&s, 1, 0), 0);
 }
 
+/*
+ * Merged histograms (what several processes' statistics will be summed
+ * with): counts, sums and buckets add up, the maximum is the larger, and
+ * a quantile of the merge is that of all the values together.
+ */
+static void
+test_merge(void **state)
+{
+	struct histogram a, b, all;
+
+	(void)state;
+	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
+	memset(&all, 0, sizeof(all));
+	for (uint64_t v = 1; v <= 1000; v++) {
+		hist_add(v % 3 ? &a : &b, v * 37);
+		hist_add(&all, v * 37);
+	}
+	hist_add(&b, 5000000);
+	hist_add(&all, 5000000);
+	hist_merge(&a, &b);
+	assert_int_equal(a.count, all.count);
+	assert_int_equal(a.sum, all.sum);
+	assert_int_equal(a.max, 5000000);
+	assert_memory_equal(a.buckets, all.buckets, sizeof(a.buckets));
+	assert_int_equal(hist_quantile(&a, 0.5), hist_quantile(&all, 0.5));
+	assert_int_equal(hist_quantile(&a, 0.99), hist_quantile(&all, 0.99));
+	/* merging an empty one changes nothing */
+	memset(&b, 0, sizeof(b));
+	hist_merge(&a, &b);
+	assert_int_equal(a.count, all.count);
+	assert_int_equal(a.max, 5000000);
+}
+
 int
 main(void)
 {
@@ -148,6 +182,7 @@ main(void)
 		cmocka_unit_test(test_quantile_error_bound),
 		cmocka_unit_test(test_period_end),
 		cmocka_unit_test(test_expected_wait),
+		cmocka_unit_test(test_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
