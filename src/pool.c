@@ -404,10 +404,13 @@ pool_load_of(const struct pool *pool, struct pool_load *l)
 
 	l->size = pool->set.size;
 	l->reserve = pool->set.reserve;
-	/* the clock only when the answer depends on it */
-	l->oldest_wait = oldest != NULL && l->reserve > 0 ?
-	    pgweir_mono_usec() - oldest->wait_start : -1;
-	l->reserve_timeout = pool->pw->cfg->reserve_pool_timeout;
+	/* the clock and the timeout only when the answer depends on them */
+	l->oldest_wait = -1;
+	l->reserve_timeout = 0;
+	if (oldest != NULL && l->reserve > 0) {
+		l->oldest_wait = pgweir_mono_usec() - oldest->wait_start;
+		l->reserve_timeout = pool->pw->cfg->reserve_pool_timeout;
+	}
 	l->servers = pool_total_servers(pool);
 	l->db_servers = pool->db->n_servers;
 	l->db_limit = pool->set.db_limit;

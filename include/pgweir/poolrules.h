@@ -1,4 +1,22 @@
 /* pgweir: the pool's rules for opening server connections (pure). */
+/*
+ * The pool's rules for opening server connections, as pure functions of
+ * a few counts (struct pool_load), so that each rule is tested on its own
+ * (test/unit/test_poolrules.c):
+ *
+ *   - a pool holds at most its size (0: no limit); once its oldest waiting
+ *     client has waited reserve_pool_timeout, reserve_pool_size more;
+ *   - every pool of a database together holds at most max_db_connections,
+ *     every pool of a user at most max_user_connections; the pool's own
+ *     bound is checked first, then the database's, then the user's (the
+ *     caller may close an idle server of another pool under a shared cap
+ *     and ask again).
+ *
+ * pool.c fills the counts and acts on the answers: which waiter is served
+ * first (the oldest), which idle server is evicted, when a launch happens.
+ * Inline: pool.c asks on every acquire while clients wait, and most
+ * answers need two of the counts.
+ */
 #ifndef PGWEIR_POOLRULES_H
 #define PGWEIR_POOLRULES_H
 
@@ -27,8 +45,38 @@ enum pool_room {
 	ROOM_USER_FULL,		/* the user's cap: eviction may help */
 };
 
-int poolrules_size_now(const struct pool_load *l);
-enum pool_room poolrules_room(const struct pool_load *l);
-bool poolrules_from_reserve(const struct pool_load *l);
+/* The pool's size now: with the reserve once the oldest waited enough. */
+static inline int
+poolrules_size_now(const struct pool_load *l)
+{
+	if (l->size == 0)
+		return 0;
+	if (l->reserve > 0 && l->oldest_wait >= 0 &&
+	    l->oldest_wait >= l->reserve_timeout)
+		return l->size + l->reserve;
+	return l->size;
+}
+
+/* Whether one more server may open, or which bound stops it. */
+static inline enum pool_room
+poolrules_room(const struct pool_load *l)
+{
+	int size = poolrules_size_now(l);
+
+	if (size > 0 && l->servers >= size)
+		return ROOM_POOL_FULL;
+	if (l->db_limit > 0 && l->db_servers >= l->db_limit)
+		return ROOM_DB_FULL;
+	if (l->user_limit > 0 && l->user_servers >= l->user_limit)
+		return ROOM_USER_FULL;
+	return ROOM_FREE;
+}
+
+/* Whether the next server would be one of the reserve (pool at its size). */
+static inline bool
+poolrules_from_reserve(const struct pool_load *l)
+{
+	return l->size > 0 && l->servers >= l->size;
+}
 
 #endif
