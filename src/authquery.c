@@ -486,6 +486,7 @@ conn_log(const struct aq_conn *conn, enum log_level level, const char *fmt,
     ...)
 {
 	char prefix[320];
+	struct log_conn lc = { .kind = 'A', .id = conn->id, .text = prefix };
 	va_list ap;
 
 	if (!log_enabled(level))
@@ -497,7 +498,7 @@ conn_log(const struct aq_conn *conn, enum log_level level, const char *fmt,
 	else
 		snprintf(prefix, sizeof(prefix), "A-%u: auth_query", conn->id);
 	va_start(ap, fmt);
-	log_vmsg(level, prefix, fmt, ap);
+	log_vconn(level, &lc, fmt, ap);
 	va_end(ap);
 }
 

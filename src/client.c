@@ -92,26 +92,25 @@ static const char *client_db_name(const struct client *client);
  * Log a line prefixed with "C-ptr: db/user@addr", the layout of
  * PgBouncer's lines that log tools parse (pgbadger wants the "0x" of a
  * pointer), with the ptr that SHOW CLIENTS shows.  The names came from
- * the client: log_vmsg() escapes them with the message, so pass them raw.
+ * the client: log_vconn() escapes them with the message, so pass them raw.
  */
 void
 client_log(const struct client *client, int level, const char *fmt, ...)
 {
-	char prefix[320], addr[64];
+	char addr[64];
+	struct log_conn conn = { .kind = 'C', .ptr = client, .id = client->id,
+		.addr = addr };
 	va_list ap;
 
 	if (!log_enabled((enum log_level)level))
 		return;
 	peer_addr_format(&client->addr, addr, sizeof(addr));
-	if (client_user_name(client) != NULL)
-		snprintf(prefix, sizeof(prefix), "C-%p: %s/%s@%s",
-		    (const void *)client, client_db_name(client),
-		    client_user_name(client), addr);
-	else
-		snprintf(prefix, sizeof(prefix), "C-%p: (nodb)/(nouser)@%s",
-		    (const void *)client, addr);
+	if (client_user_name(client) != NULL) {
+		conn.db = client_db_name(client);
+		conn.user = client_user_name(client);
+	}
 	va_start(ap, fmt);
-	log_vmsg((enum log_level)level, prefix, fmt, ap);
+	log_vconn((enum log_level)level, &conn, fmt, ap);
 	va_end(ap);
 }
 

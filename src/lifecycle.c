@@ -201,6 +201,7 @@ pgweir_apply_log_settings(struct pgweir *pw, const struct config *cfg)
 	struct log_settings ls = {
 		.verbose = cfg->verbose > pw->cmd_verbose ? cfg->verbose :
 		    pw->cmd_verbose,
+		.format = (enum log_format)cfg->log_format,
 		.quiet = pw->cmd_quiet,
 		.logfile = cfg->logfile,
 		.syslog = cfg->syslog,

@@ -3,12 +3,15 @@
  * Logging: one line per event, to stderr, a log file and/or syslog.
  *
  * Every line carries a timestamp, the process id and a level; connection
- * modules add their own "C-0x55d0c1a2b3c0: db/user@addr:port" prefix
- * through log_vmsg().
+ * modules describe their connection (struct log_conn), which a text line
+ * shows as PgBouncer's "C-0x55d0c1a2b3c0: db/user@addr:port" prefix and a
+ * JSON line (log_format = json) as fields.
  * The log file stays open and is reopened on reload so that logrotate can
  * move it away.  Nothing here allocates: lines are formatted on the stack.
  *
- * Escaping happens here, once, for every line: the prefix and the message
+ * Escaping happens here, once, for every line (in JSON lines, JSON's
+ * escapes, with every byte outside printable ASCII as \u00XX): the prefix
+ * and the message
  * (which carry user and database names, startup parameters, SCRAM user
  * names, the server's error texts ...) pass through log_escape(), so no
  * string from the network can end a line early, forge another one or
@@ -34,6 +37,7 @@
 
 static struct {
 	int verbose;
+	enum log_format format;	/* log_format */
 	bool quiet;
 	int fd;			/* log file, or -1 */
 	char *path;		/* log file path, owned */
@@ -110,6 +114,7 @@ log_configure(const struct log_settings *s)
 	logstate.fd = fd;
 	logstate.path = newpath;
 	logstate.verbose = s->verbose;
+	logstate.format = s->format;
 	logstate.quiet = s->quiet;
 
 	if (logstate.use_syslog)
@@ -169,45 +174,211 @@ write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* The line's time, pid and level in text form; returns the length. */
+static size_t
+text_head(char *line, size_t size, const struct timeval *tv,
+    enum log_level level)
+{
+	struct tm tm;
+	size_t head;
+	int n;
+
+	gmtime_r(&tv->tv_sec, &tm);
+	head = strftime(line, size, "%Y-%m-%d %H:%M:%S", &tm);
+	n = snprintf(line + head, size - head, ".%03d UTC [%d] %s ",
+	    (int)(tv->tv_usec / 1000), (int)getpid(), level_names[level]);
+	return head + (n > 0 ? (size_t)n : 0);
+}
+
+/* PgBouncer's connection prefix: "C-0x...: db/user@addr " (raw). */
+static size_t
+text_prefix(char *buf, size_t size, const struct log_conn *c)
+{
+	int n;
+
+	if (c == NULL)
+		return 0;
+	if (c->text != NULL)
+		n = snprintf(buf, size, "%s ", c->text);
+	else
+		n = snprintf(buf, size, "%c-%p: %s/%s%s%s ", c->kind, c->ptr,
+		    c->db ? c->db : "(nodb)", c->user ? c->user : "(nouser)",
+		    c->addr ? "@" : "", c->addr ? c->addr : "");
+	if (n < 0)
+		return 0;
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
 /*
- * Format one line with an optional connection prefix and send it out.
- * The prefix and the formatted message are escaped (see the top of the
- * file); only the time, pid and level before them are pgweir's own.
+ * The length of a well-formed UTF-8 sequence of two to four bytes at p
+ * (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF),
+ * or 0.
+ */
+static size_t
+utf8_len(const unsigned char *p, size_t avail)
+{
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (n > avail || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * Append "key":"value" (with a comma before all but the first), the
+ * value JSON-escaped: quote and backslash escaped, well-formed UTF-8
+ * kept, and every other byte outside printable ASCII (controls, invalid
+ * UTF-8) as \u00XX, so that any bytes from the network make valid JSON
+ * and one line.  Returns the new length; stops short of size.
+ */
+static size_t
+json_str(char *out, size_t o, size_t size, const char *key,
+    const char *val, size_t vlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	int n = snprintf(out + o, size - o, "%s\"%s\":\"", o > 1 ? "," : "",
+	    key);
+
+	if (n < 0 || (size_t)n >= size - o)
+		return o;
+	o += (size_t)n;
+	vlen = strnlen(val, vlen);
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)val[i];
+		size_t u = c >= 0x80 ? utf8_len((const unsigned char *)val + i,
+		    vlen - i) : 0;
+		if (o + 7 >= size)
+			break;
+		if (u > 0) {
+			memcpy(out + o, val + i, u);
+			o += u;
+			i += u - 1;
+		} else if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+			out[o++] = (char)c;
+		} else if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		}
+	}
+	if (o + 1 < size)
+		out[o++] = '"';
+	return o;
+}
+
+/*
+ * One JSON object: time, pid, level, the connection's fields when there
+ * is one, and the message.  Returns the length (no newline).
+ */
+static size_t
+json_line(char *line, size_t size, const struct timeval *tv,
+    enum log_level level, const struct log_conn *c, const char *msg,
+    size_t mlen)
+{
+	char buf[64];
+	struct tm tm;
+	size_t o = 1, n;
+	int k;
+
+	line[0] = '{';
+	gmtime_r(&tv->tv_sec, &tm);
+	n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, sizeof(buf) - n, ".%03dZ",
+	    (int)(tv->tv_usec / 1000));
+	o = json_str(line, o, size, "time", buf, sizeof(buf));
+	k = snprintf(line + o, size - o, ",\"pid\":%d", (int)getpid());
+	o += k > 0 ? (size_t)k : 0;
+	o = json_str(line, o, size, "level", level_names[level], 16);
+	if (c != NULL) {
+		if (c->ptr != NULL)
+			snprintf(buf, sizeof(buf), "%c-%p", c->kind, c->ptr);
+		else
+			snprintf(buf, sizeof(buf), "%c-%llu", c->kind,
+			    (unsigned long long)c->id);
+		o = json_str(line, o, size, "conn", buf, sizeof(buf));
+		if (c->id != 0 && o < size) {
+			k = snprintf(line + o, size - o, ",\"id\":%llu",
+			    (unsigned long long)c->id);
+			o += k > 0 ? (size_t)k : 0;
+		}
+		if (c->db != NULL)
+			o = json_str(line, o, size, "database", c->db,
+			    LOG_LINE_MAX);
+		if (c->user != NULL)
+			o = json_str(line, o, size, "user", c->user,
+			    LOG_LINE_MAX);
+		if (c->addr != NULL)
+			o = json_str(line, o, size, "addr", c->addr,
+			    LOG_LINE_MAX);
+		if (c->text != NULL)
+			o = json_str(line, o, size, "context", c->text,
+			    LOG_LINE_MAX);
+	}
+	o = json_str(line, o, size, "message", msg, mlen);
+	if (o >= size)
+		o = size - 1;
+	line[o++] = '}';
+	return o;
+}
+
+/*
+ * Format one line about a connection (or none) and send it out.  Text
+ * lines are PgBouncer's layout with the prefix and message escaped (see
+ * the top of the file); JSON lines carry the same as fields.
  */
 void
-log_vmsg(enum log_level level, const char *prefix, const char *fmt,
+log_vconn(enum log_level level, const struct log_conn *conn, const char *fmt,
     va_list ap)
 {
 	char line[LOG_LINE_MAX], text[LOG_LINE_MAX];
 	struct timeval tv;
-	struct tm tm;
-	size_t head, len, tlen;
+	size_t head, len, tlen = 0;
 	int n, saved_errno = errno;
 
 	if (!log_enabled(level))
 		return;
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	head = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-	n = snprintf(line + head, sizeof(line) - head, ".%03d UTC [%d] ",
-	    (int)(tv.tv_usec / 1000), (int)getpid());
-	head += (size_t)n;
-	n = snprintf(line + head, sizeof(line) - head, "%s ",
-	    level_names[level]);
-	len = head + (size_t)n;
-	/* PgBouncer's layout: "C-0x...: db/user@addr:port message" */
-	n = snprintf(text, sizeof(text), "%s%s", prefix ? prefix : "",
-	    prefix ? " " : "");
-	tlen = n < 0 ? 0 : (size_t)n;
-	if (tlen >= sizeof(text))
-		tlen = sizeof(text) - 1;
+	if (logstate.format == LOG_FORMAT_TEXT)
+		tlen = text_prefix(text, sizeof(text), conn);
 	n = vsnprintf(text + tlen, sizeof(text) - tlen, fmt, ap);
 	if (n > 0)
 		tlen += (size_t)n;
 	if (tlen >= sizeof(text))
 		tlen = sizeof(text) - 1;
 	/* one byte is kept for the newline */
-	len += log_escape(line + len, sizeof(line) - len - 1, text, tlen);
+	if (logstate.format == LOG_FORMAT_JSON) {
+		head = 0;
+		len = json_line(line, sizeof(line) - 1, &tv, level, conn, text,
+		    tlen);
+	} else {
+		head = text_head(line, sizeof(line), &tv, level);
+		len = head + log_escape(line + head, sizeof(line) - head - 1,
+		    text, tlen);
+	}
 	line[len++] = '\n';
 
 	/* -q and -d silence the terminal, but not the reason pgweir stops */
@@ -216,7 +387,7 @@ log_vmsg(enum log_level level, const char *prefix, const char *fmt,
 	if (logstate.fd >= 0)
 		write_all(logstate.fd, line, len);
 	if (logstate.use_syslog) {
-		/* syslog adds its own time and pid */
+		/* syslog adds its own time and pid to a text line */
 		line[len - 1] = '\0';
 		syslog(syslog_prio[level], "%s", line + head);
 	}
@@ -230,7 +401,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vmsg(level, NULL, fmt, ap);
+	log_vconn(level, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -238,7 +409,7 @@ log_msg(enum log_level level, const char *fmt, ...)
  * Copy a string into dst, escaping everything that is not printable ASCII,
  * and the backslash itself, as \xNN so that a client cannot forge log
  * lines or terminal escapes and an escape cannot be faked by sending its
- * text.  log_vmsg() applies it to every line; the console uses it for
+ * text.  log_vconn() applies it to every line; the console uses it for
  * error texts that quote what a client sent.  Returns the length written
  * (dst is always NUL-terminated when dstlen > 0).
  */

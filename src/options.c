@@ -25,6 +25,7 @@
 
 static const char *const pool_modes[] = { "session", "transaction",
 	"statement", NULL };
+static const char *const log_formats[] = { "text", "json", NULL };
 static const char *const auth_types[] = { "any", "trust", "plain", "md5",
 	"scram-sha-256", "cert", "hba", "pam", "ldap", NULL };
 static const char *const tls_modes[] = { "disable", "allow", "prefer",
@@ -240,6 +241,11 @@ const struct config_option config_options[] = {
 	  "commands." },
 
 	/* logging */
+	{ "log_format", OPT_ENUM, OFF(log_format), "text", 0, 0, log_formats,
+	  R, "Layout of log lines. text: PgBouncer's, which its log tools "
+	  "read. json: one JSON object per line with time, pid, level, the "
+	  "connection (conn, id, database, user, addr) and the message, for "
+	  "log pipelines." },
 	{ "syslog", OPT_BOOL, OFF(syslog), "0", 0, 1, NULL, R,
 	  "Also log to syslog." },
 	{ "syslog_ident", OPT_STRING, OFF(syslog_ident), "pgweir", 0, 0, NULL,

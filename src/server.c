@@ -86,12 +86,15 @@ server_state_name(enum server_state state)
 
 /*
  * Log a line prefixed with "S-ptr: db/user@addr" as PgBouncer does (the
- * ptr of SHOW SERVERS; the address once connected), escaped by log_vmsg.
+ * ptr of SHOW SERVERS; the address once connected), escaped by log_vconn.
  */
 void
 server_log(const struct server *server, int level, const char *fmt, ...)
 {
-	char prefix[256], addr[64] = "";
+	char addr[64];
+	struct log_conn conn = { .kind = 'S', .ptr = server,
+		.id = server->id, .db = server->pool->db->name,
+		.user = server->pool->server_user };
 	struct peer_addr pa;
 	va_list ap;
 
@@ -100,15 +103,13 @@ server_log(const struct server *server, int level, const char *fmt, ...)
 	if (server->remote.ss_family == AF_INET ||
 	    server->remote.ss_family == AF_INET6) {
 		peer_addr_set(&pa, (const struct sockaddr *)&server->remote);
-		addr[0] = '@';
-		peer_addr_format(&pa, addr + 1, sizeof(addr) - 1);
+		peer_addr_format(&pa, addr, sizeof(addr));
+		conn.addr = addr;
 	} else if (server->remote.ss_family == AF_UNIX) {
-		snprintf(addr, sizeof(addr), "@unix");
+		conn.addr = "unix";
 	}
-	snprintf(prefix, sizeof(prefix), "S-%p: %s/%s%s", (const void *)server,
-	    server->pool->db->name, server->pool->server_user, addr);
 	va_start(ap, fmt);
-	log_vmsg((enum log_level)level, prefix, fmt, ap);
+	log_vconn((enum log_level)level, &conn, fmt, ap);
 	va_end(ap);
 }
 

@@ -165,6 +165,7 @@ struct config {
 	char *stats_users;
 
 	/* logging */
+	int log_format;		/* enum log_format */
 	int syslog;
 	char *syslog_ident;
 	char *syslog_facility;
