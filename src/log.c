@@ -325,18 +325,12 @@ json_line(char *line, size_t size, const struct timeval *tv,
 			    (unsigned long long)c->id);
 			o += k > 0 ? (size_t)k : 0;
 		}
-		if (c->db != NULL)
-			o = json_str(line, o, size, "database", c->db,
-			    LOG_LINE_MAX);
-		if (c->user != NULL)
-			o = json_str(line, o, size, "user", c->user,
-			    LOG_LINE_MAX);
-		if (c->addr != NULL)
-			o = json_str(line, o, size, "addr", c->addr,
-			    LOG_LINE_MAX);
-		if (c->text != NULL)
-			o = json_str(line, o, size, "context", c->text,
-			    LOG_LINE_MAX);
+		const char *keys[] = { "database", "user", "addr", "context" };
+		const char *vals[] = { c->db, c->user, c->addr, c->text };
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (vals[i] != NULL)
+				o = json_str(line, o, size, keys[i], vals[i],
+				    LOG_LINE_MAX);
 	}
 	o = json_str(line, o, size, "message", msg, mlen);
 	if (o >= size)

@@ -71,6 +71,23 @@ json_number(const char *json, const char *key)
 	return strtol(p, NULL, 10);
 }
 
+/* n logins that run a query, and one refused (no such database). */
+static void
+logins(int n)
+{
+	PGconn *conn;
+
+	for (int i = 0; i < n; i++) {
+		conn = it_connect(&env, "postgres", "postgres", NULL);
+		assert_int_equal(PQstatus(conn), CONNECTION_OK);
+		assert_int_equal(it_query_int(conn, "select 1"), 1);
+		PQfinish(conn);
+	}
+	conn = it_connect(&env, "nosuchdb", "postgres", NULL);
+	assert_int_not_equal(PQstatus(conn), CONNECTION_OK);
+	PQfinish(conn);
+}
+
 /*
  * Twelve logins (pgbadger looks for ten lines it knows before it settles
  * on a format) and one refused login: pgbadger counts the logins per
@@ -82,20 +99,11 @@ test_pgbadger_reads_the_log(void **state)
 	static char out[1 << 20];
 	char json[400], cmd[1024];
 	const char *p;
-	PGconn *conn;
 	FILE *fp;
 	size_t n;
 
 	(void)state;
-	for (int i = 0; i < LOGINS; i++) {
-		conn = it_connect(&env, "postgres", "postgres", NULL);
-		assert_int_equal(PQstatus(conn), CONNECTION_OK);
-		assert_int_equal(it_query_int(conn, "select 1"), 1);
-		PQfinish(conn);
-	}
-	conn = it_connect(&env, "nosuchdb", "postgres", NULL);
-	assert_int_not_equal(PQstatus(conn), CONNECTION_OK);
-	PQfinish(conn);
+	logins(LOGINS);
 	assert_true(it_wait_log(&env, "no such database: nosuchdb", 5000));
 
 	snprintf(json, sizeof(json), "%s/pgbadger.json", env.dir);
@@ -160,13 +168,7 @@ test_json_lines(void **state)
 	assert_int_equal(it_pgweir_signal(&env, SIGHUP), 0);
 	assert_true(it_wait_log(&env, "\"message\":\"", 5000));
 
-	conn = it_connect(&env, "postgres", "postgres", NULL);
-	assert_int_equal(PQstatus(conn), CONNECTION_OK);
-	assert_int_equal(it_query_int(conn, "select 1"), 1);
-	PQfinish(conn);
-	conn = it_connect(&env, "nosuchdb", "postgres", NULL);
-	assert_int_not_equal(PQstatus(conn), CONNECTION_OK);
-	PQfinish(conn);
+	logins(1);
 	/* a user name with a quote and a newline (refused: trust, no such
 	 * role in PostgreSQL), through libpq's keyword form */
 	snprintf(port, sizeof(port), "%d", env.port);
