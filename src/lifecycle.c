@@ -15,10 +15,11 @@
 #include "pgweir/auth.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
+#include "pgweir/authwork.h"
+#include "pgweir/certwatch.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/hba.h"
-#include "pgweir/authwork.h"
 #include "pgweir/ident.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
@@ -456,6 +457,7 @@ pgweir_install_config(struct pgweir *pw, struct config *cfg,
 	if (tls != NULL) {
 		tls_free(&pw->tls);
 		pw->tls = *tls;
+		certwatch_reset(pw);
 	}
 	authquery_flush_cache(pw->authquery);
 	authquery_set_cache_ttl(pw->authquery, cfg->auth_query_cache_ttl);

@@ -34,12 +34,12 @@
 #include "pgweir/admin.h"
 #include "pgweir/authfile.h"
 #include "pgweir/authquery.h"
-#include "pgweir/hba.h"
-#include "pgweir/ident.h"
-#include "pgweir/tls.h"
+#include "pgweir/certwatch.h"
 #include "pgweir/client.h"
 #include "pgweir/config.h"
 #include "pgweir/evalloc.h"
+#include "pgweir/hba.h"
+#include "pgweir/ident.h"
 #include "pgweir/listener.h"
 #include "pgweir/log.h"
 #include "pgweir/metrics.h"
@@ -48,6 +48,7 @@
 #include "pgweir/sdnotify.h"
 #include "pgweir/server.h"
 #include "pgweir/takeover.h"
+#include "pgweir/tls.h"
 
 /* Command line settings. */
 struct options {
@@ -486,7 +487,9 @@ start_up(struct pgweir *pw)
 	/* host names through evdns: libpq's own lookup would block */
 	authquery_set_dns(pw->authquery, pw->dns);
 	pw->after_reap = pgweir_after_reap;
-	if (pgweir_add_tick(pw, takeover_tick) < 0) {
+	certwatch_reset(pw);
+	if (pgweir_add_tick(pw, takeover_tick) < 0 ||
+	    pgweir_add_tick(pw, certwatch_tick) < 0) {
 		log_fatal("too many tick hooks");
 		return -1;
 	}

@@ -10,6 +10,7 @@
 #include <event2/util.h>
 
 #include "pgweir/cancel.h"
+#include "pgweir/certwatch.h"
 #include "pgweir/clock.h"
 #include "pgweir/io.h"
 #include "pgweir/keyslots.h"
@@ -164,6 +165,7 @@ struct pgweir {
 	const struct login_ops *login;		/* authentication */
 	/* run on every janitor tick, after the core's upkeep */
 	void (*tick_hooks[TICK_HOOKS_MAX])(struct pgweir *pw);
+	struct certwatch certwatch;	/* TLS files in force (certwatch.c) */
 	struct takeover *takeover;	/* an online restart, either side */
 	/* a client became idle (the online restart hands it over) */
 	void (*on_client_idle)(struct pgweir *pw);
