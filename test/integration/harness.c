@@ -660,6 +660,22 @@ it_pg_int(struct it_env *e, const char *sql)
 	return v;
 }
 
+/* Lines of pgweir's log that contain a string. */
+int
+it_log_count(struct it_env *e, const char *needle)
+{
+	char line[4096];
+	FILE *fp = fopen(e->log, "r");
+	int n = 0;
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		n += strstr(line, needle) != NULL;
+	fclose(fp);
+	return n;
+}
+
 /* Whether pgweir's log contains a string. */
 bool
 it_log_contains(struct it_env *e, const char *needle)

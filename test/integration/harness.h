@@ -68,6 +68,7 @@ long long it_pg_int(struct it_env *e, const char *sql);
 
 int it_sh(struct it_env *e, char *out, size_t outlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+int it_log_count(struct it_env *e, const char *needle);
 bool it_log_contains(struct it_env *e, const char *needle);
 bool it_wait_log(struct it_env *e, const char *needle, int timeout_ms);
 int it_free_port(void);

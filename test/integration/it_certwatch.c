@@ -71,28 +71,12 @@ teardown(void **state)
 	return it_env_fini(&env);
 }
 
-/* Times a line of pgweir's log holds needle. */
-static int
-log_count(const char *needle)
-{
-	char line[4096];
-	FILE *fp = fopen(env.log, "r");
-	int n = 0;
-
-	if (fp == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(fp);
-	return n;
-}
-
 /* Wait until the log holds needle more than `was` times. */
 static bool
 wait_more(const char *needle, int was)
 {
 	for (int i = 0; i < 100; i++) {
-		if (log_count(needle) > was)
+		if (it_log_count(&env, needle) > was)
 			return true;
 		it_sleep_ms(100);
 	}
@@ -135,7 +119,8 @@ test_client_files_rotate(void **state)
 	const char *loaded = "TLS files changed: new connections use them";
 	const char *refused = "TLS files changed but do not load";
 	PGconn *before = NULL;
-	int n_loaded = log_count(loaded), n_refused = log_count(refused);
+	int n_loaded = it_log_count(&env, loaded);
+	int n_refused = it_log_count(&env, refused);
 
 	(void)state;
 	assert_string_equal(login_with_ca("certs", &before), "");
@@ -159,7 +144,7 @@ test_client_files_rotate(void **state)
 	PQfinish(before);
 
 	/* a broken certificate keeps the last good ones */
-	n_refused = log_count(refused);
+	n_refused = it_log_count(&env, refused);
 	assert_int_equal(it_sh(&env, NULL, 0, "echo garbage > "
 	    "'%s/live/server.crt.new' && mv '%s/live/server.crt.new' "
 	    "'%s/live/server.crt'", env.dir, env.dir, env.dir), 0);
@@ -169,7 +154,7 @@ test_client_files_rotate(void **state)
 
 	/* mended, it is loaded again (both sides load together, so the
 	 * next test needs good client files) */
-	n_loaded = log_count(loaded);
+	n_loaded = it_log_count(&env, loaded);
 	replace("certs-b/server.crt", "live/server.crt");
 	assert_true(wait_more(loaded, n_loaded));
 	assert_string_equal(login_with_ca("certs-b", NULL), "");
@@ -182,7 +167,7 @@ test_server_files_retire_servers(void **state)
 	char extra[512];
 	PGconn *conn;
 	long long pid;
-	int n = log_count(retired);
+	int n = it_log_count(&env, retired);
 
 	(void)state;
 	snprintf(extra, sizeof(extra), "sslmode=require");

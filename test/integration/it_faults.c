@@ -32,6 +32,9 @@
 #include "harness.h"
 
 static struct it_env env;
+
+/* pgweir's line for a client gone with a message half sent */
+#define MID_MESSAGE "client left in the middle of a message"
 static const char *login_extra;	/* conninfo additions: a password */
 static pid_t frozen;		/* a backend we stopped, continued on exit */
 static int base_fds;		/* pgweir's descriptors besides connections */
@@ -305,22 +308,6 @@ assert_pool_value(const char *name, int want)
 	for (int i = 0; i < 100 && pool_value(name) != want; i++)
 		it_sleep_ms(100);
 	assert_int_equal(pool_value(name), want);
-}
-
-/* Lines of pgweir's log that contain a string. */
-static int
-log_count(const char *needle)
-{
-	char line[4096];
-	FILE *fp = fopen(env.log, "r");
-	int n = 0;
-
-	if (fp == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		n += strstr(line, needle) != NULL;
-	fclose(fp);
-	return n;
 }
 
 /* ---- the steady state ---- */
@@ -713,7 +700,7 @@ test_postgres_killed(void **state)
 	PQfinish(copy);
 
 	/* a request while PostgreSQL is down waits for it */
-	failures = log_count("could not connect to server");
+	failures = it_log_count(&env, "could not connect to server");
 	waiter = connect_ok();
 	assert_int_equal(PQsendQuery(waiter, "select 2"), 1);
 	it_sleep_ms(1500);
@@ -723,8 +710,8 @@ test_postgres_killed(void **state)
 	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
 	PQclear(res);
 	PQfinish(admin);
-	assert_true(log_count("could not connect to server") - failures <
-	    20);
+	assert_true(it_log_count(&env, "could not connect to server") -
+	    failures < 20);
 	assert_reaped(pm);
 	assert_int_equal(it_pg_start(&env), 0);
 	res = result_within(waiter, 20000);
@@ -922,7 +909,7 @@ test_frozen_backend_query_timeout(void **state)
 	(void)state;
 	restart("pool_mode = transaction\ndefault_pool_size = 2\n"
 	    "query_timeout = 1\ncancel_wait_timeout = 1\n");
-	closed = log_count("cleanup did not finish in time");
+	closed = it_log_count(&env, "cleanup did not finish in time");
 	victim = connect_ok();
 	other = connect_ok();
 	assert_true(it_exec_ok(victim, "begin"));
@@ -940,7 +927,7 @@ test_frozen_backend_query_timeout(void **state)
 	PQfinish(victim);
 
 	assert_server_dropped(pid);
-	assert_int_equal(log_count("cleanup did not finish in time"),
+	assert_int_equal(it_log_count(&env, "cleanup did not finish in time"),
 	    closed + 1);
 	assert_int_equal(it_query_int(other, "select 8"), 8);
 	PQfinish(other);
@@ -1062,7 +1049,7 @@ vanish_mid_copy(bool complete)
 	int mid_message;
 
 	restart("pool_mode = transaction\ndefault_pool_size = 1\n");
-	mid_message = log_count("client left in the middle of a message");
+	mid_message = it_log_count(&env, MID_MESSAGE);
 	raw_login(&r);
 	raw_query(r.fd, "copy fault_t (tag) from stdin");
 	assert_true(reader_until(&r, 'G', 5000));
@@ -1089,7 +1076,7 @@ vanish_mid_copy(bool complete)
 	PQclear(res);
 	drain_results(waiter);
 	PQfinish(waiter);
-	assert_int_equal(log_count("client left in the middle of a message"),
+	assert_int_equal(it_log_count(&env, MID_MESSAGE),
 	    mid_message + !complete);
 	assert_int_equal(it_pg_int(&env, "select count(*) from fault_t where "
 	    "tag = 'vanished-copy'"), 0);
@@ -1235,7 +1222,7 @@ test_client_stalls_mid_message(void **state)
 	(void)state;
 	restart("pool_mode = transaction\ndefault_pool_size = 2\n"
 	    "query_timeout = 1\nclient_idle_timeout = 1\n");
-	mid_message = log_count("client left in the middle of a message");
+	mid_message = it_log_count(&env, MID_MESSAGE);
 	raw_login(&idle);
 	raw_login(&busy);
 	assert_int_equal(write(idle.fd, head, sizeof(head)),
@@ -1251,7 +1238,7 @@ test_client_stalls_mid_message(void **state)
 	assert_error_then_eof(&idle, "client_idle_timeout", 5000);
 	close(busy.fd);
 	close(idle.fd);
-	assert_int_equal(log_count("client left in the middle of a message"),
+	assert_int_equal(it_log_count(&env, MID_MESSAGE),
 	    mid_message + 1);
 	assert_steady();
 }
