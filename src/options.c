@@ -299,8 +299,18 @@ const struct config_option config_options[] = {
 	  "Deadline for connecting to and logging in to a server." },
 	{ "server_login_retry", OPT_TIME, OFF(server_login_retry), "15", 0,
 	  TMAX, NULL, R,
-	  "After a failed server connect or login, new clients get that "
-	  "error at once for this long before pgweir tries again." },
+	  "After a failed server login, new clients get that error at once "
+	  "for this long before pgweir tries again. After PostgreSQL could "
+	  "not be reached, pgweir tries again sooner first (0.2-0.4 s, then "
+	  "doubling, with jitter), never waiting longer than this." },
+	{ "server_login_fail_fast", OPT_TIME, OFF(server_login_fail_fast),
+	  "10", 0, TMAX, NULL, R,
+	  "Once PostgreSQL has been unreachable for this long (every try in "
+	  "a row failed), the clients waiting for that pool get the last "
+	  "error at once, and so do new requests until a server login "
+	  "succeeds, instead of waiting up to query_wait_timeout; one log "
+	  "line when this starts and one when it ends. 0: clients wait, as "
+	  "in PgBouncer." },
 	{ "client_startup_timeout", OPT_TIME, OFF(client_startup_timeout),
 	  "5", 0, TMAX, NULL, R | OPT_PGWEIR,
 	  "Deadline for a client to send its startup packet, from accept (TLS "

@@ -42,6 +42,7 @@
 #include "pgweir/pool.h"
 #include "pgweir/poolrules.h"
 #include "pgweir/proto.h"
+#include "pgweir/random.h"
 #include "pgweir/relay.h"
 #include "pgweir/scram.h"
 #include "pgweir/server.h"
@@ -361,6 +362,8 @@ pool_in_backoff(const struct pool *pool)
 		return false;
 	if (pool->last_error_misfit && retry > MISFIT_RETRY)
 		retry = MISFIT_RETRY;
+	else if (!pool->last_error_refused && pool->retry_delay > 0)
+		retry = pool->retry_delay;	/* unreachable: the breaker's */
 	if (retry < LAUNCH_BACKOFF_MIN)
 		retry = LAUNCH_BACKOFF_MIN;
 	return pgweir_mono_usec() - pool->last_error_time < retry;
@@ -553,24 +556,70 @@ pool_take_idle(struct pool *pool)
 	return NULL;
 }
 
-/*
- * Whether a client's login or request fails at once (and closes it): the
- * pool's last login was refused less than server_login_retry ago and no
- * server of the pool is left, so waiting would only end in the same
- * error.  An unreachable PostgreSQL is waited for instead.
- */
-static bool
-pool_fails_fast(struct pool *pool, struct client *client)
+
+/* What a client gets while the pool's server logins fail. */
+static void
+pool_fail_client(struct pool *pool, struct client *client)
 {
 	char msg[512];
 
-	if (pool_total_servers(pool) > 0 || !pool->last_error_refused ||
-	    !pool_in_backoff(pool) || pool->last_error_message == NULL)
-		return false;
 	/* PgBouncer's words, with PostgreSQL's error and its SQLSTATE */
 	snprintf(msg, sizeof(msg), "server login has been failing, cached "
 	    "error: %s (server_login_retry)", pool->last_error_message);
 	client_close_error(client, pool->last_error_sqlstate, msg);
+}
+
+/*
+ * The breaker opens: PostgreSQL has been unreachable for
+ * server_login_fail_fast.  The clients waiting get the last error now, as do
+ * new requests until a login succeeds; logins go on, every
+ * server_login_retry.  One line for the change, not one per try.
+ */
+static void
+pool_breaker_open(struct pool *pool, const char *message)
+{
+	struct client *client;
+
+	pool->breaker_open = true;
+	log_warning("pool %s/%s: server logins have failed for %lld s (%s): "
+	    "requests fail at once until one succeeds", pool->db->name,
+	    pool->user->name, (long long)((pgweir_mono_usec() -
+	    pool->unreachable_since) / 1000000), message);
+	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
+		pool_fail_client(pool, client);
+	while ((client = TAILQ_FIRST(&pool->waiting_clients)) != NULL)
+		pool_fail_client(pool, client);
+}
+
+/* A server logged in: the failures in a row are over. */
+static void
+pool_logins_succeed(struct pool *pool)
+{
+	pool->last_error_time = 0;
+	pool->unreachable_count = 0;
+	pool->retry_delay = 0;
+	if (pool->breaker_open)
+		log_info("pool %s/%s: server logins succeed again",
+		    pool->db->name, pool->user->name);
+	pool->breaker_open = false;
+}
+
+/*
+ * Whether a client's login or request fails at once (and closes it): the
+ * pool's last login was refused less than server_login_retry ago and no
+ * server of the pool is left, so waiting would only end in the same
+ * error.  An unreachable PostgreSQL is waited for instead, unless the
+ * breaker is open (unreachable for server_login_fail_fast already).  Once the
+ * wait before the next try is over, a request waits for that try.
+ */
+static bool
+pool_fails_fast(struct pool *pool, struct client *client)
+{
+	if (pool_total_servers(pool) > 0 || pool->last_error_message == NULL ||
+	    !(pool->last_error_refused || pool->breaker_open) ||
+	    !pool_in_backoff(pool))
+		return false;
+	pool_fail_client(pool, client);
 	return true;
 }
 
@@ -633,7 +682,7 @@ pool_replication_ready(struct server *server)
 
 	server->repl_client = NULL;
 	client->repl_server = NULL;
-	server->pool->last_error_time = 0;
+	pool_logins_succeed(server->pool);
 	server_set_state(server, SV_ACTIVE);
 	client->link = server;
 	server->link = client;
@@ -970,7 +1019,7 @@ pool_server_ready(struct server *server)
 
 	if (server->state == SV_CONNECTING) {
 		server_set_state(server, SV_IDLE);
-		pool->last_error_time = 0;	/* the server is back */
+		pool_logins_succeed(pool);	/* the server is back */
 	}
 	while ((client = TAILQ_FIRST(&pool->welcome_clients)) != NULL)
 		client_finish_login(client);
@@ -1026,7 +1075,20 @@ void
 pool_server_failed(struct pool *pool, const char *sqlstate,
     const char *message)
 {
+	const struct config *cfg = pool->pw->cfg;
+	int64_t now = pgweir_mono_usec();
+	uint32_t rnd = 0;
+
 	pool_note_failure(pool, sqlstate, message, false);
+	if (pool->unreachable_count++ == 0)
+		pool->unreachable_since = now;
+	(void)random_take(&pool->pw->random, &rnd, sizeof(rnd));
+	pool->retry_delay = poolrules_retry_delay(pool->unreachable_count,
+	    cfg->server_login_retry, rnd);
+	if (!pool->breaker_open && cfg->server_login_fail_fast > 0 &&
+	    pool->unreachable_count > 1 &&
+	    now - pool->unreachable_since >= cfg->server_login_fail_fast)
+		pool_breaker_open(pool, message);
 }
 
 /*

@@ -185,6 +185,7 @@ struct config {
 	int64_t server_idle_timeout;
 	int64_t server_connect_timeout;
 	int64_t server_login_retry;
+	int64_t server_login_fail_fast;
 	int64_t client_startup_timeout;
 	int64_t client_login_timeout;
 	int64_t query_wait_notify;

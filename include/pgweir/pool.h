@@ -134,6 +134,12 @@ struct pool {
 	int64_t last_error_time;	/* monotonic usec; 0: none */
 	bool last_error_refused;	/* refused, not unreachable */
 	bool last_error_misfit;		/* no host fit target_session_attrs */
+	/* the breaker: PostgreSQL unreachable again and again */
+	int unreachable_count;		/* failed connects in a row */
+	int64_t unreachable_since;	/* the first of them (monotonic) */
+	int64_t retry_delay;		/* wait before the next try (usec) */
+	bool breaker_open;		/* failing for server_login_fail_fast:
+					 * requests fail at once */
 	int n_repl_waiting;	/* replication clients waiting for room */
 	bool repl_resuming;		/* pool_replication_resume is running */
 	uint64_t last_waiter_seq;

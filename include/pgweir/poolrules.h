@@ -79,4 +79,24 @@ poolrules_from_reserve(const struct pool_load *l)
 	return l->size > 0 && l->servers >= l->size;
 }
 
+/*
+ * The wait before the next server login after n unreachable failures in a
+ * row: doubling from 0.2-0.4 s (a restart or a failover is often over in a
+ * second or two), with jitter so that pools do not retry in step, and
+ * never longer than server_login_retry (cap, usec).  rnd: any random
+ * number.
+ */
+static inline int64_t
+poolrules_retry_delay(int failures, int64_t cap, uint32_t rnd)
+{
+	int shift = failures < 1 ? 0 : failures - 1;
+	int64_t base, delay;
+
+	if (shift > 20)
+		shift = 20;
+	base = (int64_t)400000 << shift;
+	delay = base / 2 + (int64_t)(rnd % (uint32_t)(base / 2 + 1));
+	return delay < cap ? delay : cap;
+}
+
 #endif

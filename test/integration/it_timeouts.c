@@ -237,16 +237,6 @@ test_server_connect_timeout(void **state)
 	close(lfd);
 }
 
-/* Count lines of pgweir's log that contain a string. */
-static int
-log_count(const char *needle)
-{
-	char out[64];
-
-	it_sh(&env, out, sizeof(out), "grep -c '%s' %s", needle, env.log);
-	return atoi(out);
-}
-
 /*
  * Send a login and return once it is out (the answer not read yet);
  * finish_login waits for the outcome.
@@ -305,7 +295,7 @@ test_server_login_retry(void **state)
 	(void)state;
 	restart("server_login_retry = 1", NULL);
 	assert_int_equal(it_pg_stop(&env, "fast"), 0);
-	before = log_count("postgres/postgres new server connection");
+	before = it_log_count(&env, "postgres/postgres new server connection");
 	conn = start_login("postgres", "postgres");
 	it_sleep_ms(2500);
 	assert_int_equal(it_pg_start(&env), 0);
@@ -313,8 +303,8 @@ test_server_login_retry(void **state)
 	assert_int_equal(it_query_int(conn, "select 4"), 4);
 	PQfinish(conn);
 	/* about one try per second while it was down, not a storm */
-	assert_true(log_count("postgres/postgres new server connection") -
-	    before <= 6);
+	assert_true(it_log_count(&env, "postgres/postgres new server "
+	    "connection") - before <= 6);
 	assert_true(it_log_contains(&env, "closing because: connect failed"));
 
 	/* refused: both waiting logins get the backend's error at once */
@@ -332,19 +322,89 @@ test_server_login_retry(void **state)
 	PQfinish(conn);
 	PQfinish(other);
 	/* one try at PostgreSQL; the server closed for PostgreSQL's reason */
-	assert_int_equal(log_count("gone/postgres new server connection"), 1);
+	assert_int_equal(it_log_count(&env, "gone/postgres new server "
+	    "connection"), 1);
 	assert_true(it_log_contains(&env, "closing because: database "
 	    "\"doesnotexist\" does not exist"));
 	/* and for server_login_retry, new ones without another try */
-	before = log_count("gone/postgres new server connection");
+	before = it_log_count(&env, "gone/postgres new server connection");
 	conn = it_connect(&env, "gone", "postgres", NULL);
 	assert_int_equal(PQstatus(conn), CONNECTION_BAD);
 	assert_non_null(strstr(PQerrorMessage(conn), "server login has been "
 	    "failing, cached error: database \"doesnotexist\" does not "
 	    "exist (server_login_retry)"));
 	PQfinish(conn);
-	assert_int_equal(log_count("gone/postgres new server connection"),
-	    before);
+	assert_int_equal(it_log_count(&env, "gone/postgres new server "
+	    "connection"), before);
+}
+
+/*
+ * PostgreSQL unreachable for longer: pgweir tries again soon at first
+ * (0.2-0.4 s, doubling, never past server_login_retry), and once every try
+ * has failed for server_login_fail_fast the waiting client gets the last
+ * error instead of waiting up to query_wait_timeout, as do new requests
+ * until a try succeeds, with one log line when that starts and one when
+ * it ends.
+ */
+static void
+test_unreachable_fails_fast(void **state)
+{
+	const char *tried = "postgres/postgres new server connection";
+	const char *opened = "server logins have failed for";
+	PGconn *conn;
+	PGresult *res;
+	long long t0, waited;
+	int tries;
+
+	(void)state;
+	restart("server_login_retry = 2\nserver_login_fail_fast = 2\n"
+	    "query_wait_timeout = 60", NULL);
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	assert_int_equal(it_query_int(conn, "select 1"), 1);
+	assert_int_equal(it_pg_stop(&env, "fast"), 0);
+	tries = it_log_count(&env, tried);
+	t0 = it_now_ms();
+	res = PQexec(conn, "select 2");
+	waited = it_now_ms() - t0;
+	assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	PQclear(res);
+	assert_non_null(strstr(PQerrorMessage(conn), "server login has been "
+	    "failing, cached error"));
+	PQfinish(conn);
+	if (waited < 1500 || waited > 10000)
+		fail_msg("the waiting request failed after %lld ms, not after "
+		    "about 2 s", waited);
+	/* several tries in those two seconds, not one per 2 s */
+	assert_true(it_log_count(&env, tried) - tries >= 3);
+	assert_int_equal(it_log_count(&env, opened), 1);
+
+	/* a new request fails at once */
+	t0 = it_now_ms();
+	conn = it_connect(&env, "postgres", "postgres", NULL);
+	if (PQstatus(conn) == CONNECTION_OK) {
+		res = PQexec(conn, "select 3");
+		assert_int_not_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		PQclear(res);
+	}
+	assert_true(it_now_ms() - t0 < 1000);
+	assert_non_null(strstr(PQerrorMessage(conn), "server login has been "
+	    "failing"));
+	PQfinish(conn);
+
+	/* PostgreSQL back: a try succeeds and the breaker closes */
+	assert_int_equal(it_pg_start(&env), 0);
+	for (int i = 0; i < 100; i++) {
+		conn = it_connect(&env, "postgres", "postgres", NULL);
+		res = PQexec(conn, "select 4");
+		t0 = PQresultStatus(res) == PGRES_TUPLES_OK;
+		PQclear(res);
+		PQfinish(conn);
+		if (t0)
+			break;
+		it_sleep_ms(100);
+	}
+	assert_true(it_wait_log(&env, "server logins succeed again", 5000));
+	assert_int_equal(it_log_count(&env, opened), 1);
 }
 
 /*
@@ -383,7 +443,8 @@ test_refused_login_fails_waiters(void **state)
 	assert_non_null(strstr(PQerrorMessage(w2), "is not permitted to log "
 	    "in"));
 	PQclear(res);
-	assert_int_equal(log_count("postgres/u2 new server connection"), 2);
+	assert_int_equal(it_log_count(&env, "postgres/u2 new server "
+	    "connection"), 2);
 	assert_true(it_exec_ok(holder, "commit"));
 	PQfinish(w1);
 	PQfinish(w2);
@@ -669,8 +730,8 @@ test_host_list(void **state)
 	restart("server_login_retry = 0.2\nadmin_users = postgres", dbs);
 	hold_servers(c, 3, "dis");
 	assert_int_equal(u1_backends(true), 3);
-	assert_int_equal(log_count("dis/u1@unix closing because: connect "
-	    "failed"), 1);
+	assert_int_equal(it_log_count(&env, "dis/u1@unix closing because: "
+	    "connect failed"), 1);
 	release_servers(c, 3);
 	assert_string_equal(show_database_column("dis",
 	    "load_balance_hosts"), "disable");
@@ -747,7 +808,8 @@ test_reserve_pool(void **state)
 	/* served by the reserve, long before the holder's 4 s are over */
 	assert_true(t1.tv_sec - t0.tv_sec < 3);
 	/* PgBouncer's words, once for the one server of the reserve */
-	assert_int_equal(log_count("taking connection from reserve_pool"), 1);
+	assert_int_equal(it_log_count(&env, "taking connection from "
+	    "reserve_pool"), 1);
 	assert_int_equal(backends(), 2);
 	PQfinish(holder);
 	PQfinish(waiter);
@@ -1016,6 +1078,7 @@ main(void)
 		cmocka_unit_test(test_client_login_timeout),
 		cmocka_unit_test(test_server_connect_timeout),
 		cmocka_unit_test(test_server_login_retry),
+		cmocka_unit_test(test_unreachable_fails_fast),
 		cmocka_unit_test(test_refused_login_fails_waiters),
 		cmocka_unit_test(test_server_lifetime_and_idle_timeout),
 		cmocka_unit_test(test_server_check_query),

@@ -117,6 +117,43 @@ test_caps(void **state)
 	assert_int_equal(poolrules_room(&l), ROOM_FREE);
 }
 
+/*
+ * The breaker's backoff: doubling from 0.2-0.4 s, each step jittered over
+ * [half, whole], never past server_login_retry.
+ */
+static void
+test_retry_delay(void **state)
+{
+	const int64_t cap = 15000000;
+	uint32_t rnds[] = { 0, 1, 12345, 0x7fffffff, 0xffffffff };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rnds) / sizeof(rnds[0]); i++) {
+		for (int n = 1; n <= 40; n++) {
+			int64_t base = n > 21 ? (int64_t)400000 << 20 :
+			    (int64_t)400000 << (n - 1);
+			int64_t want_lo = base / 2 < cap ? base / 2 : cap;
+			int64_t want_hi = base < cap ? base : cap;
+			int64_t d = poolrules_retry_delay(n, cap, rnds[i]);
+
+			assert_true(d >= want_lo && d <= want_hi);
+		}
+	}
+	/* the extremes of the jitter */
+	assert_int_equal(poolrules_retry_delay(1, cap, 0), 200000);
+	assert_int_equal(poolrules_retry_delay(1, cap, 200000), 400000);
+	assert_int_equal(poolrules_retry_delay(3, cap, 0), 800000);
+	/* capped: from the eighth failure on, server_login_retry */
+	assert_int_equal(poolrules_retry_delay(7, cap, 0), 12800000);
+	assert_int_equal(poolrules_retry_delay(8, cap, 0), cap);
+	assert_int_equal(poolrules_retry_delay(1000, cap, 99), cap);
+	/* a cap below the first step */
+	assert_int_equal(poolrules_retry_delay(1, 100000, 5), 100000);
+	/* jitter spreads the pools: not everyone at the same instant */
+	assert_int_not_equal(poolrules_retry_delay(4, cap, 1),
+	    poolrules_retry_delay(4, cap, 999999));
+}
+
 /* ---- what pool.c does with them, in process ---- */
 
 static struct sim *
@@ -272,6 +309,7 @@ main(void)
 		cmocka_unit_test(test_size_and_reserve),
 		cmocka_unit_test(test_size_zero_is_unbounded),
 		cmocka_unit_test(test_caps),
+		cmocka_unit_test(test_retry_delay),
 		cmocka_unit_test(test_waiters_served_in_order),
 		cmocka_unit_test(test_eviction_under_db_cap),
 	};
