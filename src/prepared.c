@@ -64,6 +64,8 @@ struct ps_registry {
 	struct pstmt *buckets[REG_BUCKETS];
 	uint64_t next_id;
 	size_t count;
+	struct ps_pending *spare;	/* freed queue blocks, for reuse */
+	int n_spare;			/* ...how many (PENDING_SPARE_MAX) */
 };
 
 /* A client's name for a statement. */
@@ -100,8 +102,18 @@ struct server_ps {
 /* Undo data of a queue entry that changed a client's names. */
 struct ps_pending {
 	struct pstmt *ps;	/* a reference */
+	struct ps_pending *next_spare;	/* in the registry's spares */
 	char name[];		/* the client's name */
 };
+
+/*
+ * Queue blocks are kept for reuse, so that a named Parse or Close and a
+ * statement prepared on a server for a Bind allocate nothing once warm:
+ * blocks hold names up to PENDING_NAME_MAX bytes (longer ones are
+ * allocated and freed as they come), and at most PENDING_SPARE_MAX wait.
+ */
+#define PENDING_NAME_MAX 64
+#define PENDING_SPARE_MAX 256
 
 /* FNV-1a. */
 static uint32_t
@@ -137,6 +149,11 @@ prepared_fini(struct pgweir *pw)
 			n = p->hnext;
 			free(p);
 		}
+	}
+	while (pw->ps->spare != NULL) {
+		struct ps_pending *p = pw->ps->spare;
+		pw->ps->spare = p->next_spare;
+		free(p);
 	}
 	free(pw->ps);
 	pw->ps = NULL;
@@ -608,12 +625,21 @@ inject_parse(struct client *client, struct server *server, struct pstmt *ps,
 
 /* A queue data block naming a client's name and a statement. */
 static struct ps_pending *
-pending_new(const char *name, struct pstmt *ps)
+pending_new(struct ps_registry *reg, const char *name, struct pstmt *ps)
 {
-	struct ps_pending *p = malloc(sizeof(*p) + strlen(name) + 1);
+	size_t len = strlen(name) + 1;
+	struct ps_pending *p = reg->spare;
 
+	if (len <= PENDING_NAME_MAX && p != NULL) {
+		reg->spare = p->next_spare;
+		reg->n_spare--;
+	} else {
+		p = malloc(sizeof(*p) + (len <= PENDING_NAME_MAX ?
+		    PENDING_NAME_MAX : len));
+	}
 	if (p == NULL)
 		return NULL;
+	p->next_spare = NULL;
 	p->ps = ps;
 	ps->refs++;
 	strcpy(p->name, name);
@@ -624,9 +650,18 @@ pending_new(const char *name, struct pstmt *ps)
 static void
 pending_free(struct server *server, struct ps_pending *p)
 {
+	struct ps_registry *reg = server->pw->ps;
+
 	if (p == NULL)
 		return;
-	pstmt_release(server->pw->ps, p->ps);
+	pstmt_release(reg, p->ps);
+	if (strlen(p->name) < PENDING_NAME_MAX &&
+	    reg->n_spare < PENDING_SPARE_MAX) {
+		p->next_spare = reg->spare;
+		reg->spare = p;
+		reg->n_spare++;
+		return;
+	}
 	free(p);
 }
 
@@ -720,7 +755,7 @@ on_parse(struct client *client, struct server *server, char *msg,
 	}
 	{
 		struct sps_entry *e = sps_find(server->ps, ps);
-		struct ps_pending *pend = pending_new(name, ps);
+		struct ps_pending *pend = pending_new(client->pw->ps, name, ps);
 		pstmt_release(client->pw->ps, ps);	/* the map holds it */
 		if (pend == NULL) {
 			client_close(client, "out of memory");
@@ -753,7 +788,7 @@ ensure_on_server(struct client *client, struct server *server,
 		return 0;
 	}
 	{
-		struct ps_pending *pend = pending_new("", ps);
+		struct ps_pending *pend = pending_new(client->pw->ps, "", ps);
 		if (pend == NULL || inject_parse(client, server, ps,
 		    RQ_HIDDEN_PARSE, pend) < 0) {
 			pending_free(server, pend);
@@ -794,7 +829,7 @@ on_describe_or_close(struct client *client, struct server *server,
 		return PS_DONE;
 	}
 	/* Close: the client forgets its name; answered here, in order */
-	pend = e ? pending_new(name, e->ps) : NULL;
+	pend = e ? pending_new(client->pw->ps, name, e->ps) : NULL;
 	if (e != NULL) {
 		if (pend == NULL) {
 			client_close(client, "out of memory");
