@@ -917,6 +917,59 @@ pool_release(struct server *server)
 }
 
 static void pool_kick_related(struct pool *pool);
+static void pool_schedule_dispatch(struct pool *pool);
+
+/* Whether two pools share the database's (or the user's) cap. */
+static bool
+same_group(const struct pool *a, const struct pool *b, bool by_db)
+{
+	return by_db ? a->db == b->db : a->user == b->user;
+}
+
+/*
+ * Fair shares under a shared cap.  When the pools of a database (or of a
+ * user) have filled max_db_connections (max_user_connections), a server
+ * released in a pool that holds more than its fair share is closed if
+ * another pool of the group, below its share, has clients waiting: that
+ * pool opens one in its place.  Otherwise a busy pool would keep every
+ * server for its own queue, and a small one would wait for the busy one
+ * to run dry.  The needy pool with the longest-waiting client goes first;
+ * it is put on the ready queue before the server closes, so that it, not
+ * the busy pool, takes the room.
+ */
+static bool
+pool_give_share(struct pool *pool, bool by_db)
+{
+	int limit = by_db ? pool->set.db_limit : pool->set.user_limit;
+	int used = by_db ? pool->db->n_servers : pool->user->n_servers;
+	struct pool *other, *needy = NULL;
+	int competing = 0, share;
+
+	if (limit <= 0 || used < limit || pool->n_idle_servers == 0)
+		return false;
+	TAILQ_FOREACH(other, &pool->pw->pools, entry)
+		if (same_group(other, pool, by_db) && (other->n_waiting > 0 ||
+		    pool_total_servers(other) > 0))
+			competing++;
+	share = poolrules_fair_share(limit, competing);
+	if (pool_total_servers(pool) <= share)
+		return false;
+	TAILQ_FOREACH(other, &pool->pw->pools, entry) {
+		if (other == pool || !same_group(other, pool, by_db) ||
+		    other->n_waiting == 0 || pool_total_servers(other) >= share)
+			continue;
+		if (needy == NULL ||
+		    TAILQ_FIRST(&other->waiting_clients)->wait_start <
+		    TAILQ_FIRST(&needy->waiting_clients)->wait_start)
+			needy = other;
+	}
+	if (needy == NULL)
+		return false;
+	pool_schedule_dispatch(needy);
+	/* PgBouncer's word for a server closed to make room */
+	server_close(TAILQ_LAST(&pool->idle_servers, server_list), "evicted");
+	return true;
+}
 
 /* The pools on the ready queue get their turn: dispatch, then kicks. */
 static void
@@ -930,6 +983,9 @@ pool_ready_cb(evutil_socket_t fd, short what, void *arg)
 	while ((pool = TAILQ_FIRST(&pw->ready_pools)) != NULL) {
 		TAILQ_REMOVE(&pw->ready_pools, pool, ready_entry);
 		pool->on_ready = false;
+		while (pool_give_share(pool, true) ||
+		    pool_give_share(pool, false))
+			;
 		pool_dispatch(pool);
 		if (pool->n_idle_servers > 0)
 			pool_kick_related(pool);

@@ -80,6 +80,19 @@ poolrules_from_reserve(const struct pool_load *l)
 }
 
 /*
+ * A pool's fair share of a database's or user's cap: the cap divided
+ * evenly among the pools that want servers (they hold some or have
+ * clients waiting), at least one each.
+ */
+static inline int
+poolrules_fair_share(int limit, int competing)
+{
+	int share = competing > 0 ? limit / competing : limit;
+
+	return share > 0 ? share : 1;
+}
+
+/*
  * The wait before the next server login after n unreachable failures in a
  * row: doubling from 0.2-0.4 s (a restart or a failover is often over in a
  * second or two), with jitter so that pools do not retry in step, and

@@ -4,6 +4,8 @@
  * refuse a request at once (FATAL, SQLSTATE 53300, a message that names
  * the setting) when it would join too long a queue, instead of letting it
  * wait into query_wait_timeout; the clients already waiting are served.
+ * And fair shares: two users' pools under one max_db_connections each get
+ * their share, so a small tenant is served beside a busy one.
  */
 #include "config.h"
 
@@ -148,12 +150,58 @@ test_max_expected_wait(void **state)
 	assert_int_equal(it_pgweir_stop(&env), 0);
 }
 
+/*
+ * max_db_connections = 2 shared by two users' pools.  User postgres holds
+ * both servers and has four more requests queued (1 s each); user small
+ * sends one quick request.  At the first release the busy pool holds more
+ * than its share (one of two) and small, below its share, is waiting: the
+ * released server is closed and small opens one in its place, so it is
+ * answered after about 1 s, not after the busy queue (3 s).
+ */
+static void
+test_fair_share(void **state)
+{
+	PGconn *big[6], *small;
+	long long t0, small_ms;
+
+	(void)state;
+	assert_int_equal(it_pg_exec(&env, "create role small login"), 0);
+	assert_int_equal(it_pgweir_start(&env, "pool_mode = transaction\n"
+	    "default_pool_size = 4\nmax_db_connections = 2\n"
+	    "query_wait_timeout = 60\n", NULL), 0);
+	small = it_connect(&env, "postgres", "small", NULL);
+	assert_int_equal(it_query_int(small, "select 1"), 1);
+	for (int i = 0; i < 6; i++)
+		big[i] = send_async("postgres", "select 7 from pg_sleep(1)");
+	it_sleep_ms(200);
+	t0 = it_now_ms();
+	assert_int_equal(PQsendQuery(small, "select 2"), 1);
+	{
+		PGresult *r = it_result_within(small, 10000);
+		assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+		assert_string_equal(PQgetvalue(r, 0, 0), "2");
+		PQclear(r);
+		while ((r = PQgetResult(small)) != NULL)
+			PQclear(r);
+	}
+	small_ms = it_now_ms() - t0;
+	if (small_ms > 1800)
+		fail_msg("the small tenant waited %lld ms behind the busy "
+		    "one", small_ms);
+	assert_true(it_log_contains(&env, "closing because: evicted"));
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(finish_async(big[i]), 7);
+	PQfinish(small);
+	assert_int_equal(it_pgweir_stop(&env), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_max_wait_clients),
 		cmocka_unit_test(test_max_expected_wait),
+		cmocka_unit_test(test_fair_share),
 	};
 
 	return IT_RUN_GROUP(tests, setup, teardown);

@@ -117,6 +117,20 @@ test_caps(void **state)
 	assert_int_equal(poolrules_room(&l), ROOM_FREE);
 }
 
+/* Fair shares: the cap evenly over the pools that want servers. */
+static void
+test_fair_share(void **state)
+{
+	(void)state;
+	assert_int_equal(poolrules_fair_share(10, 2), 5);
+	assert_int_equal(poolrules_fair_share(10, 3), 3);
+	assert_int_equal(poolrules_fair_share(10, 1), 10);
+	/* more pools than the cap: one each, as they take turns */
+	assert_int_equal(poolrules_fair_share(2, 5), 1);
+	/* nobody else: the whole cap */
+	assert_int_equal(poolrules_fair_share(4, 0), 4);
+}
+
 /*
  * The breaker's backoff: doubling from 0.2-0.4 s, each step jittered over
  * [half, whole], never past server_login_retry.
@@ -310,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_size_zero_is_unbounded),
 		cmocka_unit_test(test_caps),
 		cmocka_unit_test(test_retry_delay),
+		cmocka_unit_test(test_fair_share),
 		cmocka_unit_test(test_waiters_served_in_order),
 		cmocka_unit_test(test_eviction_under_db_cap),
 	};
